@@ -1,0 +1,71 @@
+"""Mediamon ingest: poll feeds -> fetch article pages -> extract text -> record the run.
+
+Wiring only. Each task body is one call into ``pipeline.flow``; the warehouse is the work queue,
+so tasks pass counts through XCom, never article bodies. ``pipeline`` is imported inside the task
+bodies so parsing this file stays cheap and touches no database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import dag, task
+
+DEFAULT_ARGS = {
+    "owner": "mediamon",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=2),
+    "retry_exponential_backoff": True,
+}
+
+
+@dag(
+    dag_id="mediamon_ingest",
+    schedule="*/30 * * * *",
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["mediamon", "ingest"],
+    doc_md=__doc__,
+)
+def mediamon_ingest() -> None:
+    # ``run_id`` is filled from the task context by Airflow (a parameter named like a context key
+    # with a None default), so the warehouse can key each stage's rows by the DAG run.
+    @task(execution_timeout=timedelta(minutes=30))
+    def poll_feeds(run_id: str | None = None) -> dict[str, Any]:
+        from pipeline import flow
+
+        return flow.poll_feeds(str(run_id))
+
+    @task(execution_timeout=timedelta(hours=1))
+    def fetch_articles(polled: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+        from pipeline import flow
+
+        return flow.fetch_articles(str(run_id))
+
+    @task(execution_timeout=timedelta(hours=1))
+    def extract_articles(fetched: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+        from pipeline import flow
+
+        return flow.extract_articles(str(run_id))
+
+    @task
+    def finish_run(
+        polled: dict[str, Any],
+        fetched: dict[str, Any],
+        extracted: dict[str, Any],
+        run_id: str | None = None,
+    ) -> dict[str, Any]:
+        from pipeline import flow
+
+        return flow.finish_run(str(run_id), poll=polled, fetch=fetched, extract=extracted)
+
+    polled = poll_feeds()
+    fetched = fetch_articles(polled)
+    extracted = extract_articles(fetched)
+    finish_run(polled, fetched, extracted)
+
+
+mediamon_ingest()

@@ -1,0 +1,1 @@
+"""Mediamon pipeline package."""

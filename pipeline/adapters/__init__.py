@@ -1,0 +1,1 @@
+"""Adapters: the only modules in ``pipeline`` allowed to import Airflow."""

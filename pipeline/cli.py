@@ -1,0 +1,156 @@
+"""The ``mediamon`` command."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from pipeline.config import get_settings
+
+app = typer.Typer(help="Mediamon: media monitoring pipeline.", no_args_is_help=True)
+db_app = typer.Typer(help="Warehouse schema migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Option("head", help="Target revision.")) -> None:
+    """Migrate the warehouse up to REVISION (default: latest) and refresh analyst views."""
+    from pipeline.warehouse import get_engine
+    from pipeline.warehouse.migrate import current_revision, upgrade
+
+    engine = get_engine()
+    upgrade(engine, revision)
+    typer.echo(
+        f"warehouse {engine.url.render_as_string(hide_password=True)} at {current_revision(engine)}"
+    )
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Option("base", help="Target revision.")) -> None:
+    """Migrate the warehouse down to REVISION (default: empty)."""
+    from pipeline.warehouse import get_engine
+    from pipeline.warehouse.migrate import current_revision, downgrade
+
+    engine = get_engine()
+    downgrade(engine, revision)
+    typer.echo(f"warehouse at {current_revision(engine) or 'base'}")
+
+
+@app.command("serve-samples")
+def serve_samples(
+    port: int = typer.Option(None, help="Port on 127.0.0.1 (default MEDIAMON_SAMPLES_PORT)."),
+    directory: Path = typer.Option(None, "--dir", help="Corpus web root (default samples/site)."),
+) -> None:
+    """Serve the bundled demo corpus over HTTP on loopback until interrupted."""
+    from pipeline.samples import base_url_of, make_server
+
+    settings = get_settings()
+    root = directory or settings.samples_dir / "site"
+    server = make_server(root, settings.samples_port if port is None else port)
+    typer.echo(f"serving {root} at {base_url_of(server)} (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+@app.command("run")
+def run(
+    run_id: str = typer.Option(None, help="Run id (default manual__<UTC time>)."),
+    output: str = typer.Option("text", "--format", help="text or json."),
+) -> None:
+    """Run the ingest stages once without Airflow (poll, fetch, extract, record)."""
+    from pipeline import flow
+
+    rid = run_id or "manual__" + datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    counts = flow.run_ingest(rid)
+    if output == "json":
+        typer.echo(json.dumps(counts, default=str))
+    else:
+        typer.echo(f"run {rid}: {json.dumps(counts, default=str, indent=2)}")
+
+
+@app.command("summary")
+def summary(output: str = typer.Option("text", "--format", help="text or json.")) -> None:
+    """What the warehouse holds: feeds and their last poll, articles by status and reason."""
+    from pipeline.flow import warehouse_summary
+
+    data = warehouse_summary()
+    if output == "json":
+        typer.echo(json.dumps(data, default=str))
+    else:
+        typer.echo(format_summary(data))
+
+
+@app.command("demo")
+def demo() -> None:
+    """Run the whole pipeline through Airflow on the bundled sample feeds, then summarise."""
+    from pipeline.config import resolve_warehouse_url
+    from pipeline.demo import DemoError, run_demo
+
+    try:
+        data = run_demo()
+    except DemoError as exc:
+        typer.echo(f"demo failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo("")
+    typer.echo(format_summary(data))
+    settings = get_settings()
+    typer.echo(
+        "\nWhere to look:\n"
+        f"  warehouse     {resolve_warehouse_url()}  (sqlite3 it; views v_articles, "
+        "v_feed_health, v_failures)\n"
+        f"  raw archive   {(settings.home / 'raw').resolve()}\n"
+        f"  Airflow logs  {(settings.home / 'airflow' / 'logs').resolve()}\n"
+        "  Airflow UI    make airflow, then http://localhost:8080"
+    )
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
+    lines = ["  ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines)
+
+
+def format_summary(data: dict[str, Any]) -> str:
+    """A readable rendering of :func:`pipeline.flow.warehouse_summary`."""
+    feeds = [
+        [
+            f["source"],
+            f["status"] or "never polled",
+            f["http_status"] or "",
+            f["entries_seen"] if f["entries_seen"] is not None else "",
+            f["entries_new"] if f["entries_new"] is not None else "",
+            (f["error"] or f["warning"] or "")[:70],
+        ]
+        for f in data["feeds"]
+        if f["enabled"]
+    ]
+    out = [
+        f"Feeds polled ({len(feeds)}):",
+        _table(feeds, ["source", "status", "http", "entries", "new", "error / warning"]),
+        "",
+        "Articles by status:",
+        _table(
+            [[s, n] for s, n in sorted(data["articles_by_status"].items())], ["status", "articles"]
+        ),
+        "",
+        "Failures by reason:",
+        _table(
+            [[f["status"], f["reason"], f["count"]] for f in data["failures"]],
+            ["status", "reason", "articles"],
+        )
+        if data["failures"]
+        else "  none",
+        "",
+        "Rows: " + ", ".join(f"{k} {v}" for k, v in data["row_counts"].items()),
+    ]
+    return "\n".join(out)

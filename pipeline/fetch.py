@@ -1,0 +1,85 @@
+"""Article page fetching and the content-addressed raw archive."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import fsspec
+
+from pipeline.http import SafeClient
+
+
+@dataclass(frozen=True)
+class Page:
+    """A fetched page. ``reason`` is set (and ``body`` empty) when the fetch failed."""
+
+    url: str
+    final_url: str
+    status: int | None
+    content_type: str
+    body: bytes
+    fetched_at: datetime
+    reason: str | None = None
+    error: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def fetch_page(url: str, client: SafeClient, *, now: datetime | None = None) -> Page:
+    """Fetch one article page through the safe client; never raises for a bad page."""
+    resp = client.get(url, max_bytes=client.settings.page_max_bytes)
+    fetched_at = now or datetime.now(UTC)
+    reason: str | None = None
+    error = resp.error
+    if resp.error_kind:
+        reason = resp.error_kind
+    elif resp.status is None or resp.status >= 400:
+        reason = f"http_{resp.status}"
+        error = f"HTTP {resp.status} for {resp.final_url}"
+    return Page(
+        url=url,
+        final_url=resp.final_url,
+        status=resp.status,
+        content_type=resp.content_type,
+        body=b"" if reason else resp.body,
+        fetched_at=fetched_at,
+        reason=reason,
+        error=error,
+        headers=tuple(resp.headers.items()),
+    )
+
+
+class RawArchive:
+    """Content-addressed store of fetched bodies: key = SHA-256 of the bytes, gzip on disk.
+
+    ``root`` is any fsspec URL (a local directory by default, ``s3://bucket/prefix`` in
+    production). Writing the same body twice is a no-op, so retries never duplicate.
+    """
+
+    def __init__(self, root: str) -> None:
+        self.root = root.rstrip("/")
+        self.fs, self.base = fsspec.core.url_to_fs(self.root)
+
+    def _path(self, key: str) -> str:
+        return f"{self.base}/{key[:2]}/{key}.gz"
+
+    def put(self, body: bytes) -> str:
+        """Store ``body``; return its key."""
+        key = hashlib.sha256(body).hexdigest()
+        path = self._path(key)
+        if not self.fs.exists(path):
+            self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+            tmp = path + ".tmp"
+            # mtime=0 makes the compressed bytes a pure function of the body.
+            with self.fs.open(tmp, "wb") as fh:
+                fh.write(gzip.compress(body, mtime=0))
+            self.fs.mv(tmp, path)
+        return key
+
+    def get(self, key: str) -> bytes:
+        """The body stored under ``key``."""
+        with self.fs.open(self._path(key), "rb") as fh:
+            data: bytes = fh.read()
+        return gzip.decompress(data)

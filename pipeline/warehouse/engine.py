@@ -1,0 +1,47 @@
+"""The one engine factory. SQLite gets WAL and a busy timeout; PostgreSQL gets pool pre-ping."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+# Under WAL, writers still serialise; a generous busy timeout makes a second writer wait for the
+# lock instead of failing with "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    # NORMAL is durable under WAL except for the last commits on power loss; fine for a warehouse
+    # that can be rebuilt from the raw archive.
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """A new engine for ``url`` with our dialect settings applied."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+@lru_cache(maxsize=8)
+def _cached_engine(url: str) -> Engine:
+    return make_engine(url)
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """The shared engine for ``url``, or for the warehouse URL in force when omitted."""
+    if url is None:
+        from pipeline.config import resolve_warehouse_url
+
+        url = resolve_warehouse_url()
+    return _cached_engine(url)

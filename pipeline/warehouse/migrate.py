@@ -1,0 +1,83 @@
+"""Schema migrations (Alembic, sql/migrations/) and analyst views (sql/views/).
+
+Views are derived objects, so they are not versioned in migrations: after every upgrade each file
+in sql/views/ is dropped and re-created (Flyway calls these repeatable migrations). A view file
+can then change without a new revision, and a downgrade drops them all first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection, Engine
+
+
+def sql_dir() -> Path:
+    """The sql/ directory: inside the installed package (wheel) or at the repository root."""
+    packaged = Path(__file__).resolve().parents[1] / "sql"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "sql"
+
+
+def _config(conn: Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(sql_dir() / "migrations"))
+    # Pass the live connection instead of a URL: URLs with '%' break ConfigParser interpolation,
+    # and callers may want the migration inside their own transaction.
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def view_files() -> list[Path]:
+    """Analyst view definitions, in name order (a view may only use views sorted before it)."""
+    return sorted((sql_dir() / "views").glob("*.sql"))
+
+
+def _view_name(path: Path) -> str:
+    return path.stem.split("__", 1)[-1]
+
+
+def create_views(conn: Connection) -> list[str]:
+    """(Re)create every analyst view; return their names."""
+    names = []
+    for path in view_files():
+        name = _view_name(path)
+        conn.execute(sa.text(f"drop view if exists {name}"))
+        conn.execute(sa.text(path.read_text(encoding="utf-8")))
+        names.append(name)
+    return names
+
+
+def drop_views(conn: Connection) -> None:
+    """Drop every analyst view (reverse order, so dependants go first)."""
+    for path in reversed(view_files()):
+        conn.execute(sa.text(f"drop view if exists {_view_name(path)}"))
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate the warehouse to ``revision`` and refresh the views, in one transaction."""
+    with engine.begin() as conn:
+        drop_views(conn)
+        command.upgrade(_config(conn), revision)
+        create_views(conn)
+
+
+def downgrade(engine: Engine, revision: str = "base") -> None:
+    """Migrate the warehouse down to ``revision`` (views are dropped first)."""
+    with engine.begin() as conn:
+        drop_views(conn)
+        command.downgrade(_config(conn), revision)
+        if revision != "base":
+            create_views(conn)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the warehouse is at, or None for an empty database."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()

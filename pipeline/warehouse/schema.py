@@ -1,0 +1,154 @@
+"""Warehouse tables (SQLAlchemy Core). The source of truth for migrations in sql/migrations/.
+
+The ``article.status`` column is the stage state machine of DESIGN.md: every stage selects rows in
+one status, does its work, and advances them in one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+# Naming convention so constraint names are stable across SQLite and PostgreSQL and Alembic can
+# drop them by name.
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+TS = sa.DateTime(timezone=True)
+
+# Article statuses, in pipeline order, then failure statuses.
+ARTICLE_STATUSES = (
+    "discovered",
+    "fetched",
+    "extracted",
+    "deduped",
+    "analysed",
+    "published",
+    "fetch_failed",
+    "extract_failed",
+    "quarantined",
+)
+FEED_STATUSES = (
+    "new",
+    "ok",
+    "not_modified",
+    "http_error",
+    "parse_error",
+    "timeout",
+    "blocked",
+    "disabled",
+)
+
+source = sa.Table(
+    "source",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("homepage", sa.Text),
+    sa.Column("language", sa.String(16)),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+feed = sa.Table(
+    "feed",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("source_id", sa.Integer, sa.ForeignKey("source.id"), nullable=False, index=True),
+    sa.Column("url", sa.Text, nullable=False, unique=True),
+    sa.Column("language", sa.String(16)),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("interval_s", sa.Integer),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.Text),
+    sa.Column("body_hash", sa.String(64)),
+    sa.Column("failures", sa.Float, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("last_polled_at", TS),
+    sa.Column("next_poll_at", TS),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+feed_poll = sa.Table(
+    "feed_poll",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("feed_id", sa.Integer, sa.ForeignKey("feed.id"), nullable=False),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("started_at", TS, nullable=False),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("http_status", sa.Integer),
+    sa.Column("bytes", sa.Integer, nullable=False),
+    sa.Column("entries_seen", sa.Integer, nullable=False),
+    sa.Column("entries_new", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("warning", sa.Text),
+    # One poll per feed per run: re-running a run's poll task replaces its rows.
+    sa.UniqueConstraint("run_id", "feed_id"),
+)
+
+article = sa.Table(
+    "article",
+    metadata,
+    # SHA-256 (hex) of the canonical entry URL: the same story URL from two feeds is one row.
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("source_id", sa.Integer, sa.ForeignKey("source.id"), nullable=False, index=True),
+    sa.Column("feed_id", sa.Integer, sa.ForeignKey("feed.id"), nullable=False),
+    sa.Column("guid", sa.Text),
+    sa.Column("feed_title", sa.Text),
+    sa.Column("feed_summary", sa.Text),
+    sa.Column("feed_published_at", TS),
+    sa.Column("discovered_at", TS, nullable=False),
+    sa.Column("discovered_run_id", sa.String(250), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("failure_reason", sa.String(40)),
+    sa.Column("error", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", TS),
+    # fetch
+    sa.Column("final_url", sa.Text),
+    sa.Column("http_status", sa.Integer),
+    sa.Column("content_type", sa.Text),
+    sa.Column("raw_key", sa.String(64)),
+    sa.Column("fetched_at", TS),
+    # extract
+    sa.Column("title", sa.Text),
+    sa.Column("text", sa.Text),
+    sa.Column("authors", sa.Text),
+    sa.Column("published_at", TS),
+    sa.Column("language", sa.String(16)),
+    sa.Column("sitename", sa.Text),
+    sa.Column("canonical_url", sa.Text),
+    sa.Column("word_count", sa.Integer),
+    sa.Column("content_hash", sa.String(64)),
+    sa.Column("extractor_version", sa.String(40)),
+    sa.Column("extracted_at", TS),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+pipeline_run = sa.Table(
+    "pipeline_run",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("stage", sa.String(40), nullable=False),
+    sa.Column("started_at", TS, nullable=False),
+    sa.Column("finished_at", TS),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("counts", sa.JSON, nullable=False),
+    sa.Column("error", sa.Text),
+    # One row per stage of a run: a retried task overwrites its own row instead of adding one.
+    sa.UniqueConstraint("run_id", "stage"),
+)
+
+sa.Index("ix_article_status_next_attempt", article.c.status, article.c.next_attempt_at)

@@ -1,0 +1,42 @@
+-- v_articles: one row per article whose text has been extracted.
+-- Until the quality gate lands (issue 7) this lists status 'extracted' and every later status;
+-- after it, analysts should read only rows that reached 'published'.
+--
+-- columns:
+--   article_id      SHA-256 of the canonical entry URL (stable key)
+--   source          outlet name from the feed registry
+--   url             canonical entry URL as discovered in the feed
+--   canonical_url   rel=canonical of the page when it points to the same site, else null
+--   title           extracted headline
+--   authors         extracted byline, as written
+--   published_at    publication time from the page (null when missing or not plausible)
+--   feed_published_at  publication time the feed announced (null when missing or not plausible)
+--   language        page language (ISO 639-1)
+--   word_count      words in the extracted text
+--   text            the extracted article text
+--   status          pipeline status (see DESIGN.md)
+--   fetched_at      when the page was fetched
+--   extractor_version  trafilatura version + our post-processing revision
+create view v_articles as
+with extracted as (
+    select a.*
+    from article as a
+    where a.status in ('extracted', 'deduped', 'analysed', 'published')
+)
+select
+    e.id as article_id,
+    s.name as source,
+    e.url,
+    e.canonical_url,
+    e.title,
+    e.authors,
+    e.published_at,
+    e.feed_published_at,
+    e.language,
+    e.word_count,
+    e.text,
+    e.status,
+    e.fetched_at,
+    e.extractor_version
+from extracted as e
+join source as s on s.id = e.source_id
