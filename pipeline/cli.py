@@ -16,6 +16,13 @@ db_app = typer.Typer(help="Warehouse schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
+def _register_stage_commands() -> None:
+    from pipeline.commands import claims, dedupe, extract, feeds, quality
+
+    for module in (feeds, extract, dedupe, claims, quality):
+        module.register(app)
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Option("head", help="Target revision.")) -> None:
     """Migrate the warehouse up to REVISION (default: latest) and refresh analyst views."""
@@ -154,3 +161,6 @@ def format_summary(data: dict[str, Any]) -> str:
         "Rows: " + ", ".join(f"{k} {v}" for k, v in data["row_counts"].items()),
     ]
     return "\n".join(out)
+
+
+_register_stage_commands()

@@ -20,7 +20,7 @@ def check_migrations_up_down(engine: Engine) -> None:
     upgrade(engine)
     assert current_revision(engine) is not None
     insp = sa.inspect(engine)
-    assert TABLES <= set(insp.get_table_names())
+    assert set(insp.get_table_names()) >= TABLES
     views = {p.stem for p in view_files()}
     assert views and views <= set(insp.get_view_names())
     with engine.connect() as conn:
@@ -41,11 +41,11 @@ def check_migrations_up_down(engine: Engine) -> None:
     assert not set(insp.get_view_names()) & views
     # And back up again, so a downgrade really is reversible.
     upgrade(engine)
-    assert TABLES <= set(sa.inspect(engine).get_table_names())
+    assert set(sa.inspect(engine).get_table_names()) >= TABLES
 
 
 def check_upsert_idempotent(engine: Engine) -> None:
-    """Running the same upserts twice leaves identical rows; updates overwrite only named columns."""
+    """The same upserts twice leave identical rows; updates overwrite only the named columns."""
     upgrade(engine)
     now = datetime(2026, 11, 1, tzinfo=UTC)
     sources = [

@@ -1,6 +1,12 @@
 """The warehouse: tables, engine factory, idempotent upserts, migrations."""
 
-from pipeline.warehouse import schema
+from pipeline.warehouse import (  # noqa: F401 - importing registers each stage's tables
+    schema,
+    schema_claims,
+    schema_dedupe,
+    schema_feeds,
+    schema_quality,
+)
 from pipeline.warehouse.engine import get_engine, make_engine
 from pipeline.warehouse.upsert import upsert
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import pipeline.warehouse  # noqa: F401 - registers every stage's tables
 from pipeline.warehouse.schema import metadata
 
 connection = context.config.attributes.get("connection")

@@ -1,0 +1,9 @@
+"""`mediamon claims` (issue 6)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this stage's commands to the ``mediamon`` app."""

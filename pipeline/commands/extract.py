@@ -1,0 +1,9 @@
+"""`mediamon extract`, `mediamon reextract` (issue 4)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this stage's commands to the ``mediamon`` app."""

@@ -1,0 +1,9 @@
+"""`mediamon quarantine ...` (issue 7)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this stage's commands to the ``mediamon`` app."""
