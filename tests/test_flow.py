@@ -148,7 +148,5 @@ def test_a_failing_stage_is_recorded_as_failed(
     with pytest.raises(ValueError, match="cannot read feed registry"):
         flow.poll_feeds("run-x")
     with warehouse.connect() as conn:
-        row = conn.execute(
-            sa.select(pipeline_run).where(pipeline_run.c.run_id == "run-x")
-        ).one()
+        row = conn.execute(sa.select(pipeline_run).where(pipeline_run.c.run_id == "run-x")).one()
     assert row.status == "failed" and "cannot read feed registry" in row.error
