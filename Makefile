@@ -36,12 +36,13 @@ typecheck: lint
 
 # Airflow standalone (api-server, scheduler, dag-processor, triggerer) on this project's dags and
 # plugins, metadata in var/airflow/airflow.db; UI on http://localhost:8080 (login printed at start).
+# standalone starts its components as `airflow ...`, so .venv/bin must be on PATH.
 airflow: $(STAMP)
 	$(VENV)/bin/mediamon db upgrade
 	set -a; eval "$$($(VENV)/bin/python -m pipeline.demo)"; set +a; \
 	  $(VENV)/bin/mediamon serve-samples & SAMPLES=$$!; \
 	  trap "kill $$SAMPLES" EXIT; \
-	  $(VENV)/bin/airflow standalone
+	  PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/airflow standalone
 
 clean:
 	rm -rf var
