@@ -9,7 +9,7 @@ STAMP := $(VENV)/.synced
 
 export MEDIAMON_HOME ?= $(CURDIR)/var
 
-.PHONY: demo test airflow lint typecheck venv clean
+.PHONY: demo test airflow lint typecheck venv clean browser
 
 # uv itself is pinned and installed from PyPI into a private tools venv.
 $(UV):
@@ -25,7 +25,13 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/mediamon demo
 
-test: $(STAMP)
+# The UI tests drive a real Chromium: Debian's package (no browser download of our own).
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "UI tests need Chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+test: $(STAMP) browser
 	$(VENV)/bin/python -m pytest -ra
 
 lint: $(STAMP)

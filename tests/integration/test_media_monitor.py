@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -24,8 +25,7 @@ pytestmark = pytest.mark.airflow
 USER, PASSWORD = "analyst", "not-a-real-secret"
 
 
-@pytest.fixture
-def api_server(home: Path, sample_feeds: Path) -> Iterator[str]:
+def _serve(home: Path, extra_env: dict[str, str]) -> Iterator[str]:
     """An ingested warehouse and an Airflow api-server with the plugin, on a free port."""
     upgrade(get_engine())
     flow.run_ingest("monitor-run")
@@ -38,6 +38,7 @@ def api_server(home: Path, sample_feeds: Path) -> Iterator[str]:
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:viewer",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         }
+        | extra_env
     )
     airflow = str(Path(sys.executable).with_name("airflow"))
     subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
@@ -64,6 +65,17 @@ def api_server(home: Path, sample_feeds: Path) -> Iterator[str]:
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture
+def api_server(home: Path, sample_feeds: Path) -> Iterator[str]:
+    yield from _serve(home, {})
+
+
+@pytest.fixture
+def open_api_server(home: Path, sample_feeds: Path) -> Iterator[str]:
+    """The same, with every visitor treated as admin (for the browser, which cannot log in)."""
+    yield from _serve(home, {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"})
 
 
 def _token(base: str) -> str:
@@ -98,3 +110,43 @@ def test_media_monitor_is_registered_protected_and_shows_the_warehouse(api_serve
         ("fetch", "http_404"),
         ("extract", "no_text"),
     }
+
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert found, "Chromium is required for the UI tests (make test installs Debian's chromium)"
+    return found
+
+
+def test_media_monitor_renders_in_a_real_browser(open_api_server: str, home: Path) -> None:
+    url = f"{open_api_server}/media-monitor/"
+    base = [_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={home / 'chromium'}"]
+    dom = subprocess.run(
+        [*base, "--dump-dom", url], capture_output=True, text=True, timeout=120
+    ).stdout
+    # The DOM Chromium built, not the bytes the server sent: tables parsed and rendered.
+    assert '<table id="feeds">' in dom
+    assert dom.count("<tr>") >= 4 + 2 + 1
+    assert "Lakeside Courier" in dom and "parse_error" in dom
+    shot = home / "media-monitor.png"
+    subprocess.run(
+        [*base, f"--screenshot={shot}", "--window-size=1280,1400", url],
+        capture_output=True,
+        timeout=120,
+    )
+    assert shot.stat().st_size > 10_000
+    keep = os.environ.get("MEDIAMON_SCREENSHOT_DIR")
+    if keep:
+        shutil.copy(shot, Path(keep) / shot.name)
