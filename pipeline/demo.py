@@ -39,6 +39,8 @@ def demo_env(home: Path, feeds_file: Path) -> dict[str, str]:
             "MEDIAMON_ALLOW_PRIVATE_NETWORKS": "true",
             # One loopback host serves every outlet; politeness gaps would only slow the demo.
             "MEDIAMON_HOST_MIN_INTERVAL": "0",
+            # The demo is "poll everything now", not a scheduled run that polls only due feeds.
+            "MEDIAMON_FEED_POLL_ALL": "true",
             "MEDIAMON_WAREHOUSE_URL": resolve_warehouse_url(),
         }
     )

@@ -12,6 +12,17 @@ import fsspec
 from pipeline.http import SafeClient
 
 
+def charset_from_content_type(value: str | None) -> str | None:
+    """The ``charset`` parameter of a Content-Type header value, lower-cased, or None."""
+    if not value:
+        return None
+    for param in value.split(";")[1:]:
+        name, _, raw = param.partition("=")
+        if name.strip().lower() == "charset":
+            return raw.strip().strip("\"'").lower() or None
+    return None
+
+
 @dataclass(frozen=True)
 class Page:
     """A fetched page. ``reason`` is set (and ``body`` empty) when the fetch failed."""
@@ -25,11 +36,21 @@ class Page:
     reason: str | None = None
     error: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    # Seconds the server asked us to stay away (Retry-After on 429/503), when it did.
+    retry_after: float | None = None
+
+    @property
+    def declared_charset(self) -> str | None:
+        """The charset parameter of the Content-Type header, if the server sent one."""
+        for name, value in self.headers:
+            if name.lower() == "content-type":
+                return charset_from_content_type(value)
+        return None
 
 
 def fetch_page(url: str, client: SafeClient, *, now: datetime | None = None) -> Page:
-    """Fetch one article page through the safe client; never raises for a bad page."""
-    resp = client.get(url, max_bytes=client.settings.page_max_bytes)
+    """Fetch one article page through the safe client (robots.txt honoured); never raises."""
+    resp = client.get(url, max_bytes=client.settings.page_max_bytes, robots=True)
     fetched_at = now or datetime.now(UTC)
     reason: str | None = None
     error = resp.error
@@ -48,6 +69,7 @@ def fetch_page(url: str, client: SafeClient, *, now: datetime | None = None) -> 
         reason=reason,
         error=error,
         headers=tuple(resp.headers.items()),
+        retry_after=resp.retry_after,
     )
 
 

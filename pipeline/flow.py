@@ -9,7 +9,7 @@ return small dicts of counts (they travel through XCom), never article bodies.
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -20,10 +20,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from pipeline.config import Settings, get_settings
-from pipeline.extract import extract
-from pipeline.feeds import FeedSpec, FeedState, PollResult, load_registry, poll_feed
+from pipeline.extract import EXTRACTOR_VERSION, ExtractResult
+from pipeline.extract_worker import ExtractionWorker, ExtractJob
+from pipeline.feeds import (
+    FeedSpec,
+    FeedState,
+    PollResult,
+    load_registry,
+    next_health,
+    poll_feed,
+)
 from pipeline.fetch import Page, RawArchive, fetch_page
-from pipeline.http import SafeClient
+from pipeline.http import SafeClient, host_key
 from pipeline.urls import url_key
 from pipeline.warehouse import get_engine, upsert
 from pipeline.warehouse.schema import article, feed, feed_poll, pipeline_run, source
@@ -34,7 +42,20 @@ log = logging.getLogger(__name__)
 # (the per-host throttle still spaces requests to one host).
 FETCH_THREADS = 8
 # Failures that will not heal by waiting: retrying them only costs the site requests.
-PERMANENT_FETCH_REASONS = frozenset({"http_404", "http_410", "http_401", "http_403", "blocked"})
+PERMANENT_FETCH_REASONS = frozenset(
+    {
+        "http_404",
+        "http_410",
+        "http_401",
+        "http_403",
+        "blocked",
+        "bad_url",
+        # Same bytes next time: the cap will cut them again.
+        "too_large",
+        # Not robots_disallowed: an unreachable robots.txt also reads as "disallow all"
+        # (RFC 9309), and that heals when the host comes back.
+    }
+)
 
 
 def _now() -> datetime:
@@ -144,8 +165,10 @@ def _record_poll(
     feed_row: Any,
     result: PollResult,
     started: datetime,
+    settings: Settings | None = None,
 ) -> int:
-    """Write one poll: the feed_poll row, the feed's new state, and new article rows."""
+    """Write one poll: the feed_poll row, the feed's new health and schedule, new article rows."""
+    settings = settings or get_settings()
     new = 0
     if result.entries:
         ids = [url_key(e.url) for e in result.entries]
@@ -177,6 +200,17 @@ def _record_poll(
         upsert(conn, article, rows, key=["id"])
         new = len(rows)
     warning = "; ".join(result.warnings)[:4000] or None
+    poll_cols = [
+        "started_at",
+        "duration_ms",
+        "status",
+        "http_status",
+        "bytes",
+        "entries_seen",
+        "entries_new",
+        "error",
+        "warning",
+    ]
     upsert(
         conn,
         feed_poll,
@@ -196,55 +230,88 @@ def _record_poll(
             }
         ],
         key=["run_id", "feed_id"],
-        update=[
-            "started_at",
-            "duration_ms",
-            "status",
-            "http_status",
-            "bytes",
-            "entries_seen",
-            "entries_new",
-            "error",
-            "warning",
-        ],
+        update=poll_cols,
     )
-    failed = result.status not in ("ok", "not_modified")
-    conn.execute(
-        sa.update(feed)
-        .where(feed.c.id == feed_row.id)
-        .values(
-            status=result.status,
-            etag=result.etag,
-            last_modified=result.last_modified,
-            body_hash=result.body_hash,
-            failures=feed.c.failures + 1 if failed else 0.0,
-            last_error=result.error if failed else None,
-            last_polled_at=started,
-            updated_at=started,
-        )
+    health = next_health(
+        previous_status=feed_row.status,
+        failures=feed_row.failures,
+        interval_s=feed_row.poll_interval_s,
+        fixed_interval_s=feed_row.interval_s,
+        result=result,
+        entries_new=new,
+        now=started,
+        settings=settings,
     )
+    values: dict[str, Any] = {
+        "status": health.status,
+        "failures": health.failures,
+        "last_error": health.last_error,
+        "poll_interval_s": health.poll_interval_s,
+        "next_poll_at": health.next_poll_at,
+        "updated_at": started,
+    }
+    if result.status != "deferred":  # a deferred poll sent nothing: keep what we knew
+        values |= {
+            "etag": result.etag,
+            "last_modified": result.last_modified,
+            "body_hash": result.body_hash,
+            "last_polled_at": started,
+        }
+    if result.failure is None and result.status != "deferred":
+        values["last_success_at"] = started
+    if result.moved_to:
+        values["poll_url"] = result.moved_to  # 301/308: poll the new home from now on
+    conn.execute(sa.update(feed).where(feed.c.id == feed_row.id).values(**values))
     return new
 
 
-def poll_feeds(run_id: str, *, base_url: str | None = None) -> dict[str, Any]:
-    """Stage 1: sync the registry, poll every enabled feed once, record polls and new articles."""
+def _interleave_hosts(rows: list[Any]) -> list[Any]:
+    """Round-robin the feeds by host so the poll threads spread over hosts, not queue on one."""
+    by_host: dict[str, list[Any]] = {}
+    for row in rows:
+        by_host.setdefault(host_key(row.poll_url or row.url), []).append(row)
+    queues = list(by_host.values())
+    out: list[Any] = []
+    while queues:
+        out += [q.pop(0) for q in queues]
+        queues = [q for q in queues if q]
+    return out
+
+
+def poll_feeds(
+    run_id: str, *, base_url: str | None = None, all_feeds: bool | None = None
+) -> dict[str, Any]:
+    """Stage 1: sync the registry, poll feeds that are due (or all), record polls and articles.
+
+    ``all_feeds`` (default: setting ``feed_poll_all``) ignores the adaptive schedule. Politeness
+    is shared with every other worker through the warehouse ``host`` table.
+    """
     settings = get_settings()
     engine = get_engine()
+    poll_all = settings.feed_poll_all if all_feeds is None else all_feeds
     with _stage(engine, run_id, "poll") as counts:
         now = _now()
         specs = load_registry(settings.feeds_file, base_url=base_url)
         with engine.begin() as conn:
             counts.update(sync_registry(conn, specs, now=now))
-            feeds = conn.execute(
-                sa.select(feed).where(feed.c.enabled.is_(True)).order_by(feed.c.id)
-            ).all()
+            query = sa.select(feed).where(feed.c.enabled.is_(True)).order_by(feed.c.id)
+            if not poll_all:
+                query = query.where(
+                    sa.or_(feed.c.next_poll_at.is_(None), feed.c.next_poll_at <= now)
+                )
+            feeds = _interleave_hosts(list(conn.execute(query).all()))
         statuses: Counter[str] = Counter()
         new_total = 0
-        with SafeClient(settings) as client, ThreadPoolExecutor(FETCH_THREADS) as pool:
+        with (
+            SafeClient(settings, engine=engine) as client,
+            ThreadPoolExecutor(max(settings.feed_poll_threads, 1)) as pool,
+        ):
 
             def one(row: Any) -> tuple[Any, PollResult, datetime]:
                 started = _now()
-                state = FeedState(row.url, row.etag, row.last_modified, row.body_hash)
+                state = FeedState(
+                    row.poll_url or row.url, row.etag, row.last_modified, row.body_hash
+                )
                 return row, poll_feed(state, client, now=started), started
 
             for row, result, started in pool.map(one, feeds):
@@ -256,6 +323,7 @@ def poll_feeds(run_id: str, *, base_url: str | None = None) -> dict[str, Any]:
                         feed_row=row,
                         result=result,
                         started=started,
+                        settings=settings,
                     )
                 statuses[result.status] += 1
                 if result.error:
@@ -294,7 +362,11 @@ def _retry_delay(settings: Settings, attempts: int) -> timedelta:
 
 
 def fetch_articles(run_id: str) -> dict[str, Any]:
-    """Stage 2: fetch discovered pages (and failed ones whose retry time has come)."""
+    """Stage 2: fetch discovered pages (and failed ones whose retry time has come).
+
+    Every body goes to the raw archive before the row says ``fetched``; every failure is a row
+    in ``fetch_failed`` with its reason and, unless it cannot heal, the time of the next try.
+    """
     settings = get_settings()
     engine = get_engine()
     archive = raw_archive(settings)
@@ -318,13 +390,16 @@ def fetch_articles(run_id: str) -> dict[str, Any]:
 
         reasons: Counter[str] = Counter()
         fetched = 0
-        with SafeClient(settings) as client, ThreadPoolExecutor(FETCH_THREADS) as pool:
+        with (
+            SafeClient(settings, engine=engine) as client,
+            ThreadPoolExecutor(FETCH_THREADS) as pool,
+        ):
             for ids in _batches(engine, due):
                 with engine.connect() as conn:
                     rows = conn.execute(
-                        sa.select(article.c.id, article.c.url, article.c.attempts).where(
-                            article.c.id.in_(ids)
-                        )
+                        sa.select(
+                            article.c.id, article.c.url, article.c.attempts, article.c.status
+                        ).where(article.c.id.in_(ids))
                     ).all()
                 pages = list(pool.map(lambda r: (r, fetch_page(r.url, client)), rows))
                 with engine.begin() as conn:
@@ -346,12 +421,16 @@ def fetch_articles(run_id: str) -> dict[str, Any]:
 def _record_fetch(
     conn: Connection, row: Any, page: Page, archive: RawArchive, settings: Settings
 ) -> bool:
-    attempts = row.attempts + 1
+    """Write one fetch outcome; the body is archived before the row points at it."""
+    # A deferral (the host asked for a pause longer than we wait in-task) is not the page's
+    # failure: it does not use up one of the page's attempts.
+    attempts = row.attempts + (0 if page.reason == "deferred" else 1)
     base = {
         "attempts": attempts,
         "final_url": page.final_url,
         "http_status": page.status,
         "content_type": page.content_type,
+        "declared_charset": page.declared_charset,
         "fetched_at": page.fetched_at,
         "updated_at": page.fetched_at,
     }
@@ -367,20 +446,129 @@ def _record_fetch(
     else:
         permanent = page.reason in PERMANENT_FETCH_REASONS
         give_up = permanent or attempts >= settings.fetch_max_attempts
+        delay = _retry_delay(settings, attempts)
+        if page.retry_after:
+            delay = max(delay, timedelta(seconds=page.retry_after))
         values = base | {
             "status": "fetch_failed",
             "failure_reason": page.reason,
             "error": page.error,
             # Null next_attempt_at = no more automatic retries; the row stays, visible.
-            "next_attempt_at": None
-            if give_up
-            else page.fetched_at + _retry_delay(settings, attempts),
+            "next_attempt_at": None if give_up else page.fetched_at + delay,
         }
-    conn.execute(sa.update(article).where(article.c.id == row.id).values(**values))
+    # Guarded by the status we read, so a concurrent fetcher's result is never overwritten.
+    conn.execute(
+        sa.update(article)
+        .where(article.c.id == row.id, article.c.status == row.status)
+        .values(**values)
+    )
     return page.reason is None
 
 
 # --- extract --------------------------------------------------------------------------------
+
+# Statuses whose rows carry an extraction that re-extraction may replace.
+REEXTRACT_STATUSES = (
+    "extracted",
+    "extract_failed",
+    "deduped",
+    "analysed",
+    "published",
+    "quarantined",
+)
+_EXTRACT_INPUT = (
+    article.c.id,
+    article.c.status,
+    article.c.final_url,
+    article.c.raw_key,
+    article.c.content_type,
+    article.c.declared_charset,
+    article.c.fetched_at,
+    article.c.content_hash,
+)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite returns naive values
+
+
+def _extraction_values(result: ExtractResult, status: str, now: datetime) -> dict[str, Any]:
+    """The article columns an extraction sets; every one of them, so no stale value survives."""
+    art = result.article
+    return {
+        "status": status,
+        "failure_reason": result.reason,
+        "error": result.detail,
+        "title": art.title if art else None,
+        "text": art.text if art else None,
+        "authors": art.authors if art else None,
+        "published_at": art.published_at if art else None,
+        "language": art.language if art else None,
+        "sitename": art.sitename if art else None,
+        "canonical_url": art.canonical_url if art else None,
+        "word_count": art.word_count if art else None,
+        "content_hash": art.content_hash if art else None,
+        "charset": result.charset,
+        "extract_warnings": list(result.warnings) or None,
+        # Recorded on failures too: re-extraction then skips rows this version already judged.
+        "extractor_version": EXTRACTOR_VERSION,
+        "extracted_at": now,
+        "updated_at": now,
+    }
+
+
+def _extract_batch(
+    engine: Engine,
+    ids: list[str],
+    worker: ExtractionWorker,
+    archive: RawArchive,
+    next_status: Callable[[Any, ExtractResult], str],
+    reasons: Counter[str],
+) -> int:
+    """Extract one batch from the raw archive and write it in one transaction; return # ok."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(*_EXTRACT_INPUT).where(article.c.id.in_(ids))).all()
+    results: dict[str, ExtractResult] = {}
+    queued: deque[str] = deque()  # ids of the jobs handed to the worker, in order
+
+    def jobs() -> Iterator[ExtractJob]:
+        # Bodies are read while the worker extracts the pages queued before them.
+        for row in rows:
+            try:
+                body = archive.get(row.raw_key)
+            except (OSError, EOFError) as exc:
+                results[row.id] = ExtractResult(None, "archive_missing", f"{row.raw_key}: {exc}")
+                continue
+            queued.append(row.id)
+            yield ExtractJob(
+                body=body,
+                url=row.final_url,
+                content_type=row.content_type or "",
+                fetched_at=_aware(row.fetched_at),
+                declared_charset=row.declared_charset,
+            )
+
+    for result in worker.extract_many(jobs()):
+        results[queued.popleft()] = result
+    updates: list[tuple[Any, dict[str, Any]]] = []
+    ok = 0
+    for row in rows:
+        result = results[row.id]
+        if result.ok:
+            ok += 1
+        else:
+            reasons[result.reason or "unknown"] += 1
+        updates.append((row, _extraction_values(result, next_status(row, result), _now())))
+    with engine.begin() as conn:
+        for row, values in updates:
+            conn.execute(
+                sa.update(article)
+                .where(article.c.id == row.id, article.c.status == row.status)
+                .values(**values)
+            )
+    # Between batches, so trafilatura's caches cannot grow over a long run.
+    worker.end_batch()
+    return ok
 
 
 def extract_articles(run_id: str) -> dict[str, Any]:
@@ -399,81 +587,91 @@ def extract_articles(run_id: str) -> dict[str, Any]:
             )
             return list(conn.execute(query).scalars())
 
+        def next_status(row: Any, result: ExtractResult) -> str:
+            return "extracted" if result.ok else "extract_failed"
+
         reasons: Counter[str] = Counter()
         extracted = 0
-        for ids in _batches(engine, fetched_ids):
-            with engine.connect() as conn:
-                rows = conn.execute(
-                    sa.select(
-                        article.c.id,
-                        article.c.final_url,
-                        article.c.raw_key,
-                        article.c.content_type,
-                        article.c.fetched_at,
-                    ).where(article.c.id.in_(ids))
-                ).all()
-            updates: list[tuple[str, dict[str, Any]]] = []
-            for row in rows:
-                fetched_at = row.fetched_at
-                if fetched_at.tzinfo is None:  # SQLite returns naive datetimes
-                    fetched_at = fetched_at.replace(tzinfo=UTC)
-                result = extract(
-                    archive.get(row.raw_key),
-                    url=row.final_url,
-                    content_type=row.content_type or "",
-                    fetched_at=fetched_at,
-                    min_chars=settings.min_text_chars,
-                )
-                now = _now()
-                if result.article is None:
-                    reasons[result.reason or "unknown"] += 1
-                    updates.append(
-                        (
-                            row.id,
-                            {
-                                "status": "extract_failed",
-                                "failure_reason": result.reason,
-                                "error": result.detail,
-                                "extracted_at": now,
-                                "updated_at": now,
-                            },
-                        )
-                    )
-                    continue
-                art = result.article
-                extracted += 1
-                updates.append(
-                    (
-                        row.id,
-                        {
-                            "status": "extracted",
-                            "failure_reason": None,
-                            "error": "; ".join(result.warnings) or None,
-                            "title": art.title,
-                            "text": art.text,
-                            "authors": art.authors,
-                            "published_at": art.published_at,
-                            "language": art.language,
-                            "sitename": art.sitename,
-                            "canonical_url": art.canonical_url,
-                            "word_count": art.word_count,
-                            "content_hash": art.content_hash,
-                            "extractor_version": art.extractor_version,
-                            "extracted_at": now,
-                            "updated_at": now,
-                        },
-                    )
-                )
-            with engine.begin() as conn:
-                for article_id, values in updates:
-                    conn.execute(
-                        sa.update(article).where(article.c.id == article_id).values(**values)
-                    )
+        with ExtractionWorker.from_settings(settings) as worker:
+            for ids in _batches(engine, fetched_ids):
+                extracted += _extract_batch(engine, ids, worker, archive, next_status, reasons)
+            restarts = worker.restarts
         counts.update(
             {
                 "extracted": extracted,
                 "failed": sum(reasons.values()),
                 "reasons": dict(reasons),
+                "worker_restarts": restarts,
+            }
+        )
+    return counts
+
+
+def reextract(
+    run_id: str, *, since: datetime | None = None, source_name: str | None = None
+) -> dict[str, Any]:
+    """Re-run extraction from the raw archive (no refetch) on rows of another extractor version.
+
+    Rows are updated in place; a second run finds nothing stale and changes nothing. A row that
+    had moved past ``extracted`` keeps its status when its text is unchanged, and goes back to
+    ``extracted`` (so dedupe and NLP redo it) when the text changed. ``since`` filters on the
+    fetch time, ``source_name`` on the outlet.
+    """
+    settings = get_settings()
+    engine = get_engine()
+    archive = raw_archive(settings)
+    with _stage(engine, run_id, "reextract") as counts:
+        stale = sa.or_(
+            article.c.extractor_version.is_(None),
+            article.c.extractor_version != EXTRACTOR_VERSION,
+        )
+        conditions = [
+            article.c.raw_key.is_not(None),
+            article.c.status.in_(REEXTRACT_STATUSES),
+            stale,
+        ]
+        if since is not None:
+            conditions.append(article.c.fetched_at >= since)
+        if source_name is not None:
+            ids_of_source = sa.select(source.c.id).where(source.c.name == source_name)
+            conditions.append(article.c.source_id.in_(ids_of_source.scalar_subquery()))
+
+        def stale_ids(conn: Connection, handed: set[str]) -> list[str]:
+            query = (
+                sa.select(article.c.id)
+                .where(*conditions)
+                .order_by(article.c.id)
+                .limit(settings.batch_size + len(handed))
+            )
+            return list(conn.execute(query).scalars())
+
+        statuses: Counter[str] = Counter()
+
+        def next_status(row: Any, result: ExtractResult) -> str:
+            if not result.ok or result.article is None:
+                status = "extract_failed"
+            elif row.status in ("extracted", "extract_failed"):
+                status = "extracted"
+            elif result.article.content_hash == row.content_hash:
+                status = row.status  # same text: downstream results still hold
+            else:
+                status = "extracted"
+            statuses[f"{row.status}->{status}"] += 1
+            return status
+
+        reasons: Counter[str] = Counter()
+        ok = 0
+        with ExtractionWorker.from_settings(settings) as worker:
+            for ids in _batches(engine, stale_ids):
+                ok += _extract_batch(engine, ids, worker, archive, next_status, reasons)
+        counts.update(
+            {
+                "reextracted": ok + sum(reasons.values()),
+                "extracted": ok,
+                "failed": sum(reasons.values()),
+                "reasons": dict(reasons),
+                "transitions": dict(statuses),
+                "extractor_version": EXTRACTOR_VERSION,
             }
         )
     return counts
@@ -550,7 +748,7 @@ def warehouse_summary(engine: Engine | None = None) -> dict[str, Any]:
 
 
 def finish_run(run_id: str, **stage_counts: Any) -> dict[str, Any]:
-    """Stage 4: record the run's outcome (stage counts plus warehouse totals) and return it."""
+    """Last stage: record the run's outcome (stage counts plus warehouse totals), return it."""
     engine = get_engine()
     with _stage(engine, run_id, "finish") as counts:
         summary = warehouse_summary(engine)
@@ -564,11 +762,14 @@ def finish_run(run_id: str, **stage_counts: Any) -> dict[str, Any]:
 
 
 def run_ingest(run_id: str, *, base_url: str | None = None) -> dict[str, Any]:
-    """The ingest stages in order, without Airflow (CLI ``mediamon run``)."""
-    polled = poll_feeds(run_id, base_url=base_url)
-    fetched = fetch_articles(run_id)
-    extracted = extract_articles(run_id)
-    return finish_run(run_id, poll=polled, fetch=fetched, extract=extracted)
+    """All ingest stages in DAG order, without Airflow (CLI ``mediamon run``)."""
+    stages: dict[str, Any] = {"poll": poll_feeds(run_id, base_url=base_url)}
+    stages["fetch"] = fetch_articles(run_id)
+    stages["extract"] = extract_articles(run_id)
+    stages["dedupe"] = dedupe_articles(run_id)
+    stages["analyse"] = analyse_articles(run_id)
+    stages["gate"] = gate_articles(run_id)
+    return finish_run(run_id, **stages)
 
 
 __all__ = [
@@ -577,7 +778,85 @@ __all__ = [
     "finish_run",
     "poll_feeds",
     "raw_archive",
+    "reextract",
     "run_ingest",
     "sync_registry",
     "warehouse_summary",
 ]
+
+
+# --- quality gate ---------------------------------------------------------------------------
+
+
+def gate_articles(run_id: str) -> dict[str, Any]:
+    """Stage: the quality gate (issue 7): analysed -> published or quarantined, batch by batch.
+
+    Raises ``pipeline.quality.gate.BatchRejectedError`` when a batch-level expectation fails
+    (nothing from the batch is published); the task should fail on it, not retry it away.
+    """
+    from pipeline.quality.gate import run_gate  # GX import costs seconds; only when gating
+
+    settings = get_settings()
+    engine = get_engine()
+    with _stage(engine, run_id, "gate") as counts:
+        counts.update(run_gate(engine, run_id, settings).as_dict())
+    return counts
+
+
+# --- dedupe ---------------------------------------------------------------------------------
+
+
+def dedupe_articles(run_id: str) -> dict[str, Any]:
+    """Stage (issue 5): extracted -> deduped, with stories and provenance, batch by batch.
+
+    Safe to run in several workers at once: each batch takes the dedupe lock in its transaction.
+    """
+    from pipeline.dedupe import DedupeConfig, run_dedupe
+
+    settings = get_settings()
+    engine = get_engine()
+    with _stage(engine, run_id, "dedupe") as counts:
+        result = run_dedupe(
+            engine, DedupeConfig.from_settings(settings), batch_size=settings.batch_size
+        )
+        counts.update(result.as_dict())
+    return counts
+
+
+# --- analyse (claims, issue 6) --------------------------------------------------------------
+
+
+def analyse_articles(run_id: str) -> dict[str, Any]:
+    """Stage (issue 6): deduped -> analysed, with entities and claims, one transaction per batch.
+
+    Re-analysing an article replaces its claim and entity rows, so retries are safe.
+    """
+    from pipeline.nlp.stage import analyse_pending  # spaCy loads only when this stage runs
+
+    settings = get_settings()
+    engine = get_engine()
+    with _stage(engine, run_id, "analyse") as counts:
+        counts.update(analyse_pending(engine, settings))
+    return counts
+
+
+# --- re-extraction requested from Airflow -------------------------------------------------
+
+
+def reextract_requested(
+    run_id: str, *, since: str | None = None, source: str | None = None
+) -> dict[str, Any]:
+    """``reextract`` with the string parameters a manual DAG run carries (ISO date, outlet name).
+
+    A naive date is taken as UTC; an unparseable one is an error naming the value, so the run
+    fails visibly instead of re-extracting everything.
+    """
+    when: datetime | None = None
+    if since:
+        try:
+            when = datetime.fromisoformat(since)
+        except ValueError as exc:
+            raise ValueError(f"since={since!r} is not an ISO date (e.g. 2026-11-01)") from exc
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+    return reextract(run_id, since=when, source_name=source or None)

@@ -70,6 +70,8 @@ def sample_feeds(home: Path, samples_base_url: str, monkeypatch: pytest.MonkeyPa
     text = (SAMPLES / "feeds.yaml").read_text().replace(PLACEHOLDER, samples_base_url)
     path.write_text(text)
     monkeypatch.setenv("MEDIAMON_FEEDS_FILE", str(path))
+    # Scheduled runs poll only due feeds; tests that run the stages back to back poll them all.
+    monkeypatch.setenv("MEDIAMON_FEED_POLL_ALL", "true")
     _reset_caches()
     return path
 

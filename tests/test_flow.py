@@ -37,7 +37,7 @@ def test_ingest_loads_every_reachable_article_with_text(
     expected_ok = reachable_ok_articles(manifest)
     for item in expected_ok:
         row = rows[f"{samples_base_url}/{item['path']}"]
-        assert row.status == "extracted", (item["path"], row.failure_reason, row.error)
+        assert row.status == "published", (item["path"], row.failure_reason, row.error)
         assert row.text and len(row.text) > 200
         assert row.title and row.word_count > 50
         assert row.raw_key and row.content_hash
@@ -56,6 +56,7 @@ def test_ingest_loads_every_reachable_article_with_text(
     stages = counts["stages"]
     assert stages["poll"]["by_status"] == {"ok": 3, "parse_error": 1}
     assert stages["extract"]["extracted"] == len(expected_ok)
+    assert set(stages) == {"poll", "fetch", "extract", "dedupe", "analyse", "gate"}
 
 
 def test_tracking_parameters_do_not_create_duplicates(warehouse: sa.Engine) -> None:

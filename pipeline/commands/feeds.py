@@ -1,9 +1,183 @@
-"""`mediamon feeds ...` (issue 3)."""
+"""`mediamon feeds add|list|remove|import-opml|export-opml|poll` (issue 3)."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
 import typer
+
+from pipeline.config import get_settings
+
+feeds_app = typer.Typer(
+    help="The feed registry (feeds.yaml) and feed polling.", no_args_is_help=True
+)
+
+
+def _registry_path() -> Path:
+    return get_settings().feeds_file
+
+
+@feeds_app.command("add")
+def add(
+    url: str = typer.Argument(..., help="Feed URL (http or https)."),
+    source: str = typer.Option(..., "--source", help="Outlet name, e.g. 'Meridian Post'."),
+    language: str = typer.Option(None, help="Language code of the feed, e.g. en."),
+    tag: list[str] = typer.Option(None, "--tag", help="Tag (repeatable)."),
+    interval: int = typer.Option(None, help="Fixed poll interval in seconds (default: adaptive)."),
+) -> None:
+    """Add a feed to the registry."""
+    from pipeline.feeds import FeedSpec, read_registry_or_empty, save_registry
+
+    if not url.startswith(("http://", "https://")):
+        raise typer.BadParameter("the feed URL must start with http:// or https://")
+    path = _registry_path()
+    specs = read_registry_or_empty(path)
+    if any(s.url == url for s in specs):
+        typer.echo(f"{url} is already in {path}", err=True)
+        raise typer.Exit(1)
+    specs.append(FeedSpec(url, source, language, tuple(tag or ()), interval))
+    save_registry(path, specs)
+    typer.echo(f"added {url} ({source}) to {path}; {len(specs)} feeds")
+
+
+@feeds_app.command("remove")
+def remove(url: str = typer.Argument(..., help="Feed URL as listed.")) -> None:
+    """Remove a feed from the registry (its polls and articles stay in the warehouse)."""
+    from pipeline.feeds import read_registry_or_empty, save_registry
+
+    path = _registry_path()
+    specs = read_registry_or_empty(path)
+    kept = [s for s in specs if s.url != url]
+    if len(kept) == len(specs):
+        typer.echo(f"{url} is not in {path}", err=True)
+        raise typer.Exit(1)
+    save_registry(path, kept)
+    typer.echo(f"removed {url} from {path}; {len(kept)} feeds (disabled at the next poll run)")
+
+
+@feeds_app.command("list")
+def list_feeds(output: str = typer.Option("text", "--format", help="text or json.")) -> None:
+    """Registered feeds with their health: status, failures, interval, next poll, 304 rate."""
+    from pipeline.feeds import feed_health_rows, format_health, read_registry_or_empty
+    from pipeline.warehouse import get_engine
+    from pipeline.warehouse.migrate import upgrade
+
+    engine = get_engine()
+    upgrade(engine)
+    rows = {r["url"]: r for r in feed_health_rows(engine)}
+    merged = []
+    for spec in read_registry_or_empty(_registry_path()):
+        row = rows.get(spec.url) or {
+            "source": spec.source,
+            "url": spec.url,
+            "poll_url": None,
+            "enabled": True,
+            "status": "never polled",
+            "failures": 0.0,
+            "poll_interval_s": None,
+            "next_poll_at": None,
+            "last_error": None,
+            "polls": 0,
+            "unchanged": 0,
+            "http304": 0,
+            "bytes": 0,
+        }
+        merged.append(row)
+    if output == "json":
+        typer.echo(json.dumps(merged, default=str))
+    elif not merged:
+        typer.echo(f"no feeds in {_registry_path()}; add one with `mediamon feeds add URL`")
+    else:
+        typer.echo(format_health(merged))
+
+
+@feeds_app.command("import-opml")
+def import_opml_cmd(path: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
+    """Add every feed of an OPML file to the registry (feeds already listed are skipped)."""
+    from pipeline.feeds import RegistryError, import_opml, read_registry_or_empty, save_registry
+
+    try:
+        found = import_opml(path.read_bytes())
+    except RegistryError as exc:
+        typer.echo(f"{path}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    registry = _registry_path()
+    specs = read_registry_or_empty(registry)
+    known = {s.url for s in specs}
+    added = [s for s in found if s.url not in known]
+    save_registry(registry, specs + added)
+    typer.echo(
+        f"imported {len(added)} feeds ({len(found) - len(added)} already listed) into {registry}"
+    )
+
+
+@feeds_app.command("export-opml")
+def export_opml_cmd(
+    output: Path = typer.Option(None, "--output", "-o", help="File to write (default stdout)."),
+) -> None:
+    """Write the registry as OPML 2.0."""
+    from pipeline.feeds import export_opml, load_registry
+
+    data = export_opml(load_registry(_registry_path()))
+    if output is None:
+        typer.echo(data.decode("utf-8"))
+    else:
+        output.write_bytes(data)
+        typer.echo(f"wrote {output}")
+
+
+@feeds_app.command("poll")
+def poll(
+    all_feeds: bool = typer.Option(False, "--all", help="Poll every feed, due or not."),
+    output: str = typer.Option("text", "--format", help="text or json."),
+    run_id: str = typer.Option(None, help="Run id (default manual_poll__<UTC time>)."),
+) -> None:
+    """Poll due (or all) feeds once, record everything as a scheduled run would, print results."""
+    import sqlalchemy as sa
+
+    from pipeline import flow
+    from pipeline.warehouse import get_engine
+    from pipeline.warehouse.migrate import upgrade
+    from pipeline.warehouse.schema import feed, feed_poll
+
+    engine = get_engine()
+    upgrade(engine)
+    rid = run_id or "manual_poll__" + datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    flow.poll_feeds(rid, all_feeds=True if all_feeds else None)
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(
+                sa.select(
+                    feed.c.url,
+                    feed_poll.c.status,
+                    feed_poll.c.http_status,
+                    feed_poll.c.entries_seen,
+                    feed_poll.c.entries_new,
+                    feed_poll.c.error,
+                )
+                .join(feed, feed.c.id == feed_poll.c.feed_id)
+                .where(feed_poll.c.run_id == rid)
+                .order_by(feed.c.url)
+            )
+            .mappings()
+            .all()
+        )
+    results = [dict(r) for r in rows]
+    if output == "json":
+        typer.echo(json.dumps(results, default=str))
+        return
+    if not results:
+        typer.echo("no feed was due; use --all to poll every feed now")
+    for r in results:
+        typer.echo(
+            f"{r['url']}  {r['status']}  http={r['http_status'] or '-'}  "
+            f"seen={r['entries_seen']} new={r['entries_new']}"
+            + (f"  error: {r['error']}" if r["error"] else "")
+        )
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the ``mediamon`` app."""
+    app.add_typer(feeds_app, name="feeds")

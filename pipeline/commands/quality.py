@@ -1,9 +1,56 @@
-"""`mediamon quarantine ...` (issue 7)."""
+"""`mediamon quarantine list|release` (issue 7)."""
 
 from __future__ import annotations
 
 import typer
 
+quarantine_app = typer.Typer(help="Rows held back by the quality gate.", no_args_is_help=True)
+
+
+@quarantine_app.command("list")
+def list_rows(
+    expectation: str = typer.Option(None, help="Only this expectation (article.title_not_null)."),
+    released: bool = typer.Option(False, "--released", help="Include released rows."),
+    limit: int = typer.Option(100, help="At most this many rows, newest first."),
+) -> None:
+    """List quarantined rows with their expectation, reason and observed value."""
+    from pipeline.quality.release import list_quarantine
+    from pipeline.warehouse import get_engine
+
+    rows = list_quarantine(
+        get_engine(), expectation=expectation, include_released=released, limit=limit
+    )
+    if not rows:
+        typer.echo("no quarantined rows")
+        return
+    for r in rows:
+        state = f"released {r.released_at:%Y-%m-%d %H:%M}" if r.released_at else "open"
+        typer.echo(
+            f"{r.id:>6}  {r.entity:<9} {r.entity_id[:16]:<16}  {r.expectation:<36} {state}\n"
+            f"        {r.reason}; observed: {r.observed_value}  (run {r.run_id})"
+        )
+
+
+@quarantine_app.command("release")
+def release_rows(
+    ids: list[int] = typer.Argument(None, help="Quarantine row ids (see `quarantine list`)."),
+    release_all: bool = typer.Option(False, "--all", help="Release every open row."),
+    expectation: str = typer.Option(None, help="With --all: only rows of this expectation."),
+) -> None:
+    """Release rows after a fix: their articles go back to `analysed` for the next gate run."""
+    from pipeline.quality.release import release
+    from pipeline.warehouse import get_engine
+
+    if not ids and not release_all:
+        typer.echo("name quarantine ids, or pass --all [--expectation X]", err=True)
+        raise typer.Exit(2)
+    result = release(get_engine(), ids=ids or (), expectation=expectation, release_all=release_all)
+    typer.echo(
+        f"released {result.rows_released} row(s); {result.articles_requeued} article(s) back to "
+        f"analysed for the next gate run; {result.articles_still_held} still held by other reasons"
+    )
+
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the ``mediamon`` app."""
+    app.add_typer(quarantine_app, name="quarantine")

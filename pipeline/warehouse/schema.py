@@ -75,6 +75,11 @@ feed = sa.Table(
     sa.Column("next_poll_at", TS),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
+    # Feed health (issue 3). poll_url: where the feed now lives after a permanent redirect (null =
+    # url, which stays the registry key); poll_interval_s: the adaptive interval in force.
+    sa.Column("poll_url", sa.Text),
+    sa.Column("poll_interval_s", sa.Integer),
+    sa.Column("last_success_at", TS),
 )
 
 feed_poll = sa.Table(
@@ -134,6 +139,13 @@ article = sa.Table(
     sa.Column("extractor_version", sa.String(40)),
     sa.Column("extracted_at", TS),
     sa.Column("updated_at", TS, nullable=False),
+    # Fetch and extraction details (issue 4). declared_charset: the charset parameter of the HTTP
+    # Content-Type at fetch time (kept so re-extraction from the raw archive decodes the same way);
+    # charset: what the body was actually decoded with; extract_warnings: JSON list of what looked
+    # wrong but did not fail the page (bogus charset, insane date, off-site canonical).
+    sa.Column("declared_charset", sa.String(40)),
+    sa.Column("charset", sa.String(40)),
+    sa.Column("extract_warnings", sa.JSON(none_as_null=True)),
 )
 
 pipeline_run = sa.Table(

@@ -1,10 +1,74 @@
 """Tables owned by the NLP stage (issue 6): entity, article_entity, claim.
 
-Defined on the shared ``pipeline.warehouse.schema.metadata`` so migrations see one schema.
+Defined on the shared ``pipeline.warehouse.schema.metadata`` so migrations see one schema. One
+row per claim; an article's claims are replaced as a whole when it is re-analysed.
 """
 
 from __future__ import annotations
 
-from pipeline.warehouse.schema import metadata
+import sqlalchemy as sa
 
-__all__ = ["metadata"]
+from pipeline.warehouse.schema import TS, metadata
+
+CLAIM_KINDS = ("numeric", "quote", "statement")
+
+# One row per distinct named entity (normalised text + spaCy label) across all articles.
+entity = sa.Table(
+    "entity",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("normalized", sa.String(300), nullable=False),
+    sa.Column("label", sa.String(20), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.UniqueConstraint("normalized", "label"),
+)
+
+# Which entities an article mentions, and how often.
+article_entity = sa.Table(
+    "article_entity",
+    metadata,
+    sa.Column("article_id", sa.String(64), sa.ForeignKey("article.id"), primary_key=True),
+    sa.Column("entity_id", sa.Integer, sa.ForeignKey("entity.id"), primary_key=True, index=True),
+    sa.Column("count", sa.Integer, nullable=False),
+)
+
+# One row per claim. start_offset/end_offset delimit `text` in article.text (not start/end: END is
+# reserved in SQL); value_start/value_end the figure, quoted words or reported clause.
+claim = sa.Table(
+    "claim",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("article_id", sa.String(64), sa.ForeignKey("article.id"), nullable=False, index=True),
+    sa.Column("claim_index", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(12), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("start_offset", sa.Integer, nullable=False),
+    sa.Column("end_offset", sa.Integer, nullable=False),
+    sa.Column("quote", sa.Text),
+    sa.Column("cue", sa.String(60)),
+    sa.Column("cue_stance", sa.String(20)),
+    sa.Column("speaker", sa.Text),
+    sa.Column("speaker_role", sa.Text),
+    sa.Column("speaker_start", sa.Integer),
+    sa.Column("speaker_end", sa.Integer),
+    sa.Column("value_start", sa.Integer),
+    sa.Column("value_end", sa.Integer),
+    sa.Column("via", sa.JSON, nullable=False),
+    sa.Column("cites", sa.JSON, nullable=False),
+    sa.Column("hedges", sa.JSON, nullable=False),
+    sa.Column("hedged", sa.Boolean, nullable=False),
+    sa.Column("value_low", sa.Float),
+    sa.Column("value_high", sa.Float),
+    sa.Column("qualifier", sa.String(20)),
+    sa.Column("unit", sa.Text),
+    sa.Column("rate_per", sa.String(10)),
+    sa.Column("period", sa.Text),
+    sa.Column("period_start", sa.Date),
+    sa.Column("period_end", sa.Date),
+    sa.Column("extractor_version", sa.String(40), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.UniqueConstraint("article_id", "claim_index"),
+)
+
+__all__ = ["CLAIM_KINDS", "article_entity", "claim", "entity", "metadata"]

@@ -1,10 +1,110 @@
-"""Tables owned by dedupe (issue 5).
+"""Tables owned by dedupe (issue 5): signatures, the LSH band index, links, stories, assignments.
 
-Defined on the shared ``pipeline.warehouse.schema.metadata`` so migrations see one schema.
+Defined on the shared ``pipeline.warehouse.schema.metadata`` so migrations see one schema. Nothing
+here adds columns to ``article``: every per-article result is keyed by ``article_id``.
 """
 
 from __future__ import annotations
 
-from pipeline.warehouse.schema import metadata
+import sqlalchemy as sa
 
-__all__ = ["metadata"]
+from pipeline.warehouse.schema import TS, metadata
+
+DUPLICATE_KINDS = ("exact", "title", "near")
+LINK_KINDS = ("exact", "title", "near", "story")
+LABELS = ("original", "wire_copy", "rewrite", "independent")
+
+# One row per deduped article: the features every later comparison needs (never the text).
+article_signature = sa.Table(
+    "article_signature",
+    metadata,
+    sa.Column("article_id", sa.String(64), sa.ForeignKey("article.id"), primary_key=True),
+    sa.Column("source_id", sa.Integer, nullable=False),
+    # published_at, or discovered_at when the page had no usable date: the time stories use.
+    sa.Column("seen_at", TS, nullable=False, index=True),
+    sa.Column("content_hash", sa.String(64), nullable=False, index=True),
+    sa.Column("title_hash", sa.String(64)),
+    sa.Column("shingle_count", sa.Integer, nullable=False),
+    # MinHash values, little-endian uint32 each (num_perm * 4 bytes).
+    sa.Column("signature", sa.LargeBinary, nullable=False),
+    sa.Column("agency", sa.String(100)),
+    sa.Column("created_at", TS, nullable=False),
+)
+sa.Index(
+    "ix_article_signature_source_id_title_hash",
+    article_signature.c.source_id,
+    article_signature.c.title_hash,
+)
+
+# The persistent LSH index: one row per (band, hash of that band's rows, article). Bands
+# 0..dedupe_bands-1 are the near-duplicate index, searched whole; the next dedupe_story_bands are
+# the looser story index, searched only within the story window through ``day`` (days since
+# 1970-01-01 of seen_at). The primary key doubles as the lookup index on (band, hash[, day]).
+lsh_band = sa.Table(
+    "lsh_band",
+    metadata,
+    sa.Column("band", sa.SmallInteger, primary_key=True),
+    sa.Column("hash", sa.BigInteger, primary_key=True),
+    sa.Column("day", sa.Integer, primary_key=True),
+    # No foreign key: this is a derived index written in bulk, pruned by retention, and rebuildable
+    # from article_signature; a per-row FK check would only slow its inserts.
+    sa.Column("article_id", sa.String(64), primary_key=True, index=True),
+)
+
+# Verified pairwise links (stored once, article_id < other_id). Stories are their components.
+dedupe_link = sa.Table(
+    "dedupe_link",
+    metadata,
+    sa.Column("article_id", sa.String(64), sa.ForeignKey("article.id"), primary_key=True),
+    sa.Column("other_id", sa.String(64), sa.ForeignKey("article.id"), primary_key=True, index=True),
+    sa.Column("kind", sa.String(10), nullable=False),
+    # Estimated Jaccard similarity of the shingle sets (1.0 for exact hashes).
+    sa.Column("similarity", sa.Float, nullable=False),
+    # Estimated share of each side's shingles found in the other.
+    sa.Column("overlap_article", sa.Float, nullable=False),
+    sa.Column("overlap_other", sa.Float, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+story = sa.Table(
+    "story",
+    metadata,
+    # The id of the story's first article (earliest seen_at, then id): a function of its members.
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("first_article_id", sa.String(64), sa.ForeignKey("article.id"), nullable=False),
+    sa.Column("first_seen_at", TS, nullable=False),
+    sa.Column("first_source_id", sa.Integer, nullable=False),
+    sa.Column("article_count", sa.Integer, nullable=False),
+    sa.Column("outlet_count", sa.Integer, nullable=False),
+    sa.Column("last_seen_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+article_dedupe = sa.Table(
+    "article_dedupe",
+    metadata,
+    sa.Column("article_id", sa.String(64), sa.ForeignKey("article.id"), primary_key=True),
+    sa.Column("story_id", sa.String(64), nullable=False, index=True),
+    sa.Column("duplicate_of", sa.String(64)),
+    sa.Column("duplicate_kind", sa.String(10)),
+    sa.Column("label", sa.String(20), nullable=False),
+    sa.Column("copied_from", sa.String(64)),
+    # Share of this article's shingles found in copied_from (estimated).
+    sa.Column("overlap", sa.Float),
+    # Estimated Jaccard similarity with duplicate_of, else with copied_from.
+    sa.Column("similarity", sa.Float),
+    sa.Column("agency", sa.String(100)),
+    sa.Column("deduped_at", TS, nullable=False),
+)
+
+__all__ = [
+    "DUPLICATE_KINDS",
+    "LABELS",
+    "LINK_KINDS",
+    "article_dedupe",
+    "article_signature",
+    "dedupe_link",
+    "lsh_band",
+    "metadata",
+    "story",
+]

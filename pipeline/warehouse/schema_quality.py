@@ -1,10 +1,71 @@
 """Tables owned by the quality gate (issue 7): dq_run, dq_result, quarantine.
 
 Defined on the shared ``pipeline.warehouse.schema.metadata`` so migrations see one schema.
+
+- ``dq_run``: one row per suite validated on one batch (or one pre-flight check) of a gate run.
+- ``dq_result``: one row per expectation of a ``dq_run``, with its counts and a sample.
+- ``quarantine``: one row per (entity row, failed expectation). A row is open until released;
+  ``article_id`` names the article whose publication it holds back (null for feed polls).
 """
 
 from __future__ import annotations
 
-from pipeline.warehouse.schema import metadata
+import sqlalchemy as sa
 
-__all__ = ["metadata"]
+from pipeline.warehouse.schema import TS, metadata
+
+# What a dq_run concluded: every expectation passed, some rows were quarantined, or the batch was
+# rejected as a whole (nothing published).
+DQ_OUTCOMES = ("passed", "quarantined", "rejected")
+QUARANTINE_ENTITIES = ("article", "claim", "feed_poll")
+
+dq_run = sa.Table(
+    "dq_run",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.String(250), nullable=False, index=True),
+    sa.Column("suite", sa.String(40), nullable=False),
+    sa.Column("batch_no", sa.Integer, nullable=False),
+    sa.Column("started_at", TS, nullable=False),
+    sa.Column("finished_at", TS, nullable=False),
+    sa.Column("success", sa.Boolean, nullable=False),
+    sa.Column("outcome", sa.String(20), nullable=False),
+    sa.Column("rows_evaluated", sa.Integer, nullable=False),
+    sa.Column("rows_quarantined", sa.Integer, nullable=False),
+    sa.Column("docs_path", sa.Text),
+)
+
+dq_result = sa.Table(
+    "dq_result",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("dq_run_id", sa.Integer, sa.ForeignKey("dq_run.id"), nullable=False, index=True),
+    sa.Column("expectation", sa.String(80), nullable=False),
+    sa.Column("expectation_type", sa.String(100), nullable=False),
+    sa.Column("level", sa.String(10), nullable=False),
+    sa.Column("success", sa.Boolean, nullable=False),
+    sa.Column("element_count", sa.Integer),
+    sa.Column("unexpected_count", sa.Integer),
+    sa.Column("observed_value", sa.Text),
+    sa.Column("sample", sa.JSON, nullable=False),
+)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("entity", sa.String(20), nullable=False),
+    sa.Column("entity_id", sa.String(64), nullable=False),
+    sa.Column("article_id", sa.String(64), index=True),
+    sa.Column("expectation", sa.String(80), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("observed_value", sa.Text),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("dq_run_id", sa.Integer, sa.ForeignKey("dq_run.id")),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("released_at", TS),
+)
+
+sa.Index("ix_quarantine_entity_entity_id", quarantine.c.entity, quarantine.c.entity_id)
+
+__all__ = ["DQ_OUTCOMES", "QUARANTINE_ENTITIES", "dq_result", "dq_run", "metadata", "quarantine"]

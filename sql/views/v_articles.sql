@@ -1,6 +1,6 @@
--- v_articles: one row per article whose text has been extracted.
--- Until the quality gate lands (issue 7) this lists status 'extracted' and every later status;
--- after it, analysts should read only rows that reached 'published'.
+-- v_articles: one row per published article, i.e. one that passed the quality gate (issue 7).
+-- Articles still in the pipeline, failed or quarantined are not listed (see v_failures and the
+-- quarantine table / `mediamon quarantine list`).
 --
 -- columns:
 --   article_id      SHA-256 of the canonical entry URL (stable key)
@@ -14,14 +14,14 @@
 --   language        page language (ISO 639-1)
 --   word_count      words in the extracted text
 --   text            the extracted article text
---   status          pipeline status (see DESIGN.md)
+--   status          pipeline status: always 'published' here (kept for compatibility)
 --   fetched_at      when the page was fetched
 --   extractor_version  trafilatura version + our post-processing revision
 create view v_articles as
 with extracted as (
     select a.*
     from article as a
-    where a.status in ('extracted', 'deduped', 'analysed', 'published')
+    where a.status = 'published'
 )
 select
     e.id as article_id,

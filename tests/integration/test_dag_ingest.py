@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -87,10 +88,24 @@ def test_dag_parses_without_db_or_network_access(tmp_path: Path) -> None:
     assert dag["max_active_runs"] == 1
     assert "*/30 * * * *" in dag["schedule"]
     tasks = dag["tasks"]
-    assert list(tasks) == ["poll_feeds", "fetch_articles", "extract_articles", "finish_run"]
-    assert all(t["retries"] >= 1 for t in tasks.values())
-    assert tasks["fetch_articles"]["upstream"] == ["poll_feeds"]
-    assert tasks["extract_articles"]["upstream"] == ["fetch_articles"]
+    chain = [
+        "poll_feeds",
+        "fetch_articles",
+        "extract_articles",
+        "dedupe_articles",
+        "analyse_articles",
+        "gate_articles",
+    ]
+    assert list(tasks) == [*chain, "finish_run"]
+    for upstream, downstream in itertools.pairwise(chain):
+        assert tasks[downstream]["upstream"] == [upstream]
+    assert set(tasks["finish_run"]["upstream"]) == set(chain)
+    # A rejected batch is a data problem: the gate fails at once, every other task retries.
+    assert tasks["gate_articles"]["retries"] == 0
+    assert all(t["retries"] >= 1 for name, t in tasks.items() if name != "gate_articles")
+    reextract = result["dags"]["mediamon_reextract"]
+    assert reextract["schedule"] in ("None", "NullTimetable()") or "Null" in reextract["schedule"]
+    assert list(reextract["tasks"]) == ["reextract"]
 
 
 def test_dags_have_no_airflow2_leftovers() -> None:
@@ -130,7 +145,7 @@ def _counts(url: str) -> dict[str, Any]:
             },
             "empty_text": conn.execute(
                 sa.text(
-                    "select count(*) from article where status = 'extracted' "
+                    "select count(*) from article where status = 'published' "
                     "and (text is null or length(text) = 0)"
                 )
             ).scalar_one(),
@@ -154,8 +169,8 @@ def test_demo_runs_the_dag_end_to_end_and_is_idempotent(
     assert "dag run state: success" in first.stdout + first.stderr
     url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
     after_one = _counts(url)
-    # Every reachable sample article is loaded with non-empty text.
-    assert after_one["by_status"].get("extracted") == len(reachable_ok_articles(manifest))
+    # Every reachable sample article is loaded with non-empty text, through every stage.
+    assert after_one["by_status"].get("published") == len(reachable_ok_articles(manifest))
     assert after_one["empty_text"] == 0
     # Every sample feed was polled; the malformed one is recorded with its error.
     polls = {name: (status, error) for name, status, error in after_one["polls"]}

@@ -1,0 +1,113 @@
+"""Per-article dedupe features and the settings that shape them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pipeline.config import Settings
+from pipeline.dedupe.cluster import Member, Thresholds
+from pipeline.dedupe.minhash import LshParams, Signature, band_hashes, signature
+from pipeline.dedupe.text import find_credit, shingles, title_hash
+
+
+@dataclass(frozen=True)
+class DedupeConfig:
+    """Dedupe settings in one typed record (see pipeline/config.py for the reasons)."""
+
+    lsh: LshParams
+    story_lsh: LshParams
+    shingle_words: int
+    near_threshold: float
+    story_threshold: float
+    story_window: timedelta
+    title_window: timedelta
+    retention: timedelta
+    wire_overlap: float
+    rewrite_overlap: float
+    agencies: tuple[str, ...]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DedupeConfig:
+        """Read the ``dedupe_*`` settings."""
+        return cls(
+            lsh=LshParams(num_perm=settings.dedupe_num_perm, bands=settings.dedupe_bands),
+            story_lsh=LshParams(
+                num_perm=settings.dedupe_num_perm, bands=settings.dedupe_story_bands
+            ),
+            shingle_words=settings.dedupe_shingle_words,
+            near_threshold=settings.dedupe_near_threshold,
+            story_threshold=settings.dedupe_story_threshold,
+            story_window=timedelta(days=settings.dedupe_story_window_days),
+            title_window=timedelta(days=settings.dedupe_title_window_days),
+            retention=timedelta(days=settings.dedupe_retention_days),
+            wire_overlap=settings.dedupe_wire_overlap,
+            rewrite_overlap=settings.dedupe_rewrite_overlap,
+            agencies=tuple(settings.dedupe_agencies),
+        )
+
+    @property
+    def bands_per_article(self) -> int:
+        """Rows each article adds to lsh_band: near-duplicate bands plus story bands."""
+        return self.lsh.bands + self.story_lsh.bands
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """What story assignment needs."""
+        return Thresholds(
+            near=self.near_threshold,
+            wire_overlap=self.wire_overlap,
+            rewrite_overlap=self.rewrite_overlap,
+            title_window=self.title_window,
+        )
+
+
+@dataclass(frozen=True)
+class DedupeInput:
+    """One extracted article to dedupe."""
+
+    article_id: str
+    source_id: int
+    outlet: str | None
+    title: str | None
+    text: str
+    seen_at: datetime
+    content_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Features:
+    """What is stored and compared for one article."""
+
+    member: Member
+    shingle_count: int
+    signature: Signature
+    # Band hashes of the global near-duplicate index, then of the time-bucketed story index.
+    near_bands: list[int]
+    story_bands: list[int]
+
+
+def features(item: DedupeInput, cfg: DedupeConfig) -> Features:
+    """Hashes, MinHash signature, band hashes and agency credit of one article."""
+    if item.content_hash is None:
+        # Imported here: pipeline.extract loads trafilatura (seconds), and stored articles
+        # already carry their hash.
+        from pipeline.extract import content_hash
+
+        text_hash = content_hash(item.text)
+    else:
+        text_hash = item.content_hash
+    grams = shingles(item.text, cfg.shingle_words)
+    sig = signature(grams, cfg.lsh.num_perm)
+    credit = find_credit(item.text, cfg.agencies)
+    member = Member(
+        article_id=item.article_id,
+        source_id=item.source_id,
+        seen_at=item.seen_at,
+        content_hash=text_hash,
+        title_hash=title_hash(item.title, outlet=item.outlet),
+        agency=credit.agency if credit else None,
+    )
+    return Features(
+        member, len(grams), sig, band_hashes(sig, cfg.lsh), band_hashes(sig, cfg.story_lsh)
+    )

@@ -1,0 +1,392 @@
+"""Extraction in a worker process that can be killed.
+
+trafilatura's own timeout covers only the signal-free parts of lxml; a page that sends its pure
+Python heuristics into a long walk (deeply nested markup, tens of MB) cannot be interrupted from
+inside. So extraction runs in one child process per worker, reused page after page (start-up costs
+about as much as a hundred extractions), and the parent kills and replaces it when a page runs past
+the time limit. The page is recorded as ``extraction_timeout`` and the batch goes on.
+
+The child speaks over two pipes with :mod:`multiprocessing.connection` framing. It is started with
+``subprocess`` rather than ``multiprocessing`` so that it also works from daemonic processes (Celery
+workers) and does not re-import the parent's ``__main__``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import pickle
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+from pipeline.extract import ExtractResult, precheck
+
+if TYPE_CHECKING:
+    # Not imported at run time: the child process never needs settings, and pydantic costs
+    # a third of a second of every worker start.
+    from pipeline.config import Settings
+
+log = logging.getLogger(__name__)
+
+_ROOT = Path(__file__).resolve().parents[1]
+# Start-up imports trafilatura, lxml and justext; on a loaded two-core host that took up to ~5 s.
+STARTUP_TIMEOUT = 120.0
+# Resetting caches is a gc pass and a few cache_clear calls: never near this.
+RESET_TIMEOUT = 60.0
+# Pages queued in the child ahead of the one it works on: enough to keep it busy while the
+# parent wakes up on a loaded host, few enough that a kill re-sends little.
+IN_FLIGHT_PAGES = 8
+# Pipe buffer asked for (Linux caps it at /proc/sys/fs/pipe-max-size, 1 MiB by default). Requests
+# are queued only while they fit in it, so writing one never blocks: see extract_many.
+PIPE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ExtractJob:
+    """One page to extract: what :func:`pipeline.extract.extract` needs besides the limits."""
+
+    body: bytes
+    url: str
+    content_type: str
+    fetched_at: datetime
+    declared_charset: str | None = None
+
+
+@dataclass
+class _Entry:
+    """A page on its way through the worker; ``result`` is set once it is known."""
+
+    job: ExtractJob
+    result: ExtractResult | None = None
+    message: bytes = b""
+
+    @property
+    def wire_bytes(self) -> int:
+        """Bytes the request takes in the pipe: the message and its length header."""
+        return len(self.message) + 16
+
+
+class WorkerStartError(RuntimeError):
+    """The extraction worker process could not be started (broken environment)."""
+
+
+class ExtractionWorker:
+    """A persistent, killable extraction process. Not thread-safe: one per batch loop.
+
+    Args:
+        timeout: seconds one page may take before the worker is killed (extraction_timeout).
+        min_chars: shorter text is ``too_short``.
+        max_tags: pages with more tags are ``extraction_timeout`` without being parsed.
+        reset_pages: ``end_batch`` resets the caches once at least this many pages went through
+            since the last reset (1: at every batch end).
+    """
+
+    def __init__(
+        self, *, timeout: float, min_chars: int, max_tags: int, reset_pages: int = 1
+    ) -> None:
+        self.timeout = timeout
+        self.min_chars = min_chars
+        self.max_tags = max_tags
+        self.reset_pages = reset_pages
+        self.restarts = 0
+        self.resets = 0
+        self._since_reset = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._sent: deque[_Entry] = deque()
+        self._recv: Connection | None = None
+        self._send: Connection | None = None
+        self._pipe_bytes = 64 * 1024  # the Linux default, until the child's pipe says more
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> ExtractionWorker:
+        """A worker with the limits configured for this installation."""
+        from pipeline.config import get_settings
+
+        s = settings or get_settings()
+        return cls(
+            timeout=s.extract_timeout,
+            min_chars=s.min_text_chars,
+            max_tags=s.extract_max_tags,
+            reset_pages=s.extract_reset_pages,
+        )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the running child, None when none is running."""
+        return self._proc.pid if self._proc is not None else None
+
+    def _start(self) -> tuple[Connection, Connection]:
+        if self._recv is not None and self._send is not None:
+            return self._recv, self._send
+        parent_r, child_w = os.pipe()
+        child_r, parent_w = os.pipe()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH")]))
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "pipeline.extract_worker"],
+                stdin=child_r,
+                stdout=child_w,
+                env=env,
+                close_fds=True,
+            )
+        finally:
+            os.close(child_r)
+            os.close(child_w)
+        self._pipe_bytes = _widen(parent_w)
+        _widen(parent_r)
+        self._recv = Connection(parent_r, writable=False)
+        self._send = Connection(parent_w, readable=False)
+        try:
+            if not self._recv.poll(STARTUP_TIMEOUT):
+                raise WorkerStartError(f"no ready signal within {STARTUP_TIMEOUT}s")
+            kind, _ = self._recv.recv()
+        except (EOFError, OSError) as exc:
+            self._kill()
+            raise WorkerStartError(f"extraction worker died at start-up: {exc}") from exc
+        except WorkerStartError:
+            self._kill()
+            raise
+        if kind != "ready":
+            self._kill()
+            raise WorkerStartError(f"unexpected first message {kind!r} from extraction worker")
+        return self._recv, self._send
+
+    def _kill(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+        for conn in (self._recv, self._send):
+            if conn is not None:
+                conn.close()
+        self._recv = self._send = None
+
+    def extract(self, job: ExtractJob) -> ExtractResult:
+        """Extract one page within the time limit; never raises for a bad page."""
+        return next(iter(self.extract_many([job])))
+
+    def extract_many(self, jobs: Iterable[ExtractJob]) -> Iterator[ExtractResult]:
+        """Extract pages in order, several in flight, each within the time limit.
+
+        Pages are queued in the child's request pipe ahead of time (up to ``IN_FLIGHT_PAGES``,
+        and only while they fit in the pipe buffer, so no write ever blocks and neither side can
+        wait on the other's full pipe), so the child never waits for the parent between pages
+        and the parent reads the next bodies while the child works. A page too big for the
+        buffer is sent alone to an idle child. A page's clock starts when the child is free to
+        start it: when the previous answer arrives, or when it is sent to an idle child. On a
+        timeout the child is killed and replaced, and the pages queued behind the culprit are
+        sent again. Both sides stay single-threaded: a thread in the child would take the GIL
+        from the extraction at every message (~1 ms a page on a loaded host).
+        """
+        try:
+            yield from self._pipeline(iter(jobs))
+        finally:
+            # A consumer that stops early leaves answers queued in the child that would be
+            # taken for the next call's: start afresh instead.
+            if self._sent:
+                self._kill()
+                self._sent.clear()
+
+    def _pipeline(self, source: Iterator[ExtractJob]) -> Iterator[ExtractResult]:
+        window: deque[_Entry] = deque()  # every page not yet yielded, in order
+        sent: deque[_Entry] = deque()  # pages awaiting the child's answer, in order
+        self._sent = sent
+        unsent: deque[_Entry] = deque()  # pages waiting for room in the pipe, in order
+        clock = time.monotonic()
+        exhausted = False
+        while True:
+            while not exhausted and len(window) < IN_FLIGHT_PAGES:
+                job = next(source, None)
+                if job is None:
+                    exhausted = True
+                    break
+                entry = _Entry(job, precheck(job.body, job.content_type, max_tags=self.max_tags))
+                window.append(entry)
+                if entry.result is None:
+                    entry.message = self._message(job)
+                    unsent.append(entry)
+            # Queue what fits: bytes in the pipe never exceed its buffer (a conservative count:
+            # the page being worked on was already read), or the child is idle and reads it all.
+            while unsent and (
+                not sent
+                or sum(e.wire_bytes for e in sent) + unsent[0].wire_bytes <= self._pipe_bytes
+            ):
+                entry = unsent.popleft()
+                idle = not sent
+                self._write(entry.message)
+                sent.append(entry)
+                if idle:
+                    clock = time.monotonic()  # an idle child starts on it right away
+            if not window:
+                return
+            if window[0].result is None:
+                result, replaced = self._await_answer(clock)
+                sent.popleft().result = result
+                if replaced:
+                    # The child was replaced: what was queued behind the culprit is lost.
+                    unsent.extendleft(reversed(sent))
+                    sent.clear()
+                # After any restart: the new child's start-up is not the next page's time.
+                clock = time.monotonic()
+            while window:
+                done = window[0].result
+                if done is None:
+                    break
+                window.popleft()
+                yield done
+
+    def _message(self, job: ExtractJob) -> bytes:
+        """One page's request, pickled once (its size decides when it may be queued)."""
+        request = {
+            "body": job.body,
+            "url": job.url,
+            "content_type": job.content_type,
+            "fetched_at": job.fetched_at,
+            "declared_charset": job.declared_charset,
+            "min_chars": self.min_chars,
+            "max_tags": self.max_tags,
+        }
+        return pickle.dumps(("extract", request), protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _write(self, message: bytes) -> None:
+        """Send one request to the child, started if needed.
+
+        A child that died is noticed when its answer is awaited (end of file), not here.
+        """
+        _, send = self._start()
+        with contextlib.suppress(OSError):
+            send.send_bytes(message)
+        self._since_reset += 1
+
+    def _await_answer(self, clock: float) -> tuple[ExtractResult, bool]:
+        """The next answer, or a timeout/crash result; the flag says the child was replaced."""
+        left = max(self.timeout - (time.monotonic() - clock), 0.0)
+        try:
+            if self._recv is None:
+                raise EOFError("no extraction worker running")
+            recv = self._recv
+            if not recv.poll(left):
+                self._kill()
+                self.restarts += 1
+                log.warning("an extraction ran past %ss; worker killed", self.timeout)
+                detail = f"extraction ran past {self.timeout:g}s; killed"
+                return ExtractResult(None, "extraction_timeout", detail), True
+            kind, payload = recv.recv()
+        except (EOFError, OSError) as exc:
+            code = self._proc.poll() if self._proc is not None else None
+            self._kill()
+            self.restarts += 1
+            detail = f"extraction worker died (exit {code}): {exc}"
+            return ExtractResult(None, "extraction_error", detail), True
+        if kind != "result" or not isinstance(payload, ExtractResult):
+            self._kill()
+            self.restarts += 1
+            return ExtractResult(None, "extraction_error", f"bad worker reply {kind!r}"), True
+        return payload, False
+
+    def end_batch(self) -> None:
+        """Between batches: have the child drop trafilatura's caches so memory stays flat.
+
+        Only once ``reset_pages`` pages have gone through since the last reset: a reset costs
+        ~0.1 s (a gc pass, then the next page rebuilds justext's 150k-word stoplist), a tenth
+        of a batch of small pages, while the caches it empties are bounded LRUs anyway.
+        """
+        if self._recv is None or self._send is None or self._since_reset < self.reset_pages:
+            return
+        try:
+            self._send.send(("reset", None))
+            if self._recv.poll(RESET_TIMEOUT):
+                self._recv.recv()
+                self._since_reset = 0
+                self.resets += 1
+                return
+        except (EOFError, OSError):
+            pass
+        self._kill()
+
+    def close(self) -> None:
+        """Stop the child process (a kill: it holds no state worth a graceful exit)."""
+        self._kill()
+
+
+def _widen(fd: int) -> int:
+    """Ask for a PIPE_BYTES buffer on a pipe; return the size it has."""
+    try:
+        return fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (AttributeError, OSError):  # not Linux, or above pipe-max-size: keep the default
+        return 64 * 1024
+
+
+# --- the child ------------------------------------------------------------------------------
+
+_WARM_UP_PAGE = (
+    b"<html><head><title>Warm-up</title></head><body><article><h1>Warm-up</h1><p>"
+    + b"This page only loads the extraction code paths before the first real page. " * 8
+    + b"</p></article></body></html>"
+)
+
+
+def _serve(recv: Connection, send: Connection) -> None:
+    from trafilatura.meta import reset_caches
+
+    from pipeline.extract import detect_language, extract
+
+    # Load lazy pieces now, so the first real page's time limit measures only that page.
+    extract(_WARM_UP_PAGE, url="http://warm.up/", content_type="", fetched_at=datetime.now(UTC))
+    detect_language("warm up")
+    send.send(("ready", os.getpid()))
+    while True:
+        try:
+            kind, payload = recv.recv()
+        except EOFError:
+            return
+        if kind == "stop":
+            return
+        if kind == "reset":
+            reset_caches()
+            send.send(("reset", None))
+            continue
+        args: dict[str, Any] = payload
+        try:
+            result = extract(args.pop("body"), **args)
+        except Exception as exc:  # noqa: BLE001 - a library bug on one page must not end the worker
+            result = ExtractResult(None, "extraction_error", f"{type(exc).__name__}: {exc}")
+        send.send(("result", result))
+
+
+def main() -> None:
+    """Entry point of the child: requests on stdin, replies on a private copy of stdout."""
+    reply_fd = os.dup(1)
+    # Anything a library prints goes to stderr instead of corrupting the reply channel.
+    os.dup2(2, 1)
+    # Failures come back as reasons; trafilatura's per-page error logging would only be noise.
+    for name in ("trafilatura", "htmldate", "courlan", "justext", "charset_normalizer"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    _serve(Connection(0, writable=False), Connection(reply_fd, readable=False))
+
+
+if __name__ == "__main__":
+    main()

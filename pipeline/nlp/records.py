@@ -1,0 +1,164 @@
+"""Typed records at the boundary of the NLP stage: claims, entity counts, one article's analysis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+# Bump when rules change, so stored claims can be told apart from newer extractions.
+EXTRACTOR_VERSION = "mm-claims-1"
+
+KINDS = ("numeric", "quote", "statement")
+QUALIFIERS = ("exact", "approximately", "more_than", "less_than", "up_to", "at_least", "range")
+RATES = ("day", "week", "month", "year")
+
+# The CLI contract (issue 6): exactly these keys, in this order.
+JSON_KEYS = (
+    "kind",
+    "text",
+    "start",
+    "end",
+    "quote",
+    "cue",
+    "cue_stance",
+    "speaker",
+    "speaker_role",
+    "via",
+    "cites",
+    "hedges",
+    "hedged",
+    "value_low",
+    "value_high",
+    "qualifier",
+    "unit",
+    "rate_per",
+    "period",
+    "period_start",
+    "period_end",
+)
+
+
+@dataclass
+class Attribution:
+    """Who said it, how, through which channel, citing what. Spans are article offsets."""
+
+    cue: str | None = None
+    cue_stance: str | None = None
+    speaker: str | None = None
+    speaker_role: str | None = None
+    speaker_start: int | None = None
+    speaker_end: int | None = None
+    via: list[str] = field(default_factory=list)
+    cites: list[str] = field(default_factory=list)
+    # True when the speaker was a pronoun resolved to an earlier mention (the span points there).
+    resolved: bool = False
+
+
+@dataclass
+class Claim:
+    """One extracted claim. ``start``/``end`` delimit ``text`` (the evidence sentence or sentences)
+    in the article; ``value_start``/``value_end`` the claimed content: the figure (numeric), the
+    quoted words (quote) or the reported clause (statement)."""
+
+    kind: str
+    text: str
+    start: int
+    end: int
+    value_start: int | None = None
+    value_end: int | None = None
+    quote: str | None = None
+    attribution: Attribution = field(default_factory=Attribution)
+    hedges: list[str] = field(default_factory=list)
+    value_low: float | None = None
+    value_high: float | None = None
+    qualifier: str | None = None
+    unit: str | None = None
+    rate_per: str | None = None
+    period: str | None = None
+    period_start: date | None = None
+    period_end: date | None = None
+
+    @property
+    def hedged(self) -> bool:
+        """Whether any hedge word qualifies the claim."""
+        return bool(self.hedges)
+
+    def to_json(self) -> dict[str, Any]:
+        """The claim in the CLI contract's shape (exactly JSON_KEYS)."""
+        a = self.attribution
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "quote": self.quote,
+            "cue": a.cue,
+            "cue_stance": a.cue_stance,
+            "speaker": a.speaker,
+            "speaker_role": a.speaker_role,
+            "via": list(a.via),
+            "cites": list(a.cites),
+            "hedges": list(self.hedges),
+            "hedged": self.hedged,
+            "value_low": self.value_low,
+            "value_high": self.value_high,
+            "qualifier": self.qualifier,
+            "unit": self.unit,
+            "rate_per": self.rate_per,
+            "period": self.period,
+            "period_start": self.period_start.isoformat() if self.period_start else None,
+            "period_end": self.period_end.isoformat() if self.period_end else None,
+        }
+        return out
+
+    def to_row(self) -> dict[str, Any]:
+        """Column values for the ``claim`` table (without ids and timestamps)."""
+        a = self.attribution
+        return {
+            "kind": self.kind,
+            "text": self.text,
+            "start_offset": self.start,
+            "end_offset": self.end,
+            "quote": self.quote,
+            "cue": a.cue,
+            "cue_stance": a.cue_stance,
+            "speaker": a.speaker,
+            "speaker_role": a.speaker_role,
+            "speaker_start": a.speaker_start,
+            "speaker_end": a.speaker_end,
+            "value_start": self.value_start,
+            "value_end": self.value_end,
+            "via": list(a.via),
+            "cites": list(a.cites),
+            "hedges": list(self.hedges),
+            "hedged": self.hedged,
+            "value_low": self.value_low,
+            "value_high": self.value_high,
+            "qualifier": self.qualifier,
+            "unit": self.unit,
+            "rate_per": self.rate_per,
+            "period": self.period,
+            "period_start": self.period_start,
+            "period_end": self.period_end,
+            "extractor_version": EXTRACTOR_VERSION,
+        }
+
+
+@dataclass(frozen=True)
+class EntityCount:
+    """A named entity of an article: text as first written, normalised key, label, mentions."""
+
+    text: str
+    normalized: str
+    label: str
+    count: int
+
+
+@dataclass
+class Analysis:
+    """What analysing one article produced."""
+
+    claims: list[Claim]
+    entities: list[EntityCount]
+    words: int = 0

@@ -1,0 +1,294 @@
+"""Speakers: splitting a speaker phrase into name and role, and remembering speakers and people
+through an article so "She claimed" / "They argue" resolve to the right name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from spacy.tokens import Span, Token
+
+from pipeline.nlp.records import Attribution
+from pipeline.nlp.tokens import clean, doc_ents, doc_text, np_tokens, strip_det, subject
+
+PRONOUNS = {"he": "person", "she": "person", "they": "group", "it": "group", "we": "group"}
+
+
+TITLES = {
+    "president",
+    "minister",
+    "governor",
+    "mayor",
+    "general",
+    "colonel",
+    "prime",
+    "defence",
+    "defense",
+    "foreign",
+    "finance",
+    "mp",
+    "senator",
+    "dr",
+    "mr",
+    "ms",
+    "mrs",
+    "opposition",
+    "leader",
+    "spokesperson",
+    "spokesman",
+    "spokeswoman",
+    "director",
+    "chief",
+    "deputy",
+    "ambassador",
+    "commander",
+    "secretary",
+    "chairman",
+    "chairwoman",
+    "judge",
+    "envoy",
+    "prosecutor",
+    "lt",
+    "col",
+    "gen",
+    "maj",
+    "capt",
+    "sgt",
+    "adm",
+    "ombudsman",
+}
+
+
+SPEAKER_LABELS = ("PERSON", "ORG", "NORP", "GPE")
+
+
+ORG_WORDS = {
+    "agency",
+    "office",
+    "ministry",
+    "institute",
+    "cell",
+    "council",
+    "union",
+    "party",
+    "group",
+    "bank",
+    "radio",
+    "press",
+    "service",
+    "services",
+    "committee",
+    "court",
+    "news",
+    "staff",
+    "army",
+    "police",
+    "government",
+    "commission",
+    "department",
+    "times",
+    "post",
+    "gazette",
+    "wire",
+    "television",
+    "tv",
+    "network",
+    "centre",
+    "center",
+    "foundation",
+    "university",
+    "company",
+    "corp",
+    "inc",
+    "ltd",
+}
+
+
+@dataclass
+class Mention:
+    text: str
+    role: str | None
+    start: int
+    end: int
+    person: bool
+
+
+@dataclass
+class SpeakerMemory:
+    """Earlier speakers and people of one article, newest last, for pronoun resolution."""
+
+    speakers: list[Mention] = field(default_factory=list)
+    people: list[Mention] = field(default_factory=list)
+    subjects: list[Mention] = field(default_factory=list)
+
+    def resolve(self, pronoun: str, before: int) -> Mention | None:
+        """The most recent compatible mention that starts before offset ``before``."""
+        kind = PRONOUNS[pronoun]
+        if kind == "person":
+            # Speakers and sentence subjects first: a place the model took for a person
+            # ("... in Lenz") is rarely the subject.
+            for pool in (self.speakers + self.subjects, self.people):
+                found = [m for m in pool if m.person and m.start < before]
+                if found:
+                    return max(found, key=lambda m: m.start)
+            return None
+        named = [m for m in self.speakers if not m.person and m.start < before]
+        if named:
+            return max(named, key=lambda m: m.start)
+        subj = [m for m in self.subjects if m.start < before]
+        return max(subj, key=lambda m: m.start, default=None)
+
+
+def describe(tokens: list[Token]) -> tuple[str, str | None, int, int] | None:
+    """Split a speaker noun phrase into (name, role, start, end): "Foreign ministry spokesperson
+    Vesna Tarakova" -> ("Vesna Tarakova", "Foreign ministry spokesperson")."""
+    if not tokens:
+        return None
+    doc = tokens[0].doc
+    base = doc[tokens[0].i : tokens[-1].i + 1]
+    ents = [e for e in doc_ents(doc) if e.start >= base.start and e.end <= base.end]
+    # A name that modifies a noun ("Korvanets police", "Holub's office") is not the speaker.
+    people = [e for e in ents if e.label_ == "PERSON" and e.root.dep_ not in ("compound", "poss")]
+    # Titles come before names ("Defence Minister Taras Holub"): the last person is the name.
+    best: Span | None = people[-1] if people else None
+    if best is None:
+        best = _appositive_name(tokens)
+    if best is None:
+        best = _trailing_name(tokens)
+    if best is None:
+        for e in ents:
+            if e.label_ not in SPEAKER_LABELS:
+                continue
+            poss = (e.end < base.end and doc[e.end].tag_ == "POS") or doc[e.end - 1].tag_ == "POS"
+            if e.start > base.start and doc[e.start - 1].tag_ == "POS":
+                continue  # "Ostrel's defence ministry" is one name, not "defence ministry"
+            placed = e.end == base.end or (e.start == base.start and not poss)
+            whole = e.start == base.start and e.end == base.end
+            # A place or nationality names the speaker only when it is all there is
+            # ("Varnia said"), not in "Varnian prosecutor".
+            if (placed or e.root.dep_ == "appos") and (e.label_ not in ("GPE", "NORP") or whole):
+                best = e
+                break
+    if best is None:
+        return (clean(base.text), None, base.start_char, base.end_char)
+    name = best.text
+    role_text = (
+        doc_text(doc)[base.start_char : best.start_char]
+        + " "
+        + doc_text(doc)[best.end_char : base.end_char]
+    )
+    role = _role(role_text)
+    return (clean(name), role, best.start_char, best.end_char)
+
+
+def _role(text: str) -> str | None:
+    """Tidy what is left of a speaker phrase once the name is cut out."""
+    pieces = [strip_det(clean(p)) for p in text.split(",")]
+    pieces = [p for p in pieces if p and p.lower() not in ("the", "a", "an", "'s", "’s")]
+    return ", ".join(pieces) or None
+
+
+def _trailing_name(tokens: list[Token]) -> Span | None:
+    """Names the model does not know: a trailing run of capitalised proper nouns after a role
+    ("port director Anton Veres", "Varnian Defence Minister Taras Holub")."""
+    doc = tokens[0].doc
+    run = len(tokens)
+    while run > 0 and tokens[run - 1].pos_ == "PROPN" and tokens[run - 1].text[:1].isupper():
+        run -= 1
+    if run > 0 and (tokens[run - 1].tag_ == "POS" or tokens[run - 1].pos_ == "ADP"):
+        return None  # "Varnia's General Staff", "Headquarters for Prisoners of War"
+    k = run
+    nationality = {t.i for e in doc_ents(doc) if e.label_ in ("NORP", "GPE") for t in e}
+    while k < len(tokens) - 1 and (tokens[k].lower_ in TITLES or tokens[k].i in nationality):
+        k += 1
+    # "Health Minister Agnes Rautio": the name starts after the last title word.
+    titled = [j for j in range(k, len(tokens) - 1) if tokens[j].lower_.rstrip(".") in TITLES]
+    if titled:
+        k = titled[-1] + 1
+    if k >= len(tokens):
+        return None
+    if k > run or (run > 0 and tokens[run - 1].tag_ != "POS"):
+        return doc[tokens[k].i : tokens[-1].i + 1]
+    return None
+
+
+def _appositive_name(tokens: list[Token]) -> Span | None:
+    """ "Open Cell, a rights group" -> Open Cell; "the group's coordinator, Arkady Lind" -> the
+    latter: of a noun and its appositive, the one that is a capitalised proper name."""
+    doc = tokens[0].doc
+    ids = {t.i for t in tokens}
+    for t in tokens:
+        if t.dep_ != "appos" or t.head.i not in ids:
+            continue
+        for cand in (t.head, t):
+            if cand.pos_ == "PROPN" and cand.text[:1].isupper():
+                parts = [c for c in cand.lefts if c.dep_ == "compound"] + [cand]
+                return doc[min(p.i for p in parts) : cand.i + 1]
+    return None
+
+
+def looks_like_person(name: str, span_is_person: bool) -> bool:
+    """Whether a speaker name is a person (an antecedent for he/she)."""
+    if span_is_person:
+        return True
+    words = name.split()
+    return (
+        2 <= len(words) <= 3
+        and all(w[:1].isupper() for w in words)
+        and not any(w.lower().strip(".,") in ORG_WORDS for w in words)
+    )
+
+
+def set_speaker(attr: Attribution, toks: list[Token], memory: SpeakerMemory, offset: int) -> None:
+    if not toks:
+        return
+    if len(toks) == 1 and toks[0].lower_ in PRONOUNS:
+        found = memory.resolve(toks[0].lower_, offset + toks[0].idx)
+        if found is None:
+            attr.speaker = toks[0].text
+            attr.speaker_start = offset + toks[0].idx
+            attr.speaker_end = attr.speaker_start + len(toks[0])
+            return
+        attr.speaker, attr.speaker_role = found.text, found.role
+        attr.speaker_start, attr.speaker_end = found.start, found.end
+        attr.resolved = True
+        return
+    described = describe(toks)
+    if described is None:
+        return
+    name, role, start, end = described
+    attr.speaker, attr.speaker_role = name, role
+    attr.speaker_start, attr.speaker_end = offset + start, offset + end
+    person = looks_like_person(
+        name,
+        any(
+            e.label_ == "PERSON" and e.start_char <= start < e.end_char
+            for e in doc_ents(toks[0].doc)
+        ),
+    )
+    memory.speakers.append(Mention(name, role, offset + start, offset + end, person))
+
+
+def remember_people(sent: Span, memory: SpeakerMemory, offset: int) -> None:
+    """Record the people named in ``sent`` (antecedents for he/she)."""
+    for e in doc_ents(sent.doc):
+        if not (sent.start <= e.start < sent.end):
+            continue
+        if e.label_ == "PERSON":
+            memory.people.append(
+                Mention(e.text, None, offset + e.start_char, offset + e.end_char, True)
+            )
+
+
+def remember_subject(sent: Span, memory: SpeakerMemory, offset: int) -> None:
+    subj = subject(sent.root) if sent.root.pos_ in ("VERB", "AUX") else None
+    if subj is None or subj.lower_ in PRONOUNS or subj.pos_ not in ("NOUN", "PROPN"):
+        return
+    described = describe(np_tokens(subj))
+    if described:
+        name, role, start, end = described
+        doc = sent.doc
+        person = looks_like_person(
+            name,
+            any(e.label_ == "PERSON" and e.start_char <= start < e.end_char for e in doc_ents(doc)),
+        )
+        memory.subjects.append(Mention(name, role, offset + start, offset + end, person))

@@ -1,0 +1,98 @@
+"""Small syntax helpers shared by the attribution rules: noun phrases, subjects, cached text."""
+
+from __future__ import annotations
+
+from spacy.tokens import Doc, Span, Token
+
+# An anonymous source keeps its relative clause ("an analyst who asked not to be named").
+ANONYMOUS_HEADS = {
+    "source",
+    "sources",
+    "analyst",
+    "official",
+    "officials",
+    "person",
+    "people",
+    "commander",
+    "soldier",
+    "resident",
+    "residents",
+    "diplomat",
+    "officer",
+    "insider",
+    "witness",
+    "witnesses",
+    "member",
+    "members",
+    "employee",
+}
+
+
+_DETERMINERS = ("the ", "a ", "an ")
+
+
+def doc_text(doc: Doc) -> str:
+    """The doc's text, built once: ``Doc.text`` re-joins every token on each access."""
+    cached = doc.user_data.get("mediamon_text")
+    if cached is None:
+        cached = doc.user_data["mediamon_text"] = doc.text
+    return str(cached)
+
+
+def doc_ents(doc: Doc) -> tuple[Span, ...]:
+    """The doc's entities, built once: ``Doc.ents`` re-creates its spans on each access."""
+    cached = doc.user_data.get("mediamon_ents")
+    if cached is None:
+        cached = doc.user_data["mediamon_ents"] = tuple(doc.ents)
+    return tuple(cached)
+
+
+def clean(text: str) -> str:
+    text = " ".join(text.split()).strip(" ,;:")
+    return text
+
+
+def strip_det(text: str) -> str:
+    low = text.lower()
+    for d in _DETERMINERS:
+        if low.startswith(d):
+            return text[len(d) :]
+    return text
+
+
+def np_tokens(head: Token) -> list[Token]:
+    """The noun phrase of ``head``: its subtree without relative clauses (kept for anonymous
+    sources) and without trailing punctuation."""
+    drop: set[int] = set()
+    if head.text.lower() not in ANONYMOUS_HEADS:
+        for c in head.children:
+            if c.dep_ in ("relcl", "acl") and c.i > head.i:
+                drop.update(t.i for t in c.subtree)
+    toks = [t for t in head.subtree if t.i not in drop]
+    # the words after a dropped clause are not part of the name ("X, which mediated ..., said")
+    if drop:
+        cut = min(drop)
+        toks = [t for t in toks if t.i < cut]
+    while toks and (toks[-1].is_punct or toks[-1].dep_ == "cc"):
+        toks.pop()
+    while toks and toks[0].is_punct:
+        toks.pop(0)
+    return toks
+
+
+def subject(verb: Token) -> Token | None:
+    for c in verb.children:
+        if c.dep_ in ("nsubj", "nsubjpass", "expl") and c.dep_ != "expl":
+            return c
+    if verb.dep_ in ("conj", "xcomp", "advcl") and verb.head.i != verb.i:
+        return subject(verb.head)
+    return None
+
+
+def pobj(prep: Token) -> Token | None:
+    return next((c for c in prep.children if c.dep_ == "pobj"), None)
+
+
+def span_text(tokens: list[Token]) -> str:
+    doc = tokens[0].doc
+    return doc_text(doc)[tokens[0].idx : tokens[-1].idx + len(tokens[-1])]

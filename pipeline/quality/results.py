@@ -1,0 +1,353 @@
+"""Run suites with GX, turn results into typed records, store them (dq_run, dq_result, Data Docs).
+
+One ephemeral GX context per process and docs directory: importing GX is the slow part (seconds),
+the context itself is cheap, and a context keeps the validation results that Data Docs renders.
+Suites are re-registered on every gate run so changed thresholds take effect.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import great_expectations as gx
+import pandas as pd
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.data_context.types.resource_identifiers import (
+    ExpectationSuiteIdentifier,
+)
+from sqlalchemy.engine import Connection
+
+from pipeline.config import Settings
+from pipeline.quality.suites import ARTICLE, ARTICLE_SOURCE, CLAIM, FEED_POLL, build_suites
+from pipeline.warehouse.schema_quality import dq_result, dq_run, quarantine
+
+log = logging.getLogger(__name__)
+
+DOCS_SITE = "mediamon"
+# Columns reported with each failing row: the row's key plus what names the article it holds.
+INDEX_COLUMNS = {
+    ARTICLE: ["id"],
+    CLAIM: ["id", "article_id"],
+    FEED_POLL: ["id", "feed_id"],
+    ARTICLE_SOURCE: ["id", "source", "failed", "articles"],
+}
+ENTITY = {ARTICLE: "article", CLAIM: "claim", FEED_POLL: "feed_poll", ARTICLE_SOURCE: "source"}
+# SUMMARY results carry up to this many failing rows; more than that costs a COMPLETE re-run of
+# just that expectation (the common all-pass case never pays for COMPLETE).
+PARTIAL_COUNT = 50
+SAMPLE_SIZE = 5
+MAX_OBSERVED_CHARS = 300
+
+
+@dataclass(frozen=True)
+class RowFailure:
+    """One row that failed one row-level expectation: a quarantine row to be."""
+
+    entity: str
+    entity_id: str
+    article_id: str | None
+    expectation: str
+    reason: str
+    observed_value: str | None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one expectation on one frame."""
+
+    key: str
+    expectation_type: str
+    level: str
+    reason: str
+    success: bool
+    element_count: int | None
+    unexpected_count: int | None
+    observed_value: str | None
+    sample: list[dict[str, str | None]]
+
+
+@dataclass
+class SuiteOutcome:
+    """One suite validated on one frame."""
+
+    suite: str
+    rows_evaluated: int
+    started_at: datetime
+    finished_at: datetime
+    checks: list[CheckResult]
+    row_failures: list[RowFailure] = field(default_factory=list)
+
+    @property
+    def success(self) -> bool:
+        """True when every expectation passed."""
+        return all(c.success for c in self.checks)
+
+    @property
+    def batch_failures(self) -> list[CheckResult]:
+        """Failed expectations whose level is ``batch``: the batch must not be published."""
+        return [c for c in self.checks if not c.success and c.level == "batch"]
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if value is pd.NaT:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        # A column with a null in it turns ints into floats; show counts as counts.
+        return str(int(value))
+    if isinstance(value, pd.Timestamp | datetime):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return ", ".join(str(_text(v)) for v in value)
+    return str(value)[:MAX_OBSERVED_CHARS]
+
+
+def _observed(entry: dict[str, Any], index_cols: list[str]) -> str | None:
+    values = {k: v for k, v in entry.items() if k not in index_cols}
+    if len(values) == 1:
+        return _text(next(iter(values.values())))
+    return "; ".join(f"{k}={_text(v)}" for k, v in values.items())[:MAX_OBSERVED_CHARS] or None
+
+
+class Validator:
+    """Validates frames against the suites of one settings object; renders Data Docs."""
+
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+    _contexts: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, settings: Settings) -> None:
+        self.docs_dir = (settings.home / "dq_docs").resolve()
+        self.context = self._context(self.docs_dir)
+        self.suites = {
+            name: self.context.suites.add_or_update(suite)
+            for name, suite in build_suites(settings).items()
+        }
+        self.batch_defs = {}
+        self.validations = {}
+        source = self.context.data_sources.get("mediamon")
+        for name, suite in self.suites.items():
+            asset = source.get_asset(name)
+            batch_def = asset.get_batch_definition("batch")
+            self.batch_defs[name] = batch_def
+            self.validations[name] = self.context.validation_definitions.add_or_update(
+                gx.ValidationDefinition(name=name, data=batch_def, suite=suite)
+            )
+
+    @classmethod
+    def _context(cls, docs_dir: Path) -> Any:
+        with cls._lock:
+            ctx = cls._contexts.get(str(docs_dir))
+            if ctx is None:
+                ctx = gx.get_context(mode="ephemeral")
+                ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+                ctx.add_data_docs_site(
+                    site_name=DOCS_SITE,
+                    site_config={
+                        "class_name": "SiteBuilder",
+                        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                        "store_backend": {
+                            "class_name": "TupleFilesystemStoreBackend",
+                            "base_directory": str(docs_dir),
+                        },
+                    },
+                )
+                source = ctx.data_sources.add_pandas("mediamon")
+                for name in (ARTICLE, ARTICLE_SOURCE, CLAIM, FEED_POLL):
+                    source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("batch")
+                cls._contexts[str(docs_dir)] = ctx
+            return ctx
+
+    def validate(self, suite: str, frame: pd.DataFrame, *, run_id: str) -> SuiteOutcome:
+        """Run ``suite`` on ``frame`` (SUMMARY results) and collect its failing rows."""
+        started = datetime.now(UTC)
+        index_cols = INDEX_COLUMNS[suite]
+        result = self.validations[suite].run(
+            batch_parameters={"dataframe": frame},
+            # Data Docs file the result under the pipeline run id, so a task log's run id
+            # leads straight to its pages.
+            run_id=RunIdentifier(run_name=run_id, run_time=started),
+            result_format={
+                "result_format": "SUMMARY",
+                "unexpected_index_column_names": index_cols,
+                "partial_unexpected_count": PARTIAL_COUNT,
+            },
+        )
+        checks: list[CheckResult] = []
+        failures: list[RowFailure] = []
+        for res in result.results:
+            meta = res.expectation_config.meta or {}
+            info = res.result or {}
+            entries = list(info.get("partial_unexpected_index_list") or [])
+            check = CheckResult(
+                key=meta["key"],
+                expectation_type=res.expectation_config.type,
+                level=meta["level"],
+                reason=meta["reason"],
+                success=bool(res.success),
+                element_count=info.get("element_count"),
+                unexpected_count=info.get("unexpected_count"),
+                observed_value=_text(info.get("observed_value")),
+                sample=[{k: _text(v) for k, v in e.items()} for e in entries[:SAMPLE_SIZE]],
+            )
+            checks.append(check)
+            if check.success or check.level != "row":
+                continue
+            if (check.unexpected_count or 0) > len(entries):
+                entries = self._all_unexpected(suite, frame, check.key)
+            failures += [self._row_failure(suite, check, e, index_cols) for e in entries]
+        return SuiteOutcome(
+            suite=suite,
+            rows_evaluated=len(frame),
+            started_at=started,
+            finished_at=datetime.now(UTC),
+            checks=checks,
+            row_failures=failures,
+        )
+
+    def _all_unexpected(self, suite: str, frame: pd.DataFrame, key: str) -> list[dict[str, Any]]:
+        """Every failing row of one expectation: a COMPLETE re-run of just that expectation."""
+        expectation = next(e for e in self.suites[suite].expectations if e.meta["key"] == key)
+        batch = self.batch_defs[suite].get_batch(batch_parameters={"dataframe": frame})
+        res = batch.validate(
+            expectation,
+            result_format={
+                "result_format": "COMPLETE",
+                "unexpected_index_column_names": INDEX_COLUMNS[suite],
+            },
+        )
+        return list(res.result.get("unexpected_index_list") or [])
+
+    @staticmethod
+    def _row_failure(
+        suite: str, check: CheckResult, entry: dict[str, Any], index_cols: list[str]
+    ) -> RowFailure:
+        entity_id = str(entry["id"])
+        article_id = entry.get("article_id") if suite == CLAIM else None
+        if suite == ARTICLE:
+            article_id = entity_id
+        return RowFailure(
+            entity=ENTITY[suite],
+            entity_id=entity_id,
+            article_id=str(article_id) if article_id is not None else None,
+            expectation=f"{suite}.{check.key}",
+            reason=check.reason,
+            observed_value=_observed(entry, index_cols),
+        )
+
+    def build_docs(self, run_id: str) -> Path:
+        """Render GX Data Docs pages of ``run_id``'s validations and the index; return its path.
+
+        Only this run's pages (and the suites') are rendered: re-rendering every result the
+        process holds made the docs the largest fixed cost of a small gate run.
+        """
+        keys: list[Any] = [
+            k
+            for k in self.context.validation_results_store.list_keys()
+            if k.run_id.run_name == run_id
+        ]
+        keys += [ExpectationSuiteIdentifier(name=name) for name in self.suites]
+        self.context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=keys)
+        return self.docs_dir / "index.html"
+
+
+def record(
+    conn: Connection,
+    *,
+    run_id: str,
+    batch_no: int,
+    outcome: SuiteOutcome,
+    docs_path: Path | None,
+    quarantined: list[RowFailure],
+    rejected: bool,
+) -> int:
+    """Write one dq_run row, its dq_result rows and the given quarantine rows; return the id."""
+    verdict = "rejected" if rejected else ("quarantined" if quarantined else "passed")
+    dq_run_id: int = conn.execute(
+        dq_run.insert()
+        .values(
+            run_id=run_id,
+            suite=outcome.suite,
+            batch_no=batch_no,
+            started_at=outcome.started_at,
+            finished_at=outcome.finished_at,
+            success=outcome.success,
+            outcome=verdict,
+            rows_evaluated=outcome.rows_evaluated,
+            rows_quarantined=len({(q.entity, q.entity_id) for q in quarantined}),
+            docs_path=str(docs_path) if docs_path else None,
+        )
+        .returning(dq_run.c.id)
+    ).scalar_one()
+    conn.execute(
+        dq_result.insert(),
+        [
+            {
+                "dq_run_id": dq_run_id,
+                "expectation": f"{outcome.suite}.{c.key}",
+                "expectation_type": c.expectation_type,
+                "level": c.level,
+                "success": c.success,
+                "element_count": c.element_count,
+                "unexpected_count": c.unexpected_count,
+                "observed_value": c.observed_value,
+                "sample": c.sample,
+            }
+            for c in outcome.checks
+        ],
+    )
+    if quarantined:
+        now = datetime.now(UTC)
+        conn.execute(
+            quarantine.insert(),
+            [
+                {
+                    "entity": q.entity,
+                    "entity_id": q.entity_id,
+                    "article_id": q.article_id,
+                    "expectation": q.expectation,
+                    "reason": q.reason,
+                    "observed_value": q.observed_value,
+                    "run_id": run_id,
+                    "dq_run_id": dq_run_id,
+                    "created_at": now,
+                    "released_at": None,
+                }
+                for q in quarantined
+            ],
+        )
+    return dq_run_id
+
+
+def format_summary(run_id: str, outcomes: list[SuiteOutcome], verdict: str) -> str:
+    """One screen for the Airflow task log: per suite and failed expectation, the counts."""
+    rows: Counter[tuple[str, str]] = Counter()
+    evaluated: Counter[str] = Counter()
+    expectations: Counter[str] = Counter()
+    failed_checks: Counter[str] = Counter()
+    for out in outcomes:
+        evaluated[out.suite] += out.rows_evaluated
+        for check in out.checks:
+            expectations[out.suite] += 1
+            if not check.success:
+                failed_checks[out.suite] += 1
+                rows[(out.suite, check.key)] += check.unexpected_count or 0
+    lines = [f"quality gate, run {run_id}: {verdict}"]
+    lines.append(f"  {'suite':<16}{'rows':>8}{'checks':>8}{'failed':>8}")
+    for suite in evaluated:
+        lines.append(
+            f"  {suite:<16}{evaluated[suite]:>8}{expectations[suite]:>8}{failed_checks[suite]:>8}"
+        )
+    if rows:
+        lines.append("  failed expectations (rows):")
+        for (suite, key), n in sorted(rows.items()):
+            lines.append(f"    {suite}.{key}: {n}")
+    return "\n".join(lines)

@@ -1,0 +1,241 @@
+"""Score the claim extractor on the hand-written gold set in tests/gold/claims.
+
+Numeric claims match on (value_low, value_high), in article order; quotes on their words;
+statements on their speaker. Text fields compare case-insensitively without leading articles
+and edge punctuation; a gold `via`/`cites` item matches a predicted one that contains it or is
+contained by it. Run: ``.venv/bin/python -m tests.claims_scoring``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+GOLD = Path(__file__).resolve().parent / "gold" / "claims"
+FIELDS = ("qualifier", "unit", "rate_per", "speaker", "via", "cites", "hedged")
+# Reported for information, not asserted: the issue's gate names the fields above.
+EXTRA_FIELDS = ("period",)
+
+
+def norm(value: Any) -> str:
+    """Case-folded text without leading articles, curly apostrophes or edge punctuation."""
+    if value is None:
+        return ""
+    s = " ".join(str(value).replace("’", "'").split()).lower().strip(" ,.;:\"'“”‘")
+    return re.sub(r"^(?:the|a|an)\s+", "", s)
+
+
+def _items_match(gold: list[str], pred: list[str]) -> bool:
+    g, p = [norm(x) for x in gold], [norm(x) for x in pred]
+    if not g:
+        return not p
+    return all(any(a in b or b in a for b in p if b) for a in g) and len(p) >= len(g)
+
+
+def field_equal(name: str, gold: Any, pred: Any) -> bool:
+    """Whether a predicted field value counts as right."""
+    if name in ("via", "cites"):
+        return _items_match(list(gold or []), list(pred or []))
+    if name == "hedged":
+        return bool(gold) == bool(pred)
+    return norm(gold) == norm(pred)
+
+
+@dataclass
+class Score:
+    """Counts over the gold set."""
+
+    gold_numeric: int = 0
+    pred_numeric: int = 0
+    matched_numeric: int = 0
+    gold_quotes: int = 0
+    pred_quotes: int = 0
+    matched_quotes: int = 0
+    quote_speaker_ok: int = 0
+    gold_statements: int = 0
+    pred_statements: int = 0
+    matched_statements: int = 0
+    field_ok: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def recall(self) -> float:
+        return self.matched_numeric / self.gold_numeric if self.gold_numeric else 1.0
+
+    @property
+    def precision(self) -> float:
+        return self.matched_numeric / self.pred_numeric if self.pred_numeric else 1.0
+
+    def accuracy(self, name: str) -> float:
+        return self.field_ok.get(name, 0) / self.matched_numeric if self.matched_numeric else 0.0
+
+    def report(self) -> str:
+        lines = [
+            f"numeric claims: gold {self.gold_numeric}, predicted {self.pred_numeric}, "
+            f"matched {self.matched_numeric}: recall {self.recall:.3f}, "
+            f"precision {self.precision:.3f}",
+        ]
+        lines += [
+            f"  {name:<10} accuracy {self.accuracy(name):.3f}" for name in FIELDS + EXTRA_FIELDS
+        ]
+        lines.append(
+            f"quotes: gold {self.gold_quotes}, predicted {self.pred_quotes}, matched "
+            f"{self.matched_quotes}, speaker right {self.quote_speaker_ok}"
+        )
+        lines.append(
+            f"statements: gold {self.gold_statements}, predicted {self.pred_statements}, "
+            f"matched (speaker) {self.matched_statements}"
+        )
+        return "\n".join(lines)
+
+
+def _close(a: float | None, b: float | None) -> bool:
+    return a is not None and b is not None and math.isclose(a, b, rel_tol=1e-3)
+
+
+def score_article(
+    name: str, gold: list[dict[str, Any]], pred: list[dict[str, Any]], s: Score
+) -> None:
+    """Add one article's counts to ``s``."""
+    g_num = [c for c in gold if c["kind"] == "numeric"]
+    p_num = [c for c in pred if c["kind"] == "numeric"]
+    s.gold_numeric += len(g_num)
+    s.pred_numeric += len(p_num)
+    free = list(p_num)
+    for g in g_num:
+        hit = next(
+            (
+                p
+                for p in free
+                if _close(g["value_low"], p["value_low"])
+                and _close(g["value_high"], p["value_high"])
+            ),
+            None,
+        )
+        if hit is None:
+            s.errors.append(f"{name}: missed {g['value_low']}..{g['value_high']} {g['unit']}")
+            continue
+        free.remove(hit)
+        s.matched_numeric += 1
+        for f in FIELDS + EXTRA_FIELDS:
+            if field_equal(f, g.get(f), hit.get(f)):
+                s.field_ok[f] = s.field_ok.get(f, 0) + 1
+            elif f in FIELDS:
+                s.errors.append(
+                    f"{name}: {g['value_low']} {f}: gold {g.get(f)!r} got {hit.get(f)!r}"
+                )
+    for p in free:
+        s.errors.append(f"{name}: spurious {p['value_low']}..{p['value_high']} {p['unit']}")
+    g_q = [c for c in gold if c["kind"] == "quote"]
+    p_q = [c for c in pred if c["kind"] == "quote"]
+    s.gold_quotes += len(g_q)
+    s.pred_quotes += len(p_q)
+    for g in g_q:
+        hit = next((p for p in p_q if norm(p["quote"]) == norm(g["quote"])), None)
+        if hit is None:
+            s.errors.append(f"{name}: missed quote {g['quote'][:40]!r}")
+            continue
+        s.matched_quotes += 1
+        if norm(hit["speaker"]) == norm(g["speaker"]):
+            s.quote_speaker_ok += 1
+        else:
+            s.errors.append(f"{name}: quote speaker gold {g['speaker']!r} got {hit['speaker']!r}")
+    g_s = [c for c in gold if c["kind"] == "statement"]
+    p_s = [c for c in pred if c["kind"] == "statement"]
+    s.gold_statements += len(g_s)
+    s.pred_statements += len(p_s)
+    for g in g_s:
+        if any(norm(p["speaker"]) == norm(g["speaker"]) for p in p_s):
+            s.matched_statements += 1
+        else:
+            s.errors.append(f"{name}: missed statement by {g['speaker']!r}")
+
+
+def seed_articles(engine: sa.Engine, texts: dict[str, str], *, published: datetime) -> None:
+    """Deduped article rows (one source, one feed) holding ``texts`` keyed by article id: the
+    analyse stage's input, for tests and the benchmark."""
+    from pipeline.warehouse.schema import article, feed, source
+
+    with engine.begin() as conn:
+        sid = conn.execute(
+            sa.insert(source).values(name="Test Wire", created_at=published).returning(source.c.id)
+        ).scalar_one()
+        fid = conn.execute(
+            sa.insert(feed)
+            .values(
+                source_id=sid,
+                url="http://127.0.0.1/feed.xml",
+                tags=[],
+                enabled=True,
+                status="ok",
+                failures=0.0,
+                created_at=published,
+                updated_at=published,
+            )
+            .returning(feed.c.id)
+        ).scalar_one()
+        rows = [
+            {
+                "id": key,
+                "url": f"http://127.0.0.1/{key}",
+                "source_id": sid,
+                "feed_id": fid,
+                "discovered_at": published,
+                "discovered_run_id": "seed",
+                "status": "deduped",
+                "attempts": 1,
+                "updated_at": published,
+                "text": text,
+                "published_at": published,
+                "sitename": "Test Wire",
+            }
+            for key, text in texts.items()
+        ]
+        if rows:
+            conn.execute(sa.insert(article), rows)
+
+
+Extract = Callable[[list[tuple[str, date]]], list[list[dict[str, Any]]]]
+
+
+def score(extract: Extract, gold_dir: Path = GOLD) -> Score:
+    """Run ``extract`` (texts with publication dates -> claims as CLI JSON) over the gold set."""
+    files = sorted(gold_dir.glob("*.txt"))
+    golds = [json.loads(f.with_suffix(".json").read_text(encoding="utf-8")) for f in files]
+    inputs = [
+        (f.read_text(encoding="utf-8"), date.fromisoformat(g["published"]))
+        for f, g in zip(files, golds, strict=True)
+    ]
+    s = Score()
+    for f, g, pred in zip(files, golds, extract(inputs), strict=True):
+        score_article(f.stem, g["claims"], pred, s)
+    return s
+
+
+def main() -> int:
+    """Score the configured model and print the figures and every disagreement."""
+    from pipeline.config import get_settings
+    from pipeline.nlp import ClaimExtractor, get_nlp
+
+    extractor = ClaimExtractor(get_nlp(get_settings().spacy_model))
+
+    def run(items: list[tuple[str, date]]) -> list[list[dict[str, Any]]]:
+        return [[c.to_json() for c in a.claims] for a in extractor.analyse_many(items)]
+
+    s = score(run)
+    print("\n".join(s.errors))
+    print(s.report())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

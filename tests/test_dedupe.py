@@ -1,0 +1,453 @@
+"""Dedupe and story clustering (issue 5): layers, provenance, evaluation set, order independence."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from pipeline import flow
+from pipeline.cli import app
+from pipeline.config import Settings
+from pipeline.dedupe import (
+    DedupeConfig,
+    Document,
+    DocumentResult,
+    Link,
+    Member,
+    dedupe_documents,
+    demo_report,
+    document_results,
+    run_dedupe,
+    store_documents,
+)
+from pipeline.dedupe.cluster import Thresholds, assign_story, components
+from pipeline.dedupe.documents import doc_id
+from pipeline.dedupe.minhash import LshParams, band_hashes, jaccard, signature
+from pipeline.dedupe.stage import seen_at
+from pipeline.dedupe.text import find_credit, normalize_title, shingles, title_hash
+from pipeline.warehouse import get_engine, make_engine
+from pipeline.warehouse.migrate import upgrade
+from pipeline.warehouse.schema import article
+from pipeline.warehouse.schema_dedupe import article_dedupe, lsh_band, story
+from tests.dedupe_eval import (
+    SAMPLES,
+    EvalDoc,
+    build_eval_set,
+    load_corpus,
+    pairwise_scores,
+    partition,
+)
+
+CFG = DedupeConfig.from_settings(Settings())
+AGENCIES = CFG.agencies
+
+
+@pytest.fixture(scope="module")
+def eval_set() -> list[EvalDoc]:
+    return build_eval_set()
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> sa.Engine:
+    eng = make_engine(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    upgrade(eng)
+    return eng
+
+
+def _docs(items: list[EvalDoc]) -> list[Document]:
+    return [Document(d.key, d.outlet, d.title, d.text, d.published_at) for d in items]
+
+
+def _partition(results: list[DocumentResult]) -> set[frozenset[str]]:
+    return partition((r.input, r.story) for r in results)
+
+
+# --- text features ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "agency"),
+    [
+        (
+            "ALDMOOR (Continental Press Agency) — Talks ended.\nMore text.",
+            "Continental Press Agency",
+        ),
+        ("First paragraph.\n— Nordpress", "Nordpress"),
+        ("KYIV, Nov 3 (Reuters) - Officials said.", "Reuters"),
+        ("(AP) — A short dateline without a city.", "AP"),
+        ("Body.\nReporting by AFP", "AFP"),
+        ("Body.\ndpa contributed to this report.", "dpa"),
+        ("He told the Continental Press Agency that talks were over.", None),
+        ("Nordpress was unable to confirm the documents.", None),
+        ("Officials spoke to Reuters (in a statement) on Monday.", None),
+    ],
+)
+def test_credit_lines_and_datelines_name_the_agency_but_mentions_do_not(
+    text: str, agency: str | None
+) -> None:
+    credit = find_credit(text, AGENCIES)
+    assert (credit.agency if credit else None) == agency
+
+
+def test_title_normalisation_strips_outlet_suffixes_and_labels() -> None:
+    base = normalize_title("Talks stall in Aldmoor over prisoner lists")
+    for variant in (
+        "Talks stall in Aldmoor over prisoner lists | Meridian Post",
+        "Talks stall in Aldmoor over prisoner lists - Meridian Post",
+        "Opinion | Talks stall in Aldmoor over prisoner lists",
+        "LIVE: Talks stall in Aldmoor over prisoner lists — The Gazette",
+    ):
+        assert normalize_title(variant, outlet="Meridian Post") == base, variant
+    # A dash inside a short headline is not an outlet suffix.
+    assert normalize_title("Talks stall - again") == "talks stall again"
+    assert title_hash("   ") is None
+
+
+def test_minhash_estimates_jaccard_and_is_the_same_in_another_process() -> None:
+    a_text = " ".join(f"word{i}" for i in range(400))
+    b_text = " ".join(f"word{i}" for i in range(200, 600))
+    a, b = shingles(a_text, 2), shingles(b_text, 2)
+    exact = len(a & b) / len(a | b)
+    sa_, sb = signature(a, 256), signature(b, 256)
+    assert abs(jaccard(sa_, sb) - exact) < 0.08
+    params = LshParams(256, 85)
+    code = (
+        "from pipeline.dedupe.minhash import signature, band_hashes, LshParams;"
+        "from pipeline.dedupe.text import shingles;"
+        f"print(band_hashes(signature(shingles({a_text!r}, 2), 256), LshParams(256, 85)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(band_hashes(sa_, params))
+
+
+# --- story assignment (pure) ------------------------------------------------------------------
+
+T0 = datetime(2026, 10, 1, tzinfo=UTC)
+TH = Thresholds(near=0.5, wire_overlap=0.6, rewrite_overlap=0.15, title_window=timedelta(days=7))
+
+
+def _m(aid: str, hours: int, source: int, *, agency: str | None = None, h: str = "") -> Member:
+    return Member(aid, source, T0 + timedelta(hours=hours), h or f"hash-{aid}", None, agency)
+
+
+def test_components_do_not_depend_on_link_order() -> None:
+    links = [
+        Link("a", "b", "near", 0.9, 0.9, 0.9),
+        Link("c", "d", "story", 0.3, 0.4, 0.4),
+        Link("b", "d", "story", 0.3, 0.4, 0.4),
+    ]
+    nodes = ["e", "d", "c", "b", "a"]
+    expected = [["a", "b", "c", "d"], ["e"]]
+    for seed in range(5):
+        random.Random(seed).shuffle(links)
+        random.Random(seed).shuffle(nodes)
+        assert components(nodes, links) == expected
+
+
+def test_story_labels_original_wire_copy_rewrite_independent() -> None:
+    members = [
+        _m("w", 3, 2),  # long shared passages with the original
+        _m("o", 0, 1),  # first: the original
+        _m("c", 5, 3, agency="Nordpress"),  # agency credit, little overlap
+        _m("r", 6, 4),  # some overlap: a rewrite
+        _m("i", 7, 5),  # same event, own text
+        _m("x", 8, 1, h="hash-o"),  # exact re-post of the original by its own outlet
+    ]
+    links = [
+        Link("o", "w", "near", 0.8, 0.9, 0.92),
+        Link("c", "o", "story", 0.3, 0.4, 0.4),
+        Link("o", "r", "story", 0.28, 0.35, 0.3),
+        Link("i", "r", "story", 0.26, 0.1, 0.1),
+        Link("o", "x", "exact", 1.0, 1.0, 1.0),
+    ]
+    row, assigned = assign_story(members, links, TH)
+    by_id = {a.article_id: a for a in assigned}
+    assert (row.id, row.first_article_id, row.first_source_id) == ("o", "o", 1)
+    assert (row.article_count, row.outlet_count) == (6, 5)
+    assert row.last_seen_at == T0 + timedelta(hours=8)
+    assert {a.story_id for a in assigned} == {"o"}
+    assert by_id["o"].label == "original" and by_id["o"].duplicate_of is None
+    assert (by_id["w"].label, by_id["w"].copied_from, by_id["w"].duplicate_of) == (
+        "wire_copy",
+        "o",
+        "o",
+    )
+    assert by_id["w"].duplicate_kind == "near" and by_id["w"].overlap == 0.92
+    assert (by_id["c"].label, by_id["c"].agency, by_id["c"].duplicate_of) == (
+        "wire_copy",
+        "Nordpress",
+        None,
+    )
+    assert (by_id["r"].label, by_id["r"].copied_from) == ("rewrite", "o")
+    assert (by_id["i"].label, by_id["i"].copied_from) == ("independent", "r")
+    assert (by_id["x"].duplicate_of, by_id["x"].duplicate_kind) == ("o", "exact")
+
+
+# --- the evaluation set -----------------------------------------------------------------------
+
+
+def test_evaluation_set_covers_every_variant_type_and_hard_negatives(
+    eval_set: list[EvalDoc],
+) -> None:
+    kinds = " ".join(d.kind for d in eval_set)
+    for op in ("headline", "wire_credit", "trim", "reorder", "boilerplate", "edit"):
+        assert op in kinds, op
+    assert sum(d.kind == "hard_negative" for d in eval_set) >= 20
+    assert sum(d.kind == "corpus_repost" for d in eval_set) == 14
+
+
+def test_pairwise_precision_and_recall_on_the_evaluation_set(
+    engine: sa.Engine, eval_set: list[EvalDoc]
+) -> None:
+    results = dedupe_documents(engine, _docs(eval_set), CFG)
+    scores = pairwise_scores(
+        {d.key: d.story for d in eval_set}, {r.input: r.story for r in results}
+    )
+    print(
+        f"\ndedupe evaluation: {len(eval_set)} documents, {scores.true_pairs} true pairs, "
+        f"pairwise precision {scores.precision:.3f}, recall {scores.recall:.3f}"
+    )
+    assert scores.precision >= 0.95
+    assert scores.recall >= 0.90
+
+
+def test_shuffled_input_order_gives_identical_stories(
+    tmp_path: Path, eval_set: list[EvalDoc]
+) -> None:
+    outcomes = []
+    for seed in range(5):
+        items = list(eval_set)
+        random.Random(seed).shuffle(items)
+        eng = make_engine(f"sqlite:///{tmp_path / f'shuffle{seed}.sqlite'}")
+        upgrade(eng)
+        results = dedupe_documents(eng, _docs(items), CFG, batch_size=17)
+        by_input = {r.input: r for r in results}
+        outcomes.append(
+            (
+                _partition(results),
+                {k: (r.story, r.duplicate_of, r.label, r.copied_from) for k, r in by_input.items()},
+            )
+        )
+        eng.dispose()
+    assert all(o == outcomes[0] for o in outcomes[1:])
+
+
+# --- the real corpus ------------------------------------------------------------------------
+
+
+def test_corpus_reposts_join_their_original_story(
+    engine: sa.Engine, manifest: dict[str, Any]
+) -> None:
+    corpus = load_corpus(SAMPLES)
+    results = {r.input: r for r in dedupe_documents(engine, _docs(corpus), CFG)}
+    stories: dict[str, set[str]] = {}
+    for entry in manifest["articles"]:
+        if entry["expected"] == "ok":
+            stories.setdefault(entry["story"], set()).add(entry["path"])
+    assert _partition(list(results.values())) == {frozenset(s) for s in stories.values()}
+    for entry in manifest["articles"]:
+        if entry["role"] == "repost":
+            r = results[entry["path"]]
+            assert r.story == entry["variant_of"], entry["path"]
+            assert r.label == "wire_copy" and r.copied_from is not None, entry["path"]
+        elif entry["role"] in ("original", "hard_negative"):
+            assert results[entry["path"]].label == "original", entry["path"]
+
+
+def test_pipeline_stage_dedupes_the_ingested_corpus(
+    home: Path, sample_feeds: Path, samples_base_url: str, manifest: dict[str, Any]
+) -> None:
+    engine = get_engine()
+    upgrade(engine)
+    # The stages up to dedupe, one by one (run_ingest would go on to NLP and the gate).
+    flow.poll_feeds("run-dedupe")
+    flow.fetch_articles("run-dedupe")
+    flow.extract_articles("run-dedupe")
+    counts = flow.dedupe_articles("run-dedupe")
+    reachable = [a for a in manifest["articles"] if a["feed"] and a["expected"] == "ok"]
+    assert counts["deduped"] == len(reachable)
+    url = {f"{samples_base_url}/{a['path']}": a for a in reachable}
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(
+                article.c.url, article.c.status, article_dedupe.c.story_id, article_dedupe.c.label
+            ).join(article_dedupe, article_dedupe.c.article_id == article.c.id)
+        ).all()
+        first_url = dict(
+            conn.execute(
+                sa.select(story.c.id, article.c.url).join(
+                    article, article.c.id == story.c.first_article_id
+                )
+            )
+            .tuples()
+            .all()
+        )
+        spread = conn.execute(sa.text("select * from v_story_spread")).mappings().all()
+        dups = conn.execute(sa.text("select * from v_duplicates")).mappings().all()
+    assert {r.status for r in rows} == {"deduped"} and len(rows) == len(reachable)
+    for r in rows:
+        entry = url[r.url]
+        original = entry["variant_of"] or entry["path"]
+        assert first_url[r.story_id] == f"{samples_base_url}/{original}", entry["path"]
+    reposts = [a for a in reachable if a["role"] == "repost"]
+    assert len(dups) == len(reposts)
+    assert {d["label"] for d in dups} == {"wire_copy"}
+    assert len(spread) == len({a["story"] for a in reachable})
+    assert sum(s["article_count"] for s in spread) == len(reachable)
+    assert max(s["outlet_count"] for s in spread) == 3
+    report = demo_report(engine)
+    assert "Ceasefire talks in Aldmoor stall" in report and "wire_copy via" in report
+    # Running the stage again finds nothing left to do and changes nothing.
+    assert flow.dedupe_articles("run-dedupe-2")["deduped"] == 0
+
+
+# --- layers, retention, concurrency, CLI ----------------------------------------------------
+
+
+def _doc(key: str, outlet: str, title: str, text: str, day: float) -> Document:
+    return Document(key, outlet, title, text, T0 + timedelta(days=day))
+
+
+LOREM = " ".join(
+    f"The council met on day {i} to discuss item {i * 7} of the agenda and postponed it."
+    for i in range(12)
+)
+OTHER = " ".join(
+    f"Harvest figures for district {i} rose by {i * 3} percent this year." for i in range(12)
+)
+
+
+def test_exact_and_title_layers(engine: sa.Engine) -> None:
+    docs = [
+        _doc("a", "Post", "Council postpones agenda", LOREM, 0),
+        _doc("b", "Gazette", "Agenda postponed again", LOREM.upper(), 1),  # same normalised text
+        _doc("c", "Post", "Council postpones agenda | Post", OTHER, 2),  # same outlet+title
+        _doc("d", "Post", "Council postpones agenda", OTHER + " Late.", 20),  # outside window
+    ]
+    r = {x.input: x for x in dedupe_documents(engine, docs, CFG)}
+    assert (r["b"].duplicate_of, r["b"].duplicate_kind, r["b"].story) == ("a", "exact", "a")
+    assert (r["c"].duplicate_of, r["c"].duplicate_kind, r["c"].story) == ("a", "title", "a")
+    # d is a near-duplicate of c (same text plus a word), 18 days later: linked by text only.
+    assert (r["d"].duplicate_kind, r["d"].duplicate_of) == ("near", "c")
+
+
+def test_retention_prunes_old_bands_and_old_articles_are_no_longer_candidates(
+    engine: sa.Engine,
+) -> None:
+    store_documents(engine, [_doc("old", "Post", "Harvest", OTHER, 0)])
+    run_dedupe(engine, CFG, batch_size=10, now=T0 + timedelta(days=1))
+    with engine.connect() as conn:
+        assert (
+            conn.execute(sa.select(sa.func.count()).select_from(lsh_band)).scalar_one()
+            == CFG.bands_per_article
+        )
+    late = _doc("late", "Gazette", "Harvest up", OTHER + " Officials agreed.", 100)
+    store_documents(engine, [late])
+    counts = run_dedupe(engine, CFG, batch_size=10, now=T0 + timedelta(days=100))
+    assert counts.bands_pruned == CFG.bands_per_article
+    result = {r.input: r for r in document_results(engine, [late])}
+    assert result["late"].story == "late" and result["late"].duplicate_of is None
+
+
+def test_two_sqlite_workers_at_once_give_the_same_stories_as_one(
+    tmp_path: Path, eval_set: list[EvalDoc]
+) -> None:
+    docs = _docs(eval_set)
+    single = make_engine(f"sqlite:///{tmp_path / 'single.sqlite'}")
+    upgrade(single)
+    expected = _partition(dedupe_documents(single, docs, CFG))
+    shared = make_engine(f"sqlite:///{tmp_path / 'shared.sqlite'}")
+    upgrade(shared)
+    ids = store_documents(shared, docs)
+    batches = [ids[i : i + 10] for i in range(0, len(ids), 10)]
+    errors: list[BaseException] = []
+
+    def work(mine: list[list[str]]) -> None:
+        try:
+            eng = make_engine(f"sqlite:///{tmp_path / 'shared.sqlite'}")
+            for batch in mine:
+                run_dedupe(eng, CFG, batch_size=10, ids=batch)
+            eng.dispose()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(batches[k::2],)) for k in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert _partition(document_results(shared, docs)) == expected
+
+
+def test_cli_prints_one_json_object_per_input(tmp_path: Path) -> None:
+    site = SAMPLES / "site"
+    paths = [
+        site / "meridian-post/2026/10/ceasefire-talks-stall.html",
+        site / "eastern-wire/2026/10/aldmoor-talks-end-without-deal.html",
+        site / "harbor-gazette/2026/11/aldmoor-second-round-prisoner-lists.html",
+    ]
+    note = tmp_path / "note.txt"
+    note.write_text("Just a line of text about the weather in Brenna today, nothing more.")
+    result = CliRunner().invoke(app, ["dedupe", *map(str, paths), str(note), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [r["input"] for r in rows] == [*map(str, paths), str(note)]
+    for r in rows:
+        assert {"input", "story", "duplicate_of", "label", "copied_from", "similarity"} <= set(r)
+    first, copy, negative, other = rows
+    assert (first["label"], first["story"]) == ("original", str(paths[0]))
+    assert (copy["story"], copy["duplicate_of"], copy["copied_from"]) == (str(paths[0]),) * 3
+    assert copy["label"] == "wire_copy" and copy["similarity"] > 0.5
+    assert negative["story"] == str(paths[2]) and other["story"] == str(note)
+    assert doc_id(str(note)) != doc_id(str(paths[0]))
+
+
+def test_an_article_sent_back_to_extracted_is_deduped_again_with_its_new_text(
+    engine: sa.Engine,
+) -> None:
+    docs = [
+        _doc("a", "Post", "Council postpones agenda", LOREM, 0),
+        _doc("b", "Gazette", "Agenda postponed", LOREM + " The Gazette adds a line.", 1),
+        _doc("c", "Courier", "Agenda delayed", LOREM + " The Courier adds another.", 2),
+    ]
+    first = {r.input: r for r in dedupe_documents(engine, docs, CFG)}
+    assert {r.story for r in first.values()} == {"a"}
+    # Re-extraction found that a's page really carries another story: a leaves the story, and
+    # the story it founded is recomputed (now founded by b) instead of keeping a stale id.
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(article)
+            .where(article.c.id == doc_id("a"))
+            .values(text=OTHER, content_hash="changed", status="extracted")
+        )
+    counts = run_dedupe(engine, CFG, batch_size=10)
+    assert counts.deduped == 1
+    again = {r.input: r for r in document_results(engine, docs)}
+    assert again["a"].story == "a" and again["a"].label == "original"
+    assert again["b"].story == again["c"].story == "b"
+    assert again["b"].label == "original" and again["c"].copied_from == "b"
+    with engine.connect() as conn:
+        story_ids = set(conn.execute(sa.select(story.c.id)).scalars())
+        statuses = set(conn.execute(sa.select(article.c.status)).scalars())
+    assert story_ids == {doc_id("a"), doc_id("b")} and statuses == {"deduped"}
+
+
+def test_seen_at_takes_the_feed_minute_when_the_page_has_only_a_date() -> None:
+    day = datetime(2026, 10, 6, tzinfo=UTC)
+    entry = datetime(2026, 10, 6, 8, 40, tzinfo=UTC)
+    found = datetime(2026, 10, 7, tzinfo=UTC)
+    assert seen_at(day, entry, found) == entry
+    assert seen_at(day + timedelta(hours=9), entry, found) == day + timedelta(hours=9)
+    assert seen_at(day, entry + timedelta(days=2), found) == day  # the feed is about another day
+    assert seen_at(None, None, found.replace(tzinfo=None)) == found

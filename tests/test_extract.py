@@ -1,0 +1,499 @@
+"""Extraction: every metadata field and failure reason on our own fixtures, the killable worker,
+the `mediamon extract` contract, and re-extraction from the raw archive."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import signal
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from pipeline import flow
+from pipeline.cli import app
+from pipeline.extract import (
+    EXTRACTOR_VERSION,
+    decode_html,
+    demo_report,
+    detect_language,
+    extract,
+)
+from pipeline.extract_worker import ExtractionWorker, ExtractJob
+from pipeline.samples import serving
+from pipeline.warehouse import get_engine
+from pipeline.warehouse.migrate import upgrade
+from pipeline.warehouse.schema import article, feed, source
+from tests.conftest import SAMPLES
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "html"
+PAGE_URL = "https://news.example.org/2026/05/dunmere-lock-reopens"
+FETCHED = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def run(name: str, *, declared: str | None = None, content_type: str = "text/html") -> Any:
+    return extract(
+        (FIXTURES / name).read_bytes(),
+        url=PAGE_URL,
+        content_type=content_type,
+        fetched_at=FETCHED,
+        declared_charset=declared,
+    )
+
+
+# --- metadata -------------------------------------------------------------------------------
+
+
+def test_full_article_yields_every_field() -> None:
+    result = run("full_article.html")
+    assert result.ok and result.reason is None and result.warnings == ()
+    art = result.article
+    assert art.title == "Dunmere lock reopens after six weeks"
+    assert art.authors == "Marta Kollen"
+    # 07:45 at +02:00, kept to the minute (not truncated to the day), stored in UTC.
+    assert art.published_at == datetime(2026, 5, 12, 5, 45, tzinfo=UTC)
+    assert art.language == "en"
+    assert art.sitename == "Dunmere Daily"
+    assert art.canonical_url == "https://news.example.org/2026/05/dunmere-lock-reopens"
+    assert "opened the repaired lock gates on Tuesday morning" in art.text
+    assert "forty vessels a day" in art.text
+    assert "Privacy" not in art.text and "Sport" not in art.text  # boilerplate left out
+    assert art.word_count == len(art.text.split()) > 120
+    normalised = " ".join(art.text.split()).lower()
+    assert art.content_hash == hashlib.sha256(normalised.encode()).hexdigest()
+    assert art.extractor_version == EXTRACTOR_VERSION
+    assert result.charset == "utf-8"
+
+
+def test_offsite_canonical_is_ignored_with_a_warning() -> None:
+    result = run("offsite_canonical.html")
+    assert result.ok and result.article.canonical_url is None
+    assert any("off-site" in w for w in result.warnings)
+
+
+def test_date_in_year_3000_is_null_with_a_warning() -> None:
+    result = run("date_year_3000.html")
+    assert result.ok and result.article.published_at is None
+    assert any("3000-01-01" in w and "outside" in w for w in result.warnings)
+
+
+def test_date_from_byline_keeps_time_of_day() -> None:
+    # No meta date: htmldate finds the day; the <time datetime> on that day gives the time.
+    result = run("date_in_byline_only.html")
+    assert result.article.published_at == datetime(2026, 5, 12, 5, 45, tzinfo=UTC)
+
+
+def test_date_after_fetch_time_is_rejected_even_if_before_now() -> None:
+    body = (FIXTURES / "full_article.html").read_bytes()
+    result = extract(
+        body, url=PAGE_URL, content_type="text/html", fetched_at=datetime(2026, 5, 10, tzinfo=UTC)
+    )
+    assert result.article is not None and result.article.published_at is None
+    assert any("outside" in w for w in result.warnings)
+
+
+def test_language_from_text_when_page_has_none() -> None:
+    result = run("no_lang_metadata_ru.html")
+    assert result.ok and result.article.language == "ru"
+
+
+def test_detect_language_on_text() -> None:
+    assert detect_language("The board said that it would not change the plan for the port.") == "en"
+    assert (
+        detect_language(
+            "Le conseil a dit que le plan ne serait pas modifié pour le port de la ville."
+        )
+        == "fr"
+    )
+    assert detect_language("12 345 678 — 2026") is None
+
+
+# --- charsets -------------------------------------------------------------------------------
+
+
+def test_legacy_windows_1251_page_declared_in_meta() -> None:
+    result = run("legacy_cp1251.html")
+    assert result.ok and result.charset == "cp1251"
+    assert "Городской совет Северной Заставы" in result.article.text
+    assert result.article.title == "Совет утвердил ремонт моста"
+    assert result.article.language == "ru"
+
+
+def test_legacy_latin1_page_declared_in_http_header() -> None:
+    result = run("legacy_latin1_no_meta.html", declared="iso-8859-1")
+    # ISO-8859-1 is decoded as its superset windows-1252, as browsers do.
+    assert result.ok and result.charset == "cp1252"
+    assert "écoles rurales" in result.article.text and "« décision" in result.article.text
+    assert result.article.language == "fr"
+
+
+def test_bogus_meta_charset_utf8_on_cp1251_bytes() -> None:
+    result = run("bogus_meta_charset_cp1251.html")
+    assert result.ok
+    assert "Городской совет Северной Заставы" in result.article.text
+    assert any("meta charset 'utf-8' is wrong" in w for w in result.warnings)
+
+
+def test_bogus_meta_charset_unknown_name_on_utf8_bytes() -> None:
+    result = run("bogus_meta_charset_unknown.html")
+    assert result.ok and result.charset == "utf-8"
+    assert "présenté mercredi" in result.article.text
+    assert any("unknown meta charset 'x-klingon-7'" in w for w in result.warnings)
+
+
+def test_header_charset_wrong_for_utf8_page() -> None:
+    # A server default of ISO-8859-1 in front of a UTF-8 page: the bytes win.
+    decoded = decode_html("Сообщение: café".encode(), declared="iso-8859-1")
+    assert decoded.text == "Сообщение: café" and decoded.charset == "utf-8"
+    assert decoded.warnings == ("header charset 'iso-8859-1' is wrong: the bytes are UTF-8",)
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"\xff\xfe\xfd",
+        b"\xe2\x82",
+        b"\xc3\x28\xa0\xa1",
+        b"\x00\x81\x8d\x8f\x90\x9d",
+        b"\xed\xa0\x80",
+    ],
+)
+def test_invalid_bytes_never_crash(garbage: bytes) -> None:
+    body = (FIXTURES / "full_article.html").read_bytes()
+    cut = body.index(b"repaired lock gates")
+    broken = body[:cut] + garbage + body[cut:]
+    for declared in (None, "utf-8", "windows-1252", "no-such-charset"):
+        result = extract(
+            broken,
+            url=PAGE_URL,
+            content_type="text/html",
+            fetched_at=FETCHED,
+            declared_charset=declared,
+        )
+        assert result.ok and result.article is not None, (garbage, declared, result.reason)
+        assert "forty vessels a day" in result.article.text
+
+
+# --- failure reasons ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "reason", "detail"),
+    [
+        ("no_text.html", "no_text", "no main text"),
+        ("too_short.html", "too_short", "< 200"),
+        ("paywall_jsonld.html", "paywall_suspected", "isAccessibleForFree=false"),
+        ("paywall_truncated.html", "paywall_suspected", "subscription prompt"),
+    ],
+)
+def test_failure_reasons(name: str, reason: str, detail: str) -> None:
+    result = run(name)
+    assert not result.ok
+    assert (result.reason, detail in (result.detail or "")) == (reason, True), result.detail
+
+
+def test_paywalled_page_keeps_what_was_extracted_for_inspection() -> None:
+    result = run("paywall_truncated.html")
+    assert result.reason == "paywall_suspected"
+    assert result.article is not None and "cracked sill beam" in result.article.text
+
+
+def test_not_html() -> None:
+    pdf = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n"
+    wrong_type = extract(pdf, url=PAGE_URL, content_type="application/pdf", fetched_at=FETCHED)
+    assert (wrong_type.reason, wrong_type.detail) == ("not_html", "content type 'application/pdf'")
+    # No Content-Type at all and no markup: sniffed, not parsed.
+    unlabelled = extract(pdf, url=PAGE_URL, content_type="", fetched_at=FETCHED)
+    assert unlabelled.reason == "not_html"
+
+
+# --- bounded extraction ---------------------------------------------------------------------
+
+
+def slow_page(megabytes: int) -> bytes:
+    """Deeply nested markup with text at the bottom of every nest: slow for trafilatura."""
+    depth = 100
+    block = (
+        "<div><span>" * depth
+        + "<p>"
+        + "Nested words keep the extractor busy for a long while. " * 3
+        + "</p>"
+        + "</span></div>" * depth
+    ).encode()
+    count = megabytes * 1024 * 1024 // len(block) + 1
+    return b"<html><head><title>Slow</title></head><body>" + block * count + b"</body></html>"
+
+
+def test_slow_page_is_killed_at_the_time_limit_and_the_batch_goes_on() -> None:
+    body = slow_page(20)
+    assert len(body) > 20 * 1024 * 1024
+    good = (FIXTURES / "full_article.html").read_bytes()
+    limit = 3.0
+    # A tag cap above the page's size, so the time limit (not the cap) has to stop it.
+    with ExtractionWorker(timeout=limit, min_chars=200, max_tags=10**9) as worker:
+        first = worker.extract(ExtractJob(good, PAGE_URL, "text/html", FETCHED))
+        assert first.ok
+        pid = worker.pid
+        started = time.monotonic()
+        result = worker.extract(ExtractJob(body, PAGE_URL, "text/html", FETCHED))
+        elapsed = time.monotonic() - started
+        assert result.reason == "extraction_timeout", result
+        # The limit plus sending 20 MB down a pipe and a SIGKILL; never the minutes it would take.
+        assert limit <= elapsed < limit + 3, elapsed
+        assert worker.restarts == 1 and worker.pid is None
+        after = worker.extract(ExtractJob(good, PAGE_URL, "text/html", FETCHED))
+        assert after.ok and after.article == first.article
+        assert worker.pid not in (None, pid)
+        # Streamed with pages queued behind it: those are sent again to the new worker and
+        # every answer comes back in order.
+        names = ["full_article.html", "slow", "legacy_cp1251.html", "too_short.html"]
+        jobs = [
+            ExtractJob(body if n == "slow" else (FIXTURES / n).read_bytes(), PAGE_URL, "", FETCHED)
+            for n in names
+        ]
+        reasons = [r.reason for r in worker.extract_many(jobs)]
+        assert reasons == [None, "extraction_timeout", None, "too_short"]
+        assert worker.restarts == 2
+
+
+def test_worker_crash_is_recorded_and_the_next_page_works() -> None:
+    good = (FIXTURES / "full_article.html").read_bytes()
+    with ExtractionWorker(timeout=20, min_chars=200, max_tags=200_000) as worker:
+        assert worker.extract(ExtractJob(good, PAGE_URL, "text/html", FETCHED)).ok
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGKILL)  # as the OOM killer or a segfault in lxml would
+        crashed = worker.extract(ExtractJob(good, PAGE_URL, "text/html", FETCHED))
+        assert crashed.reason == "extraction_error" and "died" in (crashed.detail or "")
+        assert worker.extract(ExtractJob(good, PAGE_URL, "text/html", FETCHED)).ok
+        assert worker.restarts == 1
+
+
+def test_huge_tree_is_cut_off_before_parsing() -> None:
+    body = slow_page(20)
+    with ExtractionWorker(timeout=20, min_chars=200, max_tags=200_000) as worker:
+        started = time.monotonic()
+        result = worker.extract(ExtractJob(body, PAGE_URL, "text/html", FETCHED))
+        elapsed = time.monotonic() - started
+        assert worker.pid is None  # never even started a process for it
+    assert result.reason == "extraction_timeout"
+    assert "tree too large" in (result.detail or "")
+    assert elapsed < 1.0
+
+
+# --- CLI ------------------------------------------------------------------------------------
+
+CLI_KEYS = [
+    "input",
+    "title",
+    "text",
+    "authors",
+    "published_at",
+    "language",
+    "canonical_url",
+    "word_count",
+    "status",
+    "reason",
+]
+
+
+def test_cli_extract_json_one_object_per_input(
+    home: Path, samples_base_url: str, tmp_path: Path
+) -> None:
+    gz = tmp_path / "full_article.html.gz"
+    gz.write_bytes(gzip.compress((FIXTURES / "full_article.html").read_bytes()))
+    page_url = f"{samples_base_url}/eastern-wire/2026/09/korvanets-detentions.html"
+    inputs = [
+        str(gz),
+        str(FIXTURES / "legacy_cp1251.html"),
+        str(FIXTURES / "too_short.html"),
+        page_url,
+        f"{samples_base_url}/no/such/page.html",
+    ]
+    result = CliRunner().invoke(app, ["extract", *inputs, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == len(inputs)
+    rows = [json.loads(line) for line in lines]
+    for row, arg in zip(rows, inputs, strict=True):
+        assert list(row) == CLI_KEYS
+        assert row["input"] == arg
+    gz_row, cp1251_row, short_row, url_row, missing_row = rows
+    assert (gz_row["status"], gz_row["reason"]) == ("extracted", None)
+    assert gz_row["title"] == "Dunmere lock reopens after six weeks"
+    assert gz_row["published_at"] == "2026-05-12T05:45:00+00:00"
+    assert gz_row["authors"] == "Marta Kollen" and gz_row["language"] == "en"
+    assert gz_row["canonical_url"] == "https://news.example.org/2026/05/dunmere-lock-reopens"
+    assert gz_row["word_count"] == len(gz_row["text"].split())
+    assert "Городской совет" in cp1251_row["text"]
+    assert (short_row["status"], short_row["reason"]) == ("extract_failed", "too_short")
+    assert url_row["status"] == "extracted"
+    assert url_row["title"] == "Rights group counts 312 detained at Korvanets draft protest"
+    assert url_row["canonical_url"] == page_url
+    assert (missing_row["status"], missing_row["reason"]) == ("fetch_failed", "http_404")
+
+
+# --- stage and re-extraction ----------------------------------------------------------------
+
+SAMPLE_PAGES = [
+    "eastern-wire/2026/09/korvanets-detentions.html",
+    "eastern-wire/2026/09/varnia-farmland-landmines.html",
+    "harbor-gazette/2026/09/council-adopts-resolution-4417.html",
+]
+
+
+def _seed(engine: sa.Engine, base: str, paths: list[str], source_name: str) -> list[str]:
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        source_id = conn.execute(
+            sa.insert(source).values(name=source_name, created_at=now).returning(source.c.id)
+        ).scalar_one()
+        feed_id = conn.execute(
+            sa.insert(feed)
+            .values(
+                source_id=source_id,
+                url=f"{base}/feed-{source_name}.rss",
+                tags=[],
+                enabled=True,
+                status="ok",
+                failures=0.0,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(feed.c.id)
+        ).scalar_one()
+        ids = []
+        for path in paths:
+            key = hashlib.sha256(f"{base}/{path}".encode()).hexdigest()
+            ids.append(key)
+            conn.execute(
+                sa.insert(article).values(
+                    id=key,
+                    url=f"{base}/{path}",
+                    source_id=source_id,
+                    feed_id=feed_id,
+                    discovered_at=now,
+                    discovered_run_id="seed",
+                    status="discovered",
+                    attempts=0,
+                    updated_at=now,
+                )
+            )
+    return ids
+
+
+def _snapshot(engine: sa.Engine) -> dict[str, tuple[Any, ...]]:
+    with engine.connect() as conn:
+        return {r.id: tuple(r) for r in conn.execute(sa.select(article))}
+
+
+def test_reextract_from_archive_in_place_and_idempotent(home: Path) -> None:
+    check_reextract(get_engine())
+
+
+def check_reextract(engine: sa.Engine) -> None:
+    """Fetch, extract, then re-extract after a version change (SQLite here, PostgreSQL in
+    tests/integration/test_extract_postgres.py)."""
+    upgrade(engine)
+    # A server of our own, stopped before re-extraction: nothing can be refetched.
+    with serving(SAMPLES / "site", 0) as base:
+        ids = _seed(engine, base, SAMPLE_PAGES, "Eastern Wire")
+        other = _seed(
+            engine,
+            base,
+            ["meridian-post/2026/09/ostrel-contract-recruitment.html"],
+            "Meridian Post",
+        )
+        assert flow.fetch_articles("run-1")["fetched"] == 4
+    counts = flow.extract_articles("run-1")
+    assert counts["extracted"] == 4 and counts["worker_restarts"] == 0
+    before = _snapshot(engine)
+    # Nothing is stale yet: re-extraction is a no-op.
+    assert flow.reextract("rx-0")["reextracted"] == 0
+    assert _snapshot(engine) == before
+
+    # Pretend an older extractor made these rows; one moved on to dedupe with the same text,
+    # one with a text that has since changed.
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(article).values(extractor_version="trafilatura-0.0+mm0", title="old")
+        )
+        conn.execute(sa.update(article).where(article.c.id == ids[0]).values(status="deduped"))
+        conn.execute(
+            sa.update(article)
+            .where(article.c.id == ids[1])
+            .values(status="deduped", content_hash="0" * 64)
+        )
+    runner = CliRunner()
+    out = runner.invoke(app, ["reextract", "--since", "2999-01-01", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["reextracted"] == 0
+    out = runner.invoke(app, ["reextract", "--source", "Meridian Post", "--format", "json"])
+    assert json.loads(out.stdout)["reextracted"] == 1
+    counts = flow.reextract("rx-1")
+    assert counts["reextracted"] == 3 and counts["extracted"] == 3
+    after = _snapshot(engine)
+    assert set(after) == set(before)
+    with engine.connect() as conn:
+        rows = {r.id: r for r in conn.execute(sa.select(article))}
+    for key in [*ids, *other]:
+        row = rows[key]
+        assert row.extractor_version == EXTRACTOR_VERSION
+        assert row.title != "old" and row.title == before[key][article.c.keys().index("title")]
+        assert row.text == before[key][article.c.keys().index("text")]
+    assert rows[ids[0]].status == "deduped"  # same text: downstream work still holds
+    assert rows[ids[1]].status == "extracted"  # text changed: back to dedupe
+    assert rows[ids[2]].status == "extracted"
+    # Second run: nothing stale, nothing changes.
+    settled = _snapshot(engine)
+    assert flow.reextract("rx-2")["reextracted"] == 0
+    assert _snapshot(engine) == settled
+
+
+def test_extract_stage_records_reasons_warnings_and_missing_archive(home: Path) -> None:
+    engine = get_engine()
+    upgrade(engine)
+    fixtures = ["date_year_3000.html", "paywall_jsonld.html", "no_text.html", "full_article.html"]
+    with serving(FIXTURES, 0) as base:
+        ids = _seed(engine, base, fixtures, "Dunmere Daily")
+        assert flow.fetch_articles("run-1")["fetched"] == 4
+    # Lose one archived body: the row fails with a reason instead of stopping the batch.
+    with engine.connect() as conn:
+        lost = conn.execute(sa.select(article.c.raw_key).where(article.c.id == ids[3])).scalar_one()
+    for path in (home / "raw").rglob(f"{lost}.gz"):
+        path.unlink()
+    counts = flow.extract_articles("run-1")
+    assert counts["reasons"] == {"paywall_suspected": 1, "no_text": 1, "archive_missing": 1}
+    with engine.connect() as conn:
+        rows = {r.id: r for r in conn.execute(sa.select(article))}
+    year3000 = rows[ids[0]]
+    assert (year3000.status, year3000.published_at) == ("extracted", None)
+    assert any("3000-01-01" in w for w in year3000.extract_warnings)
+    assert year3000.charset == "utf-8" and year3000.declared_charset == "utf-8"  # server says
+    assert (rows[ids[1]].status, rows[ids[1]].failure_reason) == (
+        "extract_failed",
+        "paywall_suspected",
+    )
+    assert rows[ids[1]].text  # kept for inspection
+    assert (rows[ids[2]].status, rows[ids[2]].failure_reason) == ("extract_failed", "no_text")
+    assert (rows[ids[3]].status, rows[ids[3]].failure_reason) == (
+        "extract_failed",
+        "archive_missing",
+    )
+    report = demo_report(engine)
+    print("\n" + report)
+    lines = [line.split() for line in report.splitlines()]
+    assert ["extracted", "1"] in lines and ["extract_failed", "3"] in lines
+    for reason in ("paywall_suspected", "no_text", "archive_missing"):
+        assert ["extract_failed", reason, "1"] in lines
+    assert "articles with extraction warnings: 1" in report
+    for row in rows.values():
+        assert row.extractor_version == EXTRACTOR_VERSION
+        assert row.extracted_at is not None
+        assert abs(row.extracted_at.replace(tzinfo=UTC) - datetime.now(UTC)) < timedelta(minutes=5)

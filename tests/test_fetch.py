@@ -1,0 +1,145 @@
+"""Fetching article pages over real loopback HTTP, the raw archive, and the fetch stage."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from pipeline import flow
+from pipeline.config import get_settings
+from pipeline.fetch import RawArchive, charset_from_content_type, fetch_page
+from pipeline.http import SafeClient
+from pipeline.samples import serving
+from pipeline.warehouse import get_engine
+from pipeline.warehouse.migrate import upgrade
+from pipeline.warehouse.schema import article
+from tests.conftest import SAMPLES, free_port
+from tests.test_extract import _seed
+
+PAGE = "eastern-wire/2026/09/korvanets-detentions.html"
+
+
+# --- raw archive ----------------------------------------------------------------------------
+
+
+def test_archive_is_content_addressed_compressed_and_idempotent(tmp_path: Path) -> None:
+    archive = RawArchive(str(tmp_path / "raw"))
+    body = b"<html><body><p>" + b"Lock gates reopened. " * 200 + b"</p></body></html>"
+    key = archive.put(body)
+    assert key == hashlib.sha256(body).hexdigest()
+    files = list((tmp_path / "raw").rglob("*.gz"))
+    assert [p.name for p in files] == [f"{key}.gz"]
+    stored = files[0].read_bytes()
+    assert gzip.decompress(stored) == body and len(stored) < len(body) // 5
+    mtime = files[0].stat().st_mtime_ns
+    assert archive.put(body) == key  # same body: same key, file untouched
+    assert files[0].stat().st_mtime_ns == mtime
+    assert archive.get(key) == body
+    other = archive.put(body + b"\n")
+    assert other != key and archive.get(other) == body + b"\n"
+
+
+def test_archive_works_on_any_fsspec_target() -> None:
+    archive = RawArchive("memory://mediamon-test-raw")
+    key = archive.put(b"<html>in memory</html>")
+    assert RawArchive("memory://mediamon-test-raw").get(key) == b"<html>in memory</html>"
+
+
+# --- fetch_page -----------------------------------------------------------------------------
+
+
+def test_charset_from_content_type() -> None:
+    assert charset_from_content_type("text/html; charset=Windows-1251") == "windows-1251"
+    assert charset_from_content_type('text/html;charset="utf-8"; q=1') == "utf-8"
+    assert charset_from_content_type("text/html") is None
+    assert charset_from_content_type(None) is None
+
+
+def test_fetch_page_ok_and_404(home: Path, samples_base_url: str) -> None:
+    with SafeClient(get_settings()) as client:
+        page = fetch_page(f"{samples_base_url}/{PAGE}", client)
+        missing = fetch_page(f"{samples_base_url}/no/such/page.html", client)
+    assert page.reason is None and page.status == 200
+    assert page.content_type == "text/html" and page.declared_charset == "utf-8"
+    assert page.final_url == f"{samples_base_url}/{PAGE}"
+    served = (
+        (SAMPLES / "site" / PAGE).read_bytes().replace(b"{{BASE_URL}}", samples_base_url.encode())
+    )
+    assert page.body == served
+    assert abs(page.fetched_at - datetime.now(UTC)) < timedelta(minutes=1)
+    assert (missing.reason, missing.status, missing.body) == ("http_404", 404, b"")
+
+
+def test_fetch_page_honours_robots_txt(home: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    (site / "private").mkdir(parents=True)
+    (site / "robots.txt").write_text("User-agent: *\nDisallow: /private/\n")
+    (site / "private" / "a.html").write_text("<html><body><p>Hidden</p></body></html>")
+    (site / "public.html").write_text("<html><body><p>Open</p></body></html>")
+    with serving(site, 0) as base, SafeClient(get_settings()) as client:
+        blocked = fetch_page(f"{base}/private/a.html", client)
+        allowed = fetch_page(f"{base}/public.html", client)
+    assert blocked.reason == "robots_disallowed" and blocked.body == b""
+    assert allowed.reason is None and b"Open" in allowed.body
+
+
+# --- the fetch stage ------------------------------------------------------------------------
+
+
+def test_fetch_stage_archives_bodies_and_records_failures_for_retry(home: Path) -> None:
+    engine = get_engine()
+    upgrade(engine)
+    with serving(SAMPLES / "site", 0) as base:
+        ids = _seed(engine, base, [PAGE, "no/such/page.html"], "Eastern Wire")
+        # Nothing listens on this port: a transient failure that must be retried later. The
+        # robots.txt check comes first and fails closed (RFC 9309: unreachable = disallow all).
+        dead = _seed(engine, f"http://127.0.0.1:{free_port()}", ["gone.html"], "Dead Host")
+        counts = flow.fetch_articles("run-1")
+        assert counts["fetched"] == 1
+        assert counts["reasons"] == {"http_404": 1, "robots_disallowed": 1}
+        with engine.connect() as conn:
+            rows = {r.id: r for r in conn.execute(sa.select(article))}
+        ok, missing, down = rows[ids[0]], rows[ids[1]], rows[dead[0]]
+        assert (ok.status, ok.http_status, ok.content_type) == ("fetched", 200, "text/html")
+        assert ok.final_url == f"{base}/{PAGE}" and ok.declared_charset == "utf-8"
+        served = (SAMPLES / "site" / PAGE).read_bytes().replace(b"{{BASE_URL}}", base.encode())
+        assert ok.raw_key == hashlib.sha256(served).hexdigest()
+        assert flow.raw_archive().get(ok.raw_key) == served
+        assert ok.fetched_at is not None and ok.attempts == 1
+        # Permanent: recorded, kept, never retried automatically.
+        assert (missing.status, missing.failure_reason, missing.http_status) == (
+            "fetch_failed",
+            "http_404",
+            404,
+        )
+        assert missing.next_attempt_at is None and "HTTP 404" in missing.error
+        # Transient: retried after the base backoff (fetch_retry_base), not dropped.
+        assert (down.status, down.failure_reason, down.attempts) == (
+            "fetch_failed",
+            "robots_disallowed",
+            1,
+        )
+        assert "unavailable" in down.error
+        delay = down.next_attempt_at - down.fetched_at
+        assert delay == timedelta(seconds=get_settings().fetch_retry_base)
+        # A second run inside the backoff window touches nothing.
+        again = flow.fetch_articles("run-2")
+        assert (again["fetched"], again["failed"]) == (0, 0)
+        # Once the retry time has come, the row is tried again and backs off twice as long.
+        with engine.begin() as conn:
+            conn.execute(
+                sa.update(article)
+                .where(article.c.id == dead[0])
+                .values(next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
+            )
+        assert flow.fetch_articles("run-3")["reasons"] == {"robots_disallowed": 1}
+    with engine.connect() as conn:
+        retried = conn.execute(sa.select(article).where(article.c.id == dead[0])).one()
+    assert retried.attempts == 2
+    assert retried.next_attempt_at - retried.fetched_at == timedelta(
+        seconds=2 * get_settings().fetch_retry_base
+    )
