@@ -113,9 +113,11 @@ def demo() -> None:
     settings = get_settings()
     typer.echo(
         "\nWhere to look:\n"
-        f"  warehouse     {resolve_warehouse_url()}  (sqlite3 it; views v_articles, "
-        "v_feed_health, v_failures)\n"
+        f"  warehouse     {resolve_warehouse_url()}\n"
+        "                views v_articles, v_feed_health, v_failures, v_story_spread,\n"
+        "                v_duplicates, v_dq_summary; tables claim, quarantine\n"
         f"  raw archive   {(settings.home / 'raw').resolve()}\n"
+        f"  DQ Data Docs  {(settings.home / 'dq_docs' / 'index.html').resolve()}\n"
         f"  Airflow logs  {(settings.home / 'airflow' / 'logs').resolve()}\n"
         "  Airflow UI    make airflow, then http://localhost:8080"
     )
