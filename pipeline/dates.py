@@ -18,3 +18,8 @@ def sane_date(value: datetime | None, *, now: datetime) -> datetime | None:
     if value is None:
         return None
     return value if EARLIEST_SANE_DATE <= value <= now + FUTURE_TOLERANCE else None
+
+
+def as_utc(value: datetime) -> datetime:
+    """``value`` as an aware datetime: SQLite hands back naive values, which we store in UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -554,32 +554,26 @@ def extract(
 
 def demo_report(engine: Engine) -> str:
     """Articles by status, then failures by reason, as a compact text table."""
+    # Imported here: this module is loaded by the extraction worker, which needs no database.
     import sqlalchemy as sa
 
+    from pipeline.textfmt import text_table
+    from pipeline.warehouse.queries import articles_by_status, failures_by_reason
     from pipeline.warehouse.schema import article
 
     with engine.connect() as conn:
-        by_status = conn.execute(
-            sa.select(article.c.status, sa.func.count())
-            .group_by(article.c.status)
-            .order_by(article.c.status)
-        ).all()
-        failures = conn.execute(
-            sa.select(article.c.status, article.c.failure_reason, sa.func.count())
-            .where(article.c.failure_reason.is_not(None))
-            .group_by(article.c.status, article.c.failure_reason)
-            .order_by(article.c.status, article.c.failure_reason)
-        ).all()
+        by_status = articles_by_status(conn)
+        failures = failures_by_reason(conn)
         warned = conn.execute(
             sa.select(sa.func.count())
             .select_from(article)
             .where(article.c.extract_warnings.is_not(None))
         ).scalar_one()
-    lines = ["articles by status", f"  {'status':<16} {'count':>6}"]
-    lines += [f"  {status:<16} {count:>6}" for status, count in by_status]
-    lines += ["failures by reason", f"  {'status':<16} {'reason':<22} {'count':>6}"]
-    lines += [f"  {status:<16} {reason:<22} {count:>6}" for status, reason, count in failures]
-    if not failures:
-        lines.append("  (none)")
-    lines.append(f"articles with extraction warnings: {warned}")
+    lines = [
+        "articles by status",
+        text_table(sorted(by_status.items()), ["status", "count"]),
+        "failures by reason",
+        text_table(failures, ["status", "reason", "count"]) if failures else "  (none)",
+        f"articles with extraction warnings: {warned}",
+    ]
     return "\n".join(lines)

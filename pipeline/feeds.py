@@ -24,8 +24,9 @@ import feedparser
 import yaml
 
 from pipeline.config import Settings
-from pipeline.dates import sane_date
+from pipeline.dates import as_utc, sane_date
 from pipeline.http import HttpResponse, SafeClient
+from pipeline.textfmt import text_table
 from pipeline.urls import canonicalize
 
 if TYPE_CHECKING:
@@ -603,9 +604,7 @@ def feed_health_rows(engine: Engine) -> list[dict[str, Any]]:
 def _when(value: datetime | None, now: datetime) -> str:
     if value is None:
         return "now"
-    if value.tzinfo is None:  # SQLite hands back naive UTC
-        value = value.replace(tzinfo=UTC)
-    delta = (value - now).total_seconds()
+    delta = (as_utc(value) - now).total_seconds()
     if delta <= 0:
         return "due"
     if delta < 3600:
@@ -630,11 +629,7 @@ def format_health(rows: list[dict[str, Any]], *, now: datetime | None = None) ->
         ]
         for r in rows
     ]
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *table, strict=False)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in table]
-    return "\n".join(line.rstrip() for line in lines)
+    return text_table(table, header)
 
 
 def demo_report(engine: Engine) -> str:

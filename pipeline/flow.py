@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from pipeline.config import Settings, get_settings
+from pipeline.dates import as_utc
 from pipeline.extract import EXTRACTOR_VERSION, ExtractResult
 from pipeline.extract_worker import ExtractionWorker, ExtractJob
 from pipeline.feeds import (
@@ -34,6 +35,7 @@ from pipeline.fetch import Page, RawArchive, fetch_page
 from pipeline.http import SafeClient, host_key
 from pipeline.urls import url_key
 from pipeline.warehouse import get_engine, upsert
+from pipeline.warehouse.queries import articles_by_status, failures_by_reason
 from pipeline.warehouse.schema import article, feed, feed_poll, pipeline_run, source
 
 log = logging.getLogger(__name__)
@@ -488,10 +490,6 @@ _EXTRACT_INPUT = (
 )
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite returns naive values
-
-
 def _extraction_values(result: ExtractResult, status: str, now: datetime) -> dict[str, Any]:
     """The article columns an extraction sets; every one of them, so no stale value survives."""
     art = result.article
@@ -544,7 +542,7 @@ def _extract_batch(
                 body=body,
                 url=row.final_url,
                 content_type=row.content_type or "",
-                fetched_at=_aware(row.fetched_at),
+                fetched_at=as_utc(row.fetched_at),
                 declared_charset=row.declared_charset,
             )
 
@@ -711,21 +709,8 @@ def warehouse_summary(engine: Engine | None = None) -> dict[str, Any]:
             .mappings()
             .all()
         )
-        by_status = dict(
-            conn.execute(sa.select(article.c.status, sa.func.count()).group_by(article.c.status))
-            .tuples()
-            .all()
-        )
-        failures = (
-            conn.execute(
-                sa.select(article.c.status, article.c.failure_reason, sa.func.count())
-                .where(article.c.failure_reason.is_not(None))
-                .group_by(article.c.status, article.c.failure_reason)
-                .order_by(article.c.status, article.c.failure_reason)
-            )
-            .tuples()
-            .all()
-        )
+        by_status = articles_by_status(conn)
+        failures = failures_by_reason(conn)
         empty_text = conn.execute(
             sa.select(sa.func.count())
             .select_from(article)

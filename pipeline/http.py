@@ -510,16 +510,14 @@ class SafeClient:
         current = url
 
         def fail(kind: str, message: str, status: int | None = None, **extra: Any) -> HttpResponse:
-            return HttpResponse(
-                url=url,
-                final_url=current,
+            return _failure(
+                url,
+                current,
+                started,
+                kind,
+                message,
                 status=status,
-                headers={},
-                body=b"",
-                elapsed_ms=int((time.monotonic() - started) * 1000),
                 redirects=tuple(redirects),
-                error_kind=kind,
-                error=message,
                 redirect_statuses=tuple(codes),
                 **extra,
             )
@@ -630,9 +628,17 @@ class _TotalDeadlineError(Exception):
     pass
 
 
-def _too_large(
-    url: str, current: str, status: int, cap: int, started: float, retry_after: float | None
+def _failure(
+    url: str,
+    current: str,
+    started: float,
+    kind: str,
+    message: str,
+    *,
+    status: int | None = None,
+    **extra: Any,
 ) -> HttpResponse:
+    """A response carrying no body, only what went wrong (``kind`` is one of ERROR_KINDS)."""
     return HttpResponse(
         url=url,
         final_url=current,
@@ -640,8 +646,23 @@ def _too_large(
         headers={},
         body=b"",
         elapsed_ms=int((time.monotonic() - started) * 1000),
-        error_kind="too_large",
-        error=f"body exceeds the cap of {cap} bytes (after decompression)",
+        error_kind=kind,
+        error=message,
+        **extra,
+    )
+
+
+def _too_large(
+    url: str, current: str, status: int, cap: int, started: float, retry_after: float | None
+) -> HttpResponse:
+    message = f"body exceeds the cap of {cap} bytes (after decompression)"
+    return _failure(
+        url,
+        current,
+        started,
+        "too_large",
+        message,
+        status=status,
         truncated=True,
         retry_after=retry_after,
     )

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.engine import Engine
 
-from pipeline.warehouse.schema import article, pipeline_run
+from pipeline.warehouse.queries import articles_by_status
+from pipeline.warehouse.schema import pipeline_run
 
 TEMPLATES = Path(__file__).with_name("templates")
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
@@ -69,11 +70,7 @@ def snapshot(engine: Engine) -> MonitorSnapshot:
             "last_entries_seen, last_entries_new, last_error, last_warning, polls "
             "from v_feed_health order by source",
         )
-        by_status = dict(
-            conn.execute(sa.select(article.c.status, sa.func.count()).group_by(article.c.status))
-            .tuples()
-            .all()
-        )
+        by_status = articles_by_status(conn)
         failures = _rows(
             conn,
             "select source, url, stage, reason, error, attempts, next_attempt_at, updated_at "

@@ -32,3 +32,12 @@ def test_migration_files_are_date_stamped() -> None:
     assert files
     for path in files:
         assert path.name[:8].isdigit() and path.name[8] == "_", path.name
+
+
+def test_engine_factory_refuses_databases_we_do_not_support() -> None:
+    import pytest
+
+    from pipeline.warehouse.engine import UnsupportedDialectError
+
+    with pytest.raises(UnsupportedDialectError, match="'mysql' is not supported"):
+        make_engine("mysql://user@localhost/db")

@@ -18,9 +18,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from pipeline.dates import as_utc
 from pipeline.dedupe.cluster import Link, Member, assign_story, components
 from pipeline.dedupe.features import DedupeConfig, Features
 from pipeline.dedupe.minhash import containment, from_bytes, jaccard, to_bytes
+from pipeline.warehouse.engine import UnsupportedDialectError
 from pipeline.warehouse.schema import article
 from pipeline.warehouse.schema_dedupe import (
     article_dedupe,
@@ -55,18 +57,14 @@ def lock(conn: Connection) -> None:
         # lock now, before we read the index, so no other writer can slip in between.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     else:
-        raise NotImplementedError(f"no dedupe lock for dialect {conn.dialect.name!r}")
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+        raise UnsupportedDialectError(conn.dialect.name)
 
 
 def _member(row: Any) -> Member:
     return Member(
         article_id=row.article_id,
         source_id=row.source_id,
-        seen_at=_aware(row.seen_at),
+        seen_at=as_utc(row.seen_at),
         content_hash=row.content_hash,
         title_hash=row.title_hash,
         agency=row.agency,
@@ -144,7 +142,7 @@ def _verify(f: Features, row: Any, cfg: DedupeConfig) -> Link | None:
 
 def day_number(when: datetime) -> int:
     """Whole days since 1970-01-01 UTC: the time bucket of story bands."""
-    return (_aware(when) - EPOCH).days
+    return (as_utc(when) - EPOCH).days
 
 
 def _index(conn: Connection, f: Features, cfg: DedupeConfig, now: datetime) -> None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from pipeline.dates import as_utc
 from pipeline.dedupe.features import DedupeConfig, DedupeInput, features
 from pipeline.dedupe.index import dedupe_batch, prune_bands
 from pipeline.warehouse.schema import article, source
@@ -42,7 +43,7 @@ def _seen_at() -> sa.ColumnElement[datetime]:
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+    return None if value is None else as_utc(value)
 
 
 def seen_at(

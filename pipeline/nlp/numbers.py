@@ -156,7 +156,7 @@ def parse_number(text: str) -> float | None:
     else:
         scales = "|".join(sorted(SCALES, key=len, reverse=True))
         w = re.fullmatch(rf"(.+?)((?:[\s-](?:{scales}))*)", s)
-        base = _word_value(w.group(1)) if w else None
+        base = word_value(w.group(1)) if w else None
         if w is None or base is None:
             return None
         value = float(base)
@@ -168,7 +168,8 @@ def parse_number(text: str) -> float | None:
     return value
 
 
-def _word_value(word: str) -> int | None:
+def word_value(word: str) -> int | None:
+    """The value of a number word ("twelve", "forty-two", "a dozen"), or None."""
     if word in _SMALL:
         return _SMALL[word]
     if "-" in word:

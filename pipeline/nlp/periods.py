@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from pipeline.nlp.numbers import word_value
+
 MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
 MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
 MONTHS.pop("may", None)  # "may" the verb is far more common than May abbreviated
@@ -44,18 +46,6 @@ _SPEECH_BEFORE = re.compile(
     r"(?i)\b(?:said|says|claimed|reported|announced|stated|added|told \w+|wrote|noted)"
     r"(?: \w+)?\s+$"
 )
-_WORDNUM = {
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "twelve": 12,
-}
 
 
 @dataclass(frozen=True)
@@ -132,7 +122,9 @@ def resolve(expr: str, published: date | None) -> tuple[date | None, date | None
         return None, None
     span = re.search(rf"(?:past|last) ({_NUMW}) ({_UNIT})", s)
     if span:
-        k = int(span.group(1)) if span.group(1).isdigit() else _WORDNUM[span.group(1)]
+        k = int(span.group(1)) if span.group(1).isdigit() else word_value(span.group(1))
+        if k is None:  # _NUMW only admits words word_value knows; kept for the type checker
+            return None, None
         unit = span.group(2).rstrip("s")
         days = {"hour": k / 24, "day": k, "week": 7 * k, "month": 30 * k, "year": 365 * k}[unit]
         return pub - timedelta(days=max(days, 1)), pub

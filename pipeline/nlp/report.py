@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from pipeline.nlp.store import claim_ledger
+from pipeline.textfmt import text_table
 from pipeline.warehouse.schema_claims import claim
 
 _QUALIFIER_SIGNS = {
@@ -59,11 +60,5 @@ def demo_report(engine: Engine, *, limit: int = 40) -> str:
         ]
         for r in rows
     ]
-    widths = [max(len(x) for x in col) for col in zip(header, *table, strict=False)]
-    lines = [
-        "claims: " + ", ".join(f"{k} {kinds.get(k, 0)}" for k in ("numeric", "quote", "statement")),
-        "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)),
-        "  ".join("-" * w for w in widths),
-    ]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in table]
-    return "\n".join(line.rstrip() for line in lines)
+    counts = ", ".join(f"{k} {kinds.get(k, 0)}" for k in ("numeric", "quote", "statement"))
+    return f"claims: {counts}\n" + text_table(table, header)

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from pipeline.config import Settings
+from pipeline.dates import as_utc
 from pipeline.nlp.claims import ClaimExtractor
 from pipeline.nlp.loading import get_nlp
 from pipeline.nlp.store import store_analysis
@@ -32,9 +33,7 @@ def extractor_for(settings: Settings) -> ClaimExtractor:
 def _day(value: datetime | None) -> date | None:
     if value is None:
         return None
-    if value.tzinfo is None:  # SQLite returns naive datetimes (stored as UTC)
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).date()
+    return as_utc(value).astimezone(UTC).date()
 
 
 def analyse_ids(

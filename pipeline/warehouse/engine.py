@@ -8,6 +8,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+SUPPORTED_DIALECTS = ("sqlite", "postgresql")
+
+
+class UnsupportedDialectError(ValueError):
+    """The warehouse URL names a database Mediamon does not run on."""
+
+    def __init__(self, dialect: str) -> None:
+        super().__init__(
+            f"warehouse dialect {dialect!r} is not supported: use SQLite (sqlite:///path) "
+            "or PostgreSQL (postgresql+psycopg://...)"
+        )
+
+
 # Under WAL, writers still serialise; a generous busy timeout makes a second writer wait for the
 # lock instead of failing with "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -25,7 +38,10 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """A new engine for ``url`` with our dialect settings applied."""
+    """A new engine for ``url`` with our dialect settings applied (SQLite or PostgreSQL only)."""
+    dialect = sa.engine.make_url(url).get_backend_name()
+    if dialect not in SUPPORTED_DIALECTS:
+        raise UnsupportedDialectError(dialect)
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         sa.event.listen(engine, "connect", _sqlite_pragmas)

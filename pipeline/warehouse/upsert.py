@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from pipeline.warehouse.engine import UnsupportedDialectError
+
 
 def _insert(conn: Connection, table: sa.Table) -> Any:
     name = conn.dialect.name
@@ -16,7 +18,7 @@ def _insert(conn: Connection, table: sa.Table) -> Any:
         return postgresql.insert(table)
     if name == "sqlite":
         return sqlite.insert(table)
-    raise NotImplementedError(f"upsert is not implemented for dialect {name!r}")
+    raise UnsupportedDialectError(name)
 
 
 def upsert(
