@@ -20,6 +20,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tests.seed import add_source_and_feed
+
 GOLD = Path(__file__).resolve().parent / "gold" / "claims"
 FIELDS = ("qualifier", "unit", "rate_per", "speaker", "via", "cites", "hedged")
 # Reported for information, not asserted: the issue's gate names the fields above.
@@ -163,26 +165,12 @@ def score_article(
 def seed_articles(engine: sa.Engine, texts: dict[str, str], *, published: datetime) -> None:
     """Deduped article rows (one source, one feed) holding ``texts`` keyed by article id: the
     analyse stage's input, for tests and the benchmark."""
-    from pipeline.warehouse.schema import article, feed, source
+    from pipeline.warehouse.schema import article
 
     with engine.begin() as conn:
-        sid = conn.execute(
-            sa.insert(source).values(name="Test Wire", created_at=published).returning(source.c.id)
-        ).scalar_one()
-        fid = conn.execute(
-            sa.insert(feed)
-            .values(
-                source_id=sid,
-                url="http://127.0.0.1/feed.xml",
-                tags=[],
-                enabled=True,
-                status="ok",
-                failures=0.0,
-                created_at=published,
-                updated_at=published,
-            )
-            .returning(feed.c.id)
-        ).scalar_one()
+        sid, fid = add_source_and_feed(
+            conn, name="Test Wire", feed_url="http://127.0.0.1/feed.xml", now=published
+        )
         rows = [
             {
                 "id": key,

@@ -11,11 +11,11 @@ from sqlalchemy.engine import Engine
 
 from pipeline.config import Settings
 from pipeline.quality.gate import run_gate
-from pipeline.warehouse import upsert
 from pipeline.warehouse.migrate import upgrade
-from pipeline.warehouse.schema import article, feed, feed_poll, source
+from pipeline.warehouse.schema import article, feed_poll
 from pipeline.warehouse.schema_claims import claim
 from pipeline.warehouse.schema_quality import dq_result, dq_run, quarantine
+from tests.seed import add_source_and_feed
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 RUN = "gate-run-1"
@@ -50,28 +50,13 @@ class Warehouse:
     def source(self, name: str) -> tuple[int, int]:
         if name not in self.sources:
             with self.engine.begin() as conn:
-                upsert(
+                sid, fid = add_source_and_feed(
                     conn,
-                    source,
-                    [{"name": name, "language": "en", "created_at": NOW}],
-                    key=["name"],
+                    name=name,
+                    feed_url=f"http://127.0.0.1/feeds/{len(self.sources)}.xml",
+                    now=NOW,
+                    language="en",
                 )
-                sid = conn.execute(sa.select(source.c.id).where(source.c.name == name)).scalar_one()
-                url = f"http://127.0.0.1/{sid}/feed.xml"
-                conn.execute(
-                    feed.insert().values(
-                        source_id=sid,
-                        url=url,
-                        language="en",
-                        tags=[],
-                        enabled=True,
-                        status="ok",
-                        failures=0.0,
-                        created_at=NOW,
-                        updated_at=NOW,
-                    )
-                )
-                fid = conn.execute(sa.select(feed.c.id).where(feed.c.url == url)).scalar_one()
             self.sources[name] = (sid, fid)
         return self.sources[name]
 

@@ -30,8 +30,9 @@ from pipeline.extract_worker import ExtractionWorker, ExtractJob
 from pipeline.samples import serving
 from pipeline.warehouse import get_engine
 from pipeline.warehouse.migrate import upgrade
-from pipeline.warehouse.schema import article, feed, source
+from pipeline.warehouse.schema import article
 from tests.conftest import SAMPLES
+from tests.seed import add_source_and_feed
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "html"
 PAGE_URL = "https://news.example.org/2026/05/dunmere-lock-reopens"
@@ -351,23 +352,9 @@ SAMPLE_PAGES = [
 def _seed(engine: sa.Engine, base: str, paths: list[str], source_name: str) -> list[str]:
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        source_id = conn.execute(
-            sa.insert(source).values(name=source_name, created_at=now).returning(source.c.id)
-        ).scalar_one()
-        feed_id = conn.execute(
-            sa.insert(feed)
-            .values(
-                source_id=source_id,
-                url=f"{base}/feed-{source_name}.rss",
-                tags=[],
-                enabled=True,
-                status="ok",
-                failures=0.0,
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(feed.c.id)
-        ).scalar_one()
+        source_id, feed_id = add_source_and_feed(
+            conn, name=source_name, feed_url=f"{base}/feed-{source_name}.rss", now=now
+        )
         ids = []
         for path in paths:
             key = hashlib.sha256(f"{base}/{path}".encode()).hexdigest()
