@@ -44,6 +44,11 @@ def test_gate_quarantines_exactly_the_planted_rows(home: Path) -> None:
     assert docs.exists()
     html = docs.read_text(encoding="utf-8")
     assert "article" in html and "feed_poll" in html
+    # The run's validation pages render, and through the cached views: compiled templates
+    # persist under the home for the next task process.
+    pages = list((home / "dq_docs" / "validations").rglob("*.html"))
+    assert pages and any(RUN in p.as_posix() for p in pages)
+    assert any((home / "cache" / "jinja").iterdir())
 
 
 def test_source_failure_share_rejects_the_batch(home: Path) -> None:

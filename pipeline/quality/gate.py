@@ -156,7 +156,8 @@ def gate_batch(
     """Validate one batch of articles and their claims; publish or quarantine in one commit."""
     with engine.connect() as conn:
         articles = frames.article_frame(conn, ids)
-        claims = frames.claim_frame(conn, ids)
+        texts = dict(zip(articles["id"], articles["text"], strict=True))
+        claims = frames.claim_frame(conn, ids, texts)
     outcomes = [
         validator.validate(ARTICLE, articles, run_id=run_id),
         validator.validate(CLAIM, claims, run_id=run_id),

@@ -26,6 +26,7 @@ from great_expectations.data_context.types.resource_identifiers import (
 from sqlalchemy.engine import Connection
 
 from pipeline.config import Settings
+from pipeline.quality.docs_views import site_views
 from pipeline.quality.suites import ARTICLE, ARTICLE_SOURCE, CLAIM, FEED_POLL, build_suites
 from pipeline.warehouse.schema_quality import dq_result, dq_run, quarantine
 
@@ -151,13 +152,15 @@ class Validator:
                 ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
                 ctx.add_data_docs_site(
                     site_name=DOCS_SITE,
+                    # GX types site_config as a TypedDict that doesn't list the builders'
+                    # view overrides, which GX's SiteBuilder accepts all the same.
                     site_config={
                         "class_name": "SiteBuilder",
-                        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
                         "store_backend": {
                             "class_name": "TupleFilesystemStoreBackend",
                             "base_directory": str(docs_dir),
                         },
+                        **site_views(docs_dir.parent / "cache" / "jinja"),  # type: ignore[typeddict-item]
                     },
                 )
                 source = ctx.data_sources.add_pandas("mediamon")
