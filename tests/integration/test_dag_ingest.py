@@ -118,12 +118,14 @@ def test_dags_have_no_airflow2_leftovers() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def _run_demo(home: Path, port: int) -> subprocess.CompletedProcess[str]:
+def _run_demo(
+    home: Path, port: int, extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     for key in list(env):
         if key.startswith(("AIRFLOW", "MEDIAMON_")):
             del env[key]
-    env.update({"MEDIAMON_HOME": str(home), "MEDIAMON_SAMPLES_PORT": str(port)})
+    env.update({"MEDIAMON_HOME": str(home), "MEDIAMON_SAMPLES_PORT": str(port), **(extra or {})})
     mediamon = Path(sys.executable).with_name("mediamon")
     return subprocess.run(
         [str(mediamon), "demo"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900
@@ -160,7 +162,7 @@ def _counts(url: str) -> dict[str, Any]:
     return out
 
 
-def test_demo_runs_the_dag_end_to_end_and_is_idempotent(
+def test_demo_runs_the_dag_end_to_end_idempotent_and_gated(
     tmp_path: Path, manifest: dict[str, Any]
 ) -> None:
     port = free_port()
@@ -188,3 +190,67 @@ def test_demo_runs_the_dag_end_to_end_and_is_idempotent(
     for table in ("source", "feed", "article"):
         assert after_two["tables"][table] == after_one["tables"][table]
     assert after_two["tables"]["feed_poll"] == 2 * after_one["tables"]["feed"]
+    # Third run, on the same warehouse: a batch the gate must reject as a whole.
+    _check_batch_rejection(tmp_path, port)
+
+
+def _published_views(url: str) -> dict[str, Any]:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        out = {
+            view: conn.execute(sa.text(f"select * from {view} order by 1")).all()
+            for view in ("v_articles", "v_story_spread", "v_duplicates")
+        }
+    engine.dispose()
+    return out
+
+
+def _check_batch_rejection(tmp_path: Path, port: int) -> None:
+    """A batch-level failure fails the gate task (so the DAG run) and publishes nothing."""
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    before = _published_views(url)
+    assert before["v_articles"], "the first run published nothing to compare against"
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        # A new analysed article from a source that also has failed fetches/extractions in the
+        # window: with the failure-share bound at 0 the gate must reject the whole batch.
+        src, feed_id = conn.execute(
+            sa.text(
+                "select source_id, feed_id from article "
+                "where status in ('fetch_failed', 'extract_failed') limit 1"
+            )
+        ).one()
+        conn.execute(
+            sa.text(
+                "insert into article (id, url, source_id, feed_id, discovered_at, "
+                "discovered_run_id, status, attempts, fetched_at, title, text, word_count, "
+                "language, published_at, updated_at) values (:id, :url, :src, :feed, "
+                "CURRENT_TIMESTAMP, 'seeded', 'analysed', 1, CURRENT_TIMESTAMP, 'Seeded', "
+                ":text, 120, 'en', NULL, CURRENT_TIMESTAMP)"
+            ),
+            {
+                "id": "f" * 64,
+                "url": "http://127.0.0.1/seeded.html",
+                "src": src,
+                "feed": feed_id,
+                "text": " ".join(["word"] * 120),
+            },
+        )
+    engine.dispose()
+    strict = {"MEDIAMON_DQ_MAX_SOURCE_FAILURE_SHARE": "0", "MEDIAMON_DQ_SOURCE_MIN_ARTICLES": "1"}
+    second = _run_demo(tmp_path, port, strict)
+    log = second.stdout + second.stderr
+    assert second.returncode != 0, log[-5000:]
+    assert "gate_articles" in log and "BatchRejectedError" in log, log[-5000:]
+    assert _published_views(url) == before
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert (
+            conn.execute(sa.text(f"select status from article where id = '{'f' * 64}'")).scalar()
+            == "analysed"
+        )
+        outcomes = conn.execute(
+            sa.text("select distinct outcome from dq_run where suite = 'article_source'")
+        ).scalars()
+        assert "rejected" in set(outcomes)
+    engine.dispose()
