@@ -1,9 +1,10 @@
-"""Score the claim extractor on the hand-written gold set in tests/gold/claims.
+"""Score the claim extractor on a hand-written gold set (default tests/gold/claims).
 
 Numeric claims match on (value_low, value_high), in article order; quotes on their words;
 statements on their speaker. Text fields compare case-insensitively without leading articles
 and edge punctuation; a gold `via`/`cites` item matches a predicted one that contains it or is
-contained by it. Run: ``.venv/bin/python -m tests.claims_scoring``.
+contained by it. Run: ``.venv/bin/python -m tests.claims_scoring [GOLD_DIR]``; a gold directory
+holds ``NAME.txt`` articles next to ``NAME.json`` expectations.
 """
 
 from __future__ import annotations
@@ -192,7 +193,7 @@ def seed_articles(engine: sa.Engine, texts: dict[str, str], *, published: dateti
             conn.execute(sa.insert(article), rows)
 
 
-Extract = Callable[[list[tuple[str, date]]], list[list[dict[str, Any]]]]
+Extract = Callable[[list[tuple[str, date | None]]], list[list[dict[str, Any]]]]
 
 
 def score(extract: Extract, gold_dir: Path = GOLD) -> Score:
@@ -200,7 +201,10 @@ def score(extract: Extract, gold_dir: Path = GOLD) -> Score:
     files = sorted(gold_dir.glob("*.txt"))
     golds = [json.loads(f.with_suffix(".json").read_text(encoding="utf-8")) for f in files]
     inputs = [
-        (f.read_text(encoding="utf-8"), date.fromisoformat(g["published"]))
+        (
+            f.read_text(encoding="utf-8"),
+            date.fromisoformat(g["published"]) if g.get("published") else None,
+        )
         for f, g in zip(files, golds, strict=True)
     ]
     s = Score()
@@ -209,18 +213,37 @@ def score(extract: Extract, gold_dir: Path = GOLD) -> Score:
     return s
 
 
-def main() -> int:
-    """Score the configured model and print the figures and every disagreement."""
+def score_dir(path: Path | str = GOLD) -> Score:
+    """Score the configured spaCy model's extractor on the gold set in ``path``."""
     from pipeline.config import get_settings
     from pipeline.nlp import ClaimExtractor, get_nlp
 
+    gold_dir = Path(path)
+    if not any(gold_dir.glob("*.txt")):
+        raise FileNotFoundError(f"no gold articles (*.txt) in {gold_dir}")
     extractor = ClaimExtractor(get_nlp(get_settings().spacy_model))
 
-    def run(items: list[tuple[str, date]]) -> list[list[dict[str, Any]]]:
+    def run(items: list[tuple[str, date | None]]) -> list[list[dict[str, Any]]]:
         return [[c.to_json() for c in a.claims] for a in extractor.analyse_many(items)]
 
-    s = score(run)
+    return score(run, gold_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Score the gold directory given as the only argument (default tests/gold/claims) and print
+    every disagreement, then the figures."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) > 1 or any(a.startswith("-") for a in args):
+        print("usage: python -m tests.claims_scoring [GOLD_DIR]", file=sys.stderr)
+        return 2
+    gold_dir = Path(args[0]) if args else GOLD
+    try:
+        s = score_dir(gold_dir)
+    except FileNotFoundError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     print("\n".join(s.errors))
+    print(f"gold: {gold_dir}")
     print(s.report())
     return 0
 

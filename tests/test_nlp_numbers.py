@@ -84,3 +84,102 @@ def test_offsets_point_at_the_words() -> None:
     for q in find_quantities(text):
         assert text[q.start : q.end] == q.text
     assert [q.text for q in find_quantities(text)] == ["4,000", "two-thirds"]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("half a million", 500_000),
+        ("a quarter of a million", 250_000),
+        ("one and a half million", 1_500_000),
+        ("two hundred and fifty", 250),
+        ("one million", 1_000_000),
+        ("three hundred thousand", 300_000),
+        ("one in five", 0.2),
+        ("nine out of ten", 0.9),
+        ("1 in 4", 0.25),
+        ("a tenth", 0.1),
+        ("€12m", 12_000_000),
+        ("7 pct", 7),
+    ],
+)
+def test_parse_number_words_shares_and_scales(text: str, value: float) -> None:
+    parsed = parse_number(text)
+    assert parsed is not None and math.isclose(parsed, value)
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Half a million people fled", ["Half a million"]),
+        ("roughly one in three voters", ["one in three"]),
+        ("some two hundred and fifty nurses and two doctors", ["two hundred and fifty", "two"]),
+        ("one million doses and one of the biggest depots", ["one million"]),
+        # a number followed by "in" and a year, or by a length of time, is not a share
+        ("the tally rose by 3 in 2024", ["3", "2024"]),
+        ("prices doubled 2 in 10 years", ["2", "10"]),
+    ],
+)
+def test_find_quantities_words_and_shares(text: str, found: list[str]) -> None:
+    assert [q.text for q in find_quantities(text)] == found
+
+
+@pytest.mark.parametrize(
+    ("text", "qualifier"),
+    [
+        ('holds "no more than 3,500" prisoners', "up_to"),
+        ("can cover at most 1.7 gigawatts", "up_to"),
+        ("not less than 40 buses", "at_least"),
+        ("no fewer than 12 ships", "at_least"),
+        ("more than 600 beds", "more_than"),
+    ],
+)
+def test_longer_qualifiers_win(text: str, qualifier: str) -> None:
+    (q,) = find_quantities(text)
+    assert q.qualifier == qualifier
+
+
+def _why(text: str, figure: str) -> str | None:
+    """not_a_figure's verdict on the first quantity written as ``figure`` in ``text``."""
+    from pipeline.nlp.figures import not_a_figure
+
+    (q,) = [q for q in find_quantities(text) if q.text == figure]
+    return not_a_figure(text, q, [])
+
+
+@pytest.mark.parametrize(
+    ("text", "figure"),
+    [
+        ("Two days of talks ended without a deal.", "Two"),
+        ("She spoke for the first time in two weeks.", "two"),
+        ("Three weeks later the convoy returned.", "Three"),
+        ("Results are expected within 48 hours.", "48"),
+        ("He said a third round of talks was possible.", "a third"),
+        ("The economy grew fast in the first half of the year.", "half"),
+        ("The file went back as case no. 412 on appeal.", "412"),
+        ("Page 3 of 12", "12"),
+        ("The vote was moved to 12.03.2026 by the council.", "12.03"),
+        ("Proceedings opened under file CCJ-2025/0931 last week.", "0931"),
+        ("A woman in her 40s waited outside.", "40"),
+        ("Posted by the desk 1,234 views", "1,234"),
+        ("The convoy left at 0600 local time.", "0600"),
+    ],
+)
+def test_not_figures(text: str, figure: str) -> None:
+    assert _why(text, figure) is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "figure"),
+    [
+        ("Output will be cut by a third, the minister said.", "a third"),
+        ("Spending will be cut by a third next year.", "a third"),
+        ("A fifth of the wells have run dry.", "A fifth"),
+        ("Power cuts of up to 16 hours a day hit the city.", "16"),
+        ("The siege has lasted more than 200 days.", "200"),
+        ("At least 17 people were killed.", "17"),
+        ("Exports fell by half in a month.", "half"),
+    ],
+)
+def test_figures_that_look_like_non_figures(text: str, figure: str) -> None:
+    assert _why(text, figure) is None

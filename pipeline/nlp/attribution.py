@@ -55,7 +55,8 @@ CUE_FORMS: dict[str, tuple[str, str]] = {
 }
 
 
-# Heads of "according to <X>" phrases that are data, not a speaker: they go to `cites`.
+# Heads of "according to <X>" phrases that are data, not a speaker: they go to `cites`, and
+# whoever produced them ("figures from the ministry", "police estimates") is the speaker.
 DATA_WORDS = {
     "figures",
     "data",
@@ -65,19 +66,32 @@ DATA_WORDS = {
     "count",
     "tally",
     "poll",
+    "polls",
     "survey",
+    "surveys",
     "records",
     "numbers",
     "calculations",
     "analysis",
     "study",
+    "studies",
     "census",
     "report",
     "registry",
     "registries",
     "imagery",
     "documents",
+    "assessment",
+    "projections",
+    "forecast",
+    "research",
+    "audit",
 }
+# Of those, the ones that speak for themselves when nobody is named as their author:
+# "according to a parliamentary report" -> speaker "a parliamentary report", nothing cited.
+DOCUMENT_WORDS = {"report", "reports", "study", "studies", "assessment", "audit"}
+# Participles that introduce the author of data: "a survey published by the Lenz Institute".
+_AUTHORED = {"published", "conducted", "compiled", "released", "commissioned", "carried", "issued"}
 
 
 NON_OUTLETS = {
@@ -126,8 +140,40 @@ def _is_cue(tok: Token) -> bool:
     return tok.dep_ not in ("amod", "acl") or tok.lower_ in ("said", "told")
 
 
+# Common nouns that are news outlets without a name: "told a news agency", "state television".
+OUTLET_NOUNS = {
+    "newspaper",
+    "newspapers",
+    "broadcaster",
+    "television",
+    "tv",
+    "radio",
+    "media",
+    "outlet",
+    "outlets",
+    "daily",
+    "weekly",
+    "magazine",
+    "website",
+    "channel",
+    "station",
+    "wire",
+    "podcast",
+    "telegram",
+}
+_NEWS_WORDS = {"news", "press", "wire", "media"}
+
+
 def _outlet(tokens: list[Token]) -> bool:
-    return any(t.pos_ == "PROPN" for t in tokens) and tokens[-1].lower_ not in NON_OUTLETS
+    head = tokens[-1]
+    if head.lower_ in NON_OUTLETS:
+        return False
+    if any(t.pos_ == "PROPN" for t in tokens) or head.lower_ in OUTLET_NOUNS:
+        return True
+    # "a news agency", "a press service": an agency is an outlet when it is a news one
+    return head.lower_ in ("agency", "agencies", "service") and any(
+        t.lower_ in _NEWS_WORDS for t in tokens[:-1]
+    )
 
 
 def channels(sent: Span) -> list[str]:
@@ -146,6 +192,11 @@ def channels(sent: Span) -> list[str]:
             )
             obj = pobj(prep) if prep is not None else None
             if obj is not None:
+                np = np_tokens(obj)
+        elif tok.lower_ == "on" and tok.dep_ == "prep" and tok.head.lower_ in CUE_FORMS:
+            # "said on state television", "wrote on Telegram"
+            obj = pobj(tok)
+            if obj is not None and (obj.lower_ in OUTLET_NOUNS or obj.ent_type_ == "ORG"):
                 np = np_tokens(obj)
         elif tok.lower_ in CHANNEL_NOUNS:
             poss = next((c for c in tok.children if c.dep_ == "poss"), None)
@@ -172,6 +223,66 @@ def citations(sent: Span) -> list[str]:
     return out
 
 
+_SHOW_FORMS = {
+    "show",
+    "shows",
+    "showed",
+    "shown",
+    "found",
+    "finds",
+    "suggest",
+    "suggests",
+    "suggested",
+    "indicate",
+    "indicates",
+    "indicated",
+}
+
+
+def _cite_data(data: Token, attr: Attribution) -> list[Token]:
+    """Add cited data ("figures from the ministry") to ``attr.cites``; return the speaker tokens:
+    the data's author, or a document that speaks for itself ("a parliamentary report")."""
+    np = np_tokens(data)
+    author = _data_author(data)
+    if any(c.dep_ == "acl" and c.lower_ in _AUTHORED for c in data.children):
+        # keep "published by X" in what is cited, as "a poll by X" is
+        np = [t for t in data.subtree if not t.is_punct or t.i < data.i]
+    if author or data.lower_ not in DOCUMENT_WORDS:
+        attr.cites.append(clean(span_text(np)))
+        return author
+    return np
+
+
+def _data_author(data: Token) -> list[Token]:
+    """Who produced cited data: "figures from the ministry", "a poll by X", "a survey published
+    by X", "police estimates", "the ministry's figures"; [] when nobody is named."""
+    for p in ("by", "from", "of"):  # "a count of obituaries by X": the author is X
+        prep = next((c for c in data.children if c.dep_ == "prep" and c.lower_ == p), None)
+        inner = pobj(prep) if prep is not None else None
+        if inner is not None:
+            return np_tokens(inner)
+    for c in data.children:
+        if c.dep_ == "acl" and c.lower_ in _AUTHORED:
+            agent = next(
+                (a for a in c.children if a.dep_ in ("agent", "prep") and a.lower_ == "by"), None
+            )
+            inner = pobj(agent) if agent is not None else None
+            if inner is not None:
+                return np_tokens(inner)
+    for c in data.children:
+        if c.i > data.i:
+            continue
+        if c.dep_ == "poss" and c.pos_ in ("NOUN", "PROPN"):
+            return [t for t in np_tokens(c) if t.tag_ != "POS"]
+        if c.dep_ == "compound" and (c.pos_ == "PROPN" or c.lower_ in _AUTHOR_NOUNS):
+            return [t for t in c.subtree if t.i < data.i]
+    return []
+
+
+# Common nouns that name the author of data when they modify it: "police estimates".
+_AUTHOR_NOUNS = {"police", "army", "ministry", "government", "hospital", "military", "council"}
+
+
 def find_cues(sent: Span, memory: SpeakerMemory, offset: int) -> list[Cue]:
     """Cues in ``sent`` with their attribution; ``offset`` maps doc offsets to the article."""
     via = channels(sent)
@@ -189,22 +300,10 @@ def find_cues(sent: Span, memory: SpeakerMemory, offset: int) -> list[Cue]:
             )
             speaker_toks: list[Token] = []
             if obj is not None:
-                np = np_tokens(obj)
-                if obj.lower_ in DATA_WORDS:
-                    attr.cites.append(clean(span_text(np)))
-                    prep = next(
-                        (
-                            c
-                            for p in ("by", "from", "of")
-                            for c in obj.children
-                            if c.dep_ == "prep" and c.lower_ == p
-                        ),
-                        None,
-                    )
-                    inner = pobj(prep) if prep is not None else None
-                    speaker_toks = np_tokens(inner) if inner is not None else []
+                if obj.lower_ in DATA_WORDS or obj.lower_ in DOCUMENT_WORDS:
+                    speaker_toks = _cite_data(obj, attr)
                 else:
-                    speaker_toks = np
+                    speaker_toks = np_tokens(obj)
             set_speaker(attr, speaker_toks, memory, offset)
             cues.append(Cue(tok, "according to", attr, frozenset(t.i for t in speaker_toks)))
         elif tok.lower_ == "citing" and tok.dep_ in ("advcl", "xcomp", "conj", "acl"):
@@ -214,6 +313,17 @@ def find_cues(sent: Span, memory: SpeakerMemory, offset: int) -> list[Cue]:
             speaker_toks = np_tokens(subj) if subj is not None else []
             set_speaker(attr, speaker_toks, memory, offset)
             cues.append(Cue(tok, "citing", attr, frozenset(t.i for t in speaker_toks)))
+        elif tok.lower_ in _SHOW_FORMS and tok.pos_ == "VERB":
+            # "customs data showed", "the survey found": the data speaks, its author is the
+            # speaker and the data is cited.
+            subj = subject(tok)
+            if subj is None or not (subj.lower_ in DATA_WORDS or subj.lower_ in DOCUMENT_WORDS):
+                continue
+            attr = Attribution(cue=tok.text, cue_stance=NEUTRAL, via=list(via), cites=list(cites))
+            speaker_toks = _cite_data(subj, attr)
+            set_speaker(attr, speaker_toks, memory, offset)
+            data_ids = frozenset(t.i for t in subj.subtree if t.i < tok.i)
+            cues.append(Cue(tok, tok.text, attr, data_ids | {t.i for t in speaker_toks}))
         elif _is_cue(tok):
             _, stance = CUE_FORMS[tok.lower_]
             attr = Attribution(cue=tok.text, cue_stance=stance, via=list(via), cites=list(cites))

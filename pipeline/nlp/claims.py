@@ -18,7 +18,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from pipeline.nlp.attribution import Cue, channels, citations, find_cues
-from pipeline.nlp.figures import not_a_figure, rate_of, unit_of
+from pipeline.nlp.figures import carried_unit, not_a_figure, rate_of, unit_of
 from pipeline.nlp.hedges import find_hedges
 from pipeline.nlp.loading import pipe_chunks
 from pipeline.nlp.numbers import Quantity, find_quantities
@@ -158,7 +158,7 @@ def _numeric_claims(
     spans = [(p.start, p.end) for p in periods]
     found = [q for q in find_quantities(stext) if not_a_figure(stext, q, spans) is None]
     hedges = find_hedges(stext)
-    out = []
+    out: list[Claim] = []
     for k, q in enumerate(found):
         nxt = found[k + 1].start if k + 1 < len(found) else None
         absolute = dataclasses.replace(q, start=q.start + sent.start, end=q.end + sent.start)
@@ -171,6 +171,9 @@ def _numeric_claims(
         else:
             attr = Attribution(via=channels(sent.span), cites=citations(sent.span))
         period = _period_for(q, periods)
+        unit = unit_of(absolute, sent.span, sent.offset)
+        if unit is None and out:
+            unit = carried_unit(stext, found[k - 1], out[-1].unit, q)
         out.append(
             Claim(
                 kind="numeric",
@@ -184,7 +187,7 @@ def _numeric_claims(
                 value_low=q.low,
                 value_high=q.high,
                 qualifier=q.qualifier,
-                unit=unit_of(absolute, sent.span, sent.offset),
+                unit=unit,
                 rate_per=rate_of(stext, q, nxt),
                 period=period.text if period else None,
                 period_start=period.date_start if period else None,

@@ -8,7 +8,7 @@ import re
 from spacy.tokens import Span, Token
 
 from pipeline.nlp.attribution import CUE_FORMS
-from pipeline.nlp.numbers import FRACTIONS, Quantity
+from pipeline.nlp.numbers import FRACTIONS, ORDINAL_FRACTIONS, Quantity, qualifier_before
 from pipeline.nlp.tokens import doc_text
 
 _MONTH = (
@@ -50,14 +50,83 @@ _REF_WORDS = {
     "motion",
     "directive",
     "regulation",
+    "protocol",
+    "amendment",
+    "annex",
+    "clause",
+    "rule",
+    "form",
+    "part",
+    "phase",
+    "terminal",
+    "apartment",
+    "apt",
+    "floor",
+    "bus",
+    "train",
+    "tram",
+    "track",
+    "exit",
+    "pier",
+    "berth",
+    "channel",
+    "line",
+    "zone",
+    "sector",
+    "level",
+    "category",
+    "model",
+    "version",
+    "season",
+    "episode",
+    "photo",
+    "image",
+    "figure",
+    "table",
+    "appendix",
+    "cell",
+    "ward",
+    "precinct",
 }
+# Written in lower case too ("case no. 412", "#7"): these always introduce a reference.
+_REF_MARKERS = re.compile(r"(?i)(?:\bno\.|\bnos\.|\bnr\.|\bnum\.|#|№)\s*$")
+# "Page 3 of 12", "photo 2/9": page furniture.
+_OF_TOTAL = re.compile(
+    r"(?i)\b(?:page|part|photo|image|slide|episode|item|chapter|picture|step)\s+\d+\s*(?:of|/)\s*$"
+)
+_FURNITURE_AFTER = re.compile(
+    r"(?i)^\s*(?:min(?:ute)?s?\s+read|comments?|shares?|views?|likes?|reposts?|retweets?)\b"
+)
 _STREET = re.compile(
     r"^\s+(?:[A-Z][\w'-]+\s+){1,3}(?:Street|St\.?|Avenue|Ave\.?|Road|Rd\.?|"
     r"Boulevard|Blvd\.?|Square|Lane|Prospekt|Embankment|Highway|Quay|Pier|Wharf)\b"
 )
-_TIME_AFTER = re.compile(r"(?i)^(?::\d\d|\s?(?:a\.m\.|p\.m\.|am\b|pm\b|o'clock|gmt|utc|hrs\b))")
+_TIME_AFTER = re.compile(
+    r"(?i)^(?::\d\d|\.\d\d\s?(?:a\.m\.|p\.m\.|am\b|pm\b)|\s?(?:a\.m\.|p\.m\.|am\b|pm\b|o'clock"
+    r"|gmt|utc|cet|eet|hrs\b|h\b|local time\b))"
+)
 _AGE = re.compile(r"(?i)(?:\baged|\bage of|\bages of|\bages)\s+$")
-_ORDINAL_AFTER = re.compile(r"^(?:st|nd|rd|th)\b")
+_ORDINAL_AFTER = re.compile(r"^(?:st|nd|rd|th|s|'s|’s)\b")  # "3rd", "the 1990s", "in her 40s"
+_TIME_UNIT = r"(?:seconds?|minutes?|hours?|days?|nights?|weeks?|months?|years?|decades?)"
+# A length of time that dates an event rather than counting something: "Two days of talks",
+# "for the first time in two weeks", "three weeks later", "within 48 hours".
+_DURATION_OF = re.compile(rf"(?i)^[\s-]+{_TIME_UNIT}\s+(?:of|later|earlier|after|before|on|into)\b")
+_DURATION_UNIT = re.compile(rf"(?i)^[\s-]+{_TIME_UNIT}\b")
+_DURATION_PREP = re.compile(
+    r"(?i)\b(?:in|for|after|within|during|over|the past|the last|the next|the first|the final)\s+$"
+)
+_ORDINAL_NOUN = re.compile(
+    r"^\s+(?!(?:of|in|on|by|to|from|since|last|this|next|and|or|but|the|a|an|over|for|than|at"
+    r"|with|as|per|compared|possibly|more|less|or|year|month|week)\b)[a-z]"
+)
+_AGE_AFTER = re.compile(r"^,\s+(?:said|says|told|who|a|an|the|was|is|has|had)\b")
+_MODIFIER_AFTER = re.compile(
+    r"(?i)^-(?:member|nation|country|party|seat|page|point|storey|story|minute|hour|day|week"
+    r"|month|year|decade|strong|man|person)\b(?!-old)"
+)
+_SMALL_WORDS = {"two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"}
+_DEFINITE = re.compile(r"(?i)\b(?:the|these|those|both|its|their|our|his|her)\s+$")
+_FIRST_HALF = re.compile(r"(?i)\b(?:first|second|latter|former|other)\s+$")
 _YEARLIKE = re.compile(r"^(?:1[89]|20)\d\d$")
 _PERCENT_WORDS = re.compile(r"(?i)percentage points?")
 # Leading words that say something about the count, not what is counted.
@@ -79,9 +148,31 @@ _NOT_UNIT = {
     "such",
 }
 _TEMPORAL = {"last", "next", "this", "each", "every", "per", "past"}
+# Adjectives and participles that name people when they follow a figure: "31,400 dead".
+_NOMINAL = {
+    "dead",
+    "wounded",
+    "injured",
+    "missing",
+    "displaced",
+    "killed",
+    "homeless",
+    "unemployed",
+    "detained",
+    "arrested",
+    "evacuated",
+    "captured",
+}
+# Singular subjects that are counts of something ("the population fell by 1.5 million", "the
+# death toll rose to 45"); other singular subjects ("Production stood at 1,000") are not units.
+_COUNT_NOUNS = {"population", "toll", "workforce", "electorate", "membership", "headcount"}
+# "The number of refugees reached 2 million": the unit is what the number is of.
+_NUMBER_NOUNS = {"number", "total", "count", "tally", "numbers", "totals"}
+_QUOTE_MARKS = {'"', "“", "”", "‘", "’", "'"}
 _RATE = re.compile(
-    r"(?i)^[^.;]{0,40}?\b(?:(?:a|per|each|every) (?P<u1>day|week|month|year)\b(?! (?:earlier|ago|"
-    r"later|before|after|on))|(?P<u2>daily|weekly|monthly|annually|yearly|a year)\b(?! "
+    r"(?i)^[^.;]{0,40}?\b(?:(?<!\bin )(?:a|per|each|every) (?P<u1>day|week|month|year)\b(?! "
+    r"(?:earlier|ago|later|before|after|on))|(?P<u2>daily|weekly|monthly|annually|yearly"
+    r"|(?<!\bin )a year)\b(?! "
     r"(?:earlier|ago|later|before|after))|per annum)"
 )
 _RATE_WORDS = {
@@ -103,6 +194,26 @@ def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str 
         return "period"
     if before[-1:].isalpha() or re.search(r"[A-Za-z]-$", before) or before.endswith(("#", ":")):
         return "code"
+    if re.search(r"\d[-/.]$", before) or re.match(r"^[/.]\d", after):
+        return "code"  # "12.03.2026", "CCJ-2025/0931": one piece of a date or file number
+    if _REF_MARKERS.search(before) or _OF_TOTAL.search(before):
+        return "reference"
+    if _FURNITURE_AFTER.match(after):
+        return "furniture"
+    low = raw.lower()
+    if low in ORDINAL_FRACTIONS and _ORDINAL_NOUN.match(after):
+        return "ordinal"  # "a third round", "a fifth exchange"
+    if low.endswith("half") and _FIRST_HALF.search(before):
+        return "period"  # "in the first half of the year"
+    if not q.percent and q.qualifier == "exact" and not q.currency:
+        if _DURATION_OF.match(after):
+            return "duration"
+        if (
+            _DURATION_UNIT.match(after)
+            and _DURATION_PREP.search(before)
+            and _RATE.search(after) is None
+        ):
+            return "duration"
     if _TIME_AFTER.match(after):
         return "time"
     if _ORDINAL_AFTER.match(after):
@@ -124,8 +235,23 @@ def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str 
         return "reference"
     if _AGE.search(before) or re.match(r"^-year-old|^ years? old", after):
         return "age"
+    if (
+        plain
+        and re.search(r"[A-Za-z]{2},\s*$", before)
+        and re.fullmatch(r"\d{1,2}", raw)
+        and _AGE_AFTER.match(after)
+    ):
+        return "age"  # "The minister, 58, said"
     if plain and re.search(r"[A-Z][a-z]+,\s*$", before) and after.startswith(","):
         return "age"
+    if _MODIFIER_AFTER.match(after):
+        return "modifier"  # "the 27-member bloc", "a three-month delay"
+    if (
+        low in _SMALL_WORDS
+        and _DEFINITE.search(before)
+        and not re.search(r"(?i)\bof\s+(?:the|these|those|its|their)\s+$", before)
+    ):
+        return "reference"  # "the two sides", "both three", "the three countries": not a count
     if re.match(r"^\s+(?:years?|months?|weeks?|days?) (?:ago|old)\b", after):
         return "age"
     return None
@@ -133,6 +259,14 @@ def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str 
 
 def _noun_run(tokens: list[Token]) -> list[Token]:
     run: list[Token] = []
+    while tokens and tokens[0].text in _QUOTE_MARKS:
+        tokens = tokens[1:]  # 'holds "no more than 3,500" Varnian prisoners'
+    if (
+        tokens
+        and tokens[0].lower_ in _NOMINAL
+        and (len(tokens) == 1 or tokens[1].pos_ not in ("NOUN", "PROPN"))
+    ):
+        return tokens[:1]
     for t in tokens:
         if t.ent_type_ in ("PERSON", "ORG", "GPE", "FAC"):
             break  # a name after a figure is not what it counts
@@ -167,8 +301,9 @@ def _of_object(tok: Token) -> list[Token]:
     toks = [
         t
         for t in toks
-        if t.dep_ not in ("det", "poss", "predet", "case")
+        if t.dep_ not in ("det", "poss", "predet", "case", "nummod", "quantmod")
         and t.tag_ != "POS"
+        and not t.like_num
         and not any(a.dep_ == "poss" for a in t.ancestors if a.i > t.i and a != pobj)
     ]
     return toks
@@ -180,8 +315,12 @@ def unit_of(q: Quantity, sent: Span, offset: int) -> str | None:
     if q.percent:
         m = _PERCENT_WORDS.search(q.text)
         return m.group(0) if m else "%"
+    if q.currency:
+        return q.currency  # "$4.2 billion in aid": the money is what is counted
     following = [t for t in sent if t.idx >= q.end - offset]
-    fraction = q.text.strip().lower() in FRACTIONS or re.search(r"(?i)thirds|quarters", q.text)
+    fraction = q.text.strip().lower() in FRACTIONS or re.search(
+        r"(?i)thirds|quarters|fifths|\b(?:in|out of)\b", q.text
+    )
     if following and following[0].lower_ == "of" and fraction:
         toks = _of_object(following[0])
         if toks:
@@ -198,8 +337,6 @@ def unit_of(q: Quantity, sent: Span, offset: int) -> str | None:
     run = _noun_run(following)
     if run:
         return _text(run)
-    if q.currency:
-        return q.currency
     # The clause subject: walk up from the number to its verb.
     inside = [t for t in sent if q.start - offset <= t.idx < q.end - offset]
     tok: Token | None = inside[-1] if inside else None
@@ -211,6 +348,13 @@ def unit_of(q: Quantity, sent: Span, offset: int) -> str | None:
         return None  # the subject of "said" is the speaker, not what is counted
     subj = next((c for c in tok.children if c.dep_ in ("nsubj", "nsubjpass")), None)
     if subj is None or subj.pos_ != "NOUN":
+        return None
+    if subj.lower_ in _NUMBER_NOUNS:
+        of = next((c for c in subj.children if c.dep_ == "prep" and c.lower_ == "of"), None)
+        obj = _of_object(of) if of is not None else []
+        return _text(obj) if obj else None
+    # A share ("cut by a third") is of whatever the subject is, count noun or not.
+    if subj.tag_ != "NNS" and subj.lower_ not in _COUNT_NOUNS and not fraction:
         return None
     toks = [c for c in subj.lefts if c.dep_ in ("compound", "amod")] + [subj]
     toks = [t for t in toks if t.lower_ not in _NOT_UNIT]
@@ -229,3 +373,27 @@ def rate_of(text: str, q: Quantity, next_start: int | None) -> str | None:
     if m2 and "report" not in before:
         return {"annual": "year"}.get(m2.group(1), _RATE_WORDS.get(m2.group(1)))
     return None
+
+
+# What may stand between two figures that count the same thing: "241 votes to 180", "1,200
+# tonnes, up from 900", "4.6 million people, of whom nearly 1.5 million ...".
+_LINK = re.compile(
+    r"(?i)^\s*,?\s*(?:to|and|or|against|versus|vs\.?|from|up from|down from|compared with"
+    r"|compared to|than|out of|of which|of whom|including|among them|while|but)\s*$"
+)
+_OF_WHICH = re.compile(r"(?i)\b(?:of which|of whom|of them|among them)\s*,?\s*$")
+
+
+def carried_unit(text: str, prev: Quantity, prev_unit: str | None, q: Quantity) -> str | None:
+    """The unit of ``q`` when it is written once for two linked figures ("by 241 votes to 180",
+    "of whom nearly 1.5 million"): the previous figure's, else None."""
+    if prev_unit is None or prev.percent != q.percent:
+        return None
+    _, start = qualifier_before(text, q.start)
+    between = text[prev.end : start]
+    if _OF_WHICH.search(between):
+        return prev_unit
+    rest = between.lstrip()
+    if rest.lower().startswith(prev_unit.lower()):
+        rest = rest[len(prev_unit) :]
+    return prev_unit if _LINK.match(rest) else None

@@ -65,8 +65,18 @@ FRACTIONS = {
     "a half": 0.5,
     "one half": 0.5,
     "a fifth": 0.2,
-    "one in five": 0.2,
+    "one fifth": 0.2,
+    "one-fifth": 0.2,
+    "two-fifths": 0.4,
+    "two fifths": 0.4,
+    "a tenth": 0.1,
+    "one tenth": 0.1,
+    "one-tenth": 0.1,
 }
+# Fraction words that double as ordinals ("a third round", "a fifth exchange").
+ORDINAL_FRACTIONS = {"a third", "a fifth", "a tenth", "one third", "one fifth", "one tenth"}
+_DENOMINATORS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
+_DENOMINATORS.update({"nine": 9, "ten": 10, "a hundred": 100, "hundred": 100})
 
 # "one" alone is left out on purpose: "one of the biggest" is not a figure.
 _WORD = (
@@ -79,12 +89,32 @@ _DIGITS = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 _SCALE = r"(?:\s+(?:hundred|thousand|million|billion|trillion)|\s?(?:bn|mn)\b|(?<=\d)[km]\b)"
 _WSCALE = r"(?:[\s-](?:hundred|thousand|million|billion|trillion))"
 _FRACTION = "|".join(sorted((re.escape(f) for f in FRACTIONS), key=len, reverse=True))
-_CURRENCY = r"(?:US\$|\$|€|£)"
-_PERCENT = r"(?:\s?%|\s(?:per\s?cent|percent)\b|\spercentage points?\b)"
+_SMALLW = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|\d{1,3})"
+# "one in five", "nine out of ten", "1 in 4": a share, read as a fraction.
+_IN_EVERY = (
+    rf"{_SMALLW}\s+(?:in|out\s+of)\s+(?:every\s+)?(?:two|three|four|five|six|seven|eight|nine"
+    r"|ten|a hundred|hundred|\d{1,3})\b(?!\s+(?:years?|months?|weeks?|days?|hours?|decades?)\b)"
+)
+# "half a million", "a quarter of a million", "one and a half million", "2.5 thousand".
+_FRACTION_SCALE = (
+    r"(?:half|a quarter of|three quarters of|a third of)\s+an?\s+(?:hundred|thousand|million"
+    r"|billion|trillion)"
+)
+_AND_HALF = (
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten)\s+and\s+a\s+half\s+"
+    r"(?:hundred|thousand|million|billion|trillion)"
+)
+_CURRENCY = r"(?:US\$|\$|€|£|¥|₽|₴)"
+_PERCENT = r"(?:\s?%|\s(?:per\s?cent|percent|pct)\b|\spercentage points?\b)"
 
 # One number (no range): currency? digits|words scale? percent?
+# The lookahead fails fast inside words and on letters no number word starts with, which is
+# most positions of a sentence (the regex runs over every sentence of every article).
 NUM = (
-    rf"(?:{_CURRENCY}\s?)?(?:{_DIGITS}{_SCALE}?|\b(?:{_FRACTION})\b|\b{_WORD}{_WSCALE}*\b)"
+    r"(?=[\d$€£¥₽₴]|US\$|\b[aAbBeEfFhHnNoOsStTU1-9])"
+    rf"(?:{_CURRENCY}\s?)?(?:\b(?:{_IN_EVERY})\b|\b(?:{_FRACTION_SCALE})\b|\b(?:{_AND_HALF})\b"
+    rf"|{_DIGITS}{_SCALE}?|\b(?:{_FRACTION})\b|\b(?:{_WORD}|one(?={_WSCALE}))"
+    rf"(?:{_WSCALE}+(?:\s+and\s+{_WORD}\b(?!{_WSCALE}))?)?\b)"
     rf"(?:{_PERCENT})?"
 )
 _RANGE = re.compile(
@@ -113,8 +143,9 @@ QUALIFIERS = (
             "approx.",
         ),
     ),
+    ("up_to", ("no more than", "not more than", "at most", "a maximum of", "no higher than")),
     ("more_than", ("more than", "over", "above", "in excess of", "upwards of", "over than")),
-    ("at_least", ("at least", "no fewer than", "no less than", "a minimum of")),
+    ("at_least", ("at least", "no fewer than", "no less than", "a minimum of", "not less than")),
     ("less_than", ("less than", "under", "fewer than", "below", "just under")),
     ("up_to", ("up to", "as many as", "as much as", "a maximum of")),
 )
@@ -147,8 +178,24 @@ def parse_number(text: str) -> float | None:
     """
     s = re.sub(rf"(?i){_PERCENT}\s*$", "", text.strip()).strip()
     s = re.sub(rf"^{_CURRENCY}\s?", "", s).strip().lower()
+    s = " ".join(s.split())
     if s in FRACTIONS:
         return FRACTIONS[s]
+    share = re.fullmatch(r"(\w+) (?:in|out of) (?:every )?(\w+(?: hundred)?)", s)
+    if share:
+        num, den = _small_or_digits(share.group(1)), _small_or_digits(share.group(2))
+        return num / den if num is not None and den else None
+    m = re.fullmatch(r"(half|a quarter of|three quarters of|a third of) an? (\w+)", s)
+    if m and m.group(2) in SCALES:
+        frac = FRACTIONS[m.group(1).removesuffix(" of")]
+        return frac * SCALES[m.group(2)]
+    m = re.fullmatch(r"(\w+) and a half (\w+)", s)
+    if m and m.group(2) in SCALES and m.group(1) in _SMALL | {"one": 1}:
+        return (({"one": 1} | _SMALL)[m.group(1)] + 0.5) * SCALES[m.group(2)]
+    m = re.fullmatch(r"(.+?) and ([a-z-]+)", s)
+    if m and re.search(r"hundred|thousand", m.group(1)):
+        head, tail = parse_number(m.group(1)), word_value(m.group(2))
+        return head + tail if head is not None and tail is not None else None
     m = re.fullmatch(r"((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)\s?(.*)", s)
     if m:
         value = float(m.group(1).replace(",", ""))
@@ -157,6 +204,8 @@ def parse_number(text: str) -> float | None:
         scales = "|".join(sorted(SCALES, key=len, reverse=True))
         w = re.fullmatch(rf"(.+?)((?:[\s-](?:{scales}))*)", s)
         base = word_value(w.group(1)) if w else None
+        if w is not None and w.group(1) == "one" and w.group(2):
+            base = 1  # "one million"; "one" alone is not a figure
         if w is None or base is None:
             return None
         value = float(base)
@@ -166,6 +215,14 @@ def parse_number(text: str) -> float | None:
             return None
         value *= SCALES[part]
     return value
+
+
+def _small_or_digits(word: str) -> float | None:
+    if word.isdigit():
+        return float(word)
+    if word in _DENOMINATORS:
+        return float(_DENOMINATORS[word])
+    return float(_SMALL[word]) if word in _SMALL else (1.0 if word == "one" else None)
 
 
 def word_value(word: str) -> int | None:

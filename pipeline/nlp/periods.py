@@ -32,11 +32,13 @@ _PATTERNS = [
     rf"(?:in|during|over|for) (?:the )?(?:past|last) {_NUMW} {_UNIT}",
     r"(?:in|during|over) the (?:past|last) (?:week|month|year|day)",
     rf"(?:in|during) the (?:first|second|third|fourth|last) quarter(?: of {_YEAR})?",
+    rf"(?:in|during|over) the (?:first|second) half of (?:the year|this year|last year|{_YEAR})",
     rf"(?:in|during|for|by) (?:{_MONTH}(?: {_YEAR})?|{_YEAR})",
     rf"from {_MONTH}(?: {_YEAR})?",
     r"(?:last|this|next) (?:week|month|year|winter|summer|spring|autumn)",
     r"a year (?:earlier|ago|before)",
     rf"on {_WEEKDAY}",
+    rf"since (?:last )?(?:{_WEEKDAY}|spring|summer|autumn|winter)",
     r"by (?:the )?(?:deadline|end of the (?:year|month|week)|midnight)",
     rf"{_NUMW} {_UNIT} ago",
 ]
@@ -92,6 +94,10 @@ def resolve(expr: str, published: date | None) -> tuple[date | None, date | None
     if s.startswith("since"):
         if "year" in s and pub:
             return date(pub.year, 1, 1), pub
+        since_day = re.search(rf"(?i)({_WEEKDAY})", s)
+        if since_day and pub:
+            back = (pub.weekday() - WEEKDAYS.index(since_day.group(1).lower())) % 7 or 7
+            return pub - timedelta(days=back), pub
         if m:
             y = _month_year(MONTHS[m.group(1).lower()], m.group(2), pub)
             return (date(y, MONTHS[m.group(1).lower()], 1) if y else None), pub
@@ -108,6 +114,18 @@ def resolve(expr: str, published: date | None) -> tuple[date | None, date | None
         if pub and not m.group(2) and MONTHS[m.group(1).lower()] >= pub.month:
             y = pub.year
         return date(y, MONTHS[m.group(1).lower()], 1), None
+    half = re.search(
+        r"(first|second) half of (?:the year|this year|(last year)|((?:19|20)\d\d))", s
+    )
+    if half:
+        if half.group(3):
+            y = int(half.group(3))
+        elif pub is not None:
+            y = pub.year - (1 if half.group(2) else 0)
+        else:
+            return None, None
+        first = half.group(1) == "first"
+        return (date(y, 1, 1), date(y, 6, 30)) if first else (date(y, 7, 1), date(y, 12, 31))
     q = re.search(r"(first|second|third|fourth|last) quarter", s)
     if q and pub:
         n = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": 4}[q.group(1)]

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 # Bump when rules change, so stored claims can be told apart from newer extractions.
-EXTRACTOR_VERSION = "mm-claims-1"
+EXTRACTOR_VERSION = "mm-claims-2"
 
 KINDS = ("numeric", "quote", "statement")
 QUALIFIERS = ("exact", "approximately", "more_than", "less_than", "up_to", "at_least", "range")

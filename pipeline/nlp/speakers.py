@@ -184,6 +184,8 @@ def _role(text: str) -> str | None:
     """Tidy what is left of a speaker phrase once the name is cut out."""
     pieces = [strip_det(clean(p)) for p in text.split(",")]
     pieces = [p for p in pieces if p and p.lower() not in ("the", "a", "an", "'s", "’s")]
+    # "Anna Berg, 34, said": an age is not a role.
+    pieces = [p for p in pieces if not p.isdigit()]
     return ", ".join(pieces) or None
 
 
@@ -238,6 +240,48 @@ def looks_like_person(name: str, span_is_person: bool) -> bool:
     )
 
 
+# Heads of unnamed speakers that are one person ("a military analyst who asked not to be
+# named"): antecedents for a later "he"/"she".
+PERSON_NOUNS = {
+    "analyst",
+    "official",
+    "officer",
+    "commander",
+    "soldier",
+    "diplomat",
+    "resident",
+    "witness",
+    "employee",
+    "spokesman",
+    "spokeswoman",
+    "spokesperson",
+    "man",
+    "woman",
+    "doctor",
+    "nurse",
+    "lawyer",
+    "minister",
+    "source",
+    "insider",
+    "expert",
+    "economist",
+    "researcher",
+    "teacher",
+    "farmer",
+    "volunteer",
+    "activist",
+    "aide",
+    "adviser",
+    "advisor",
+}
+
+
+def _person_head(toks: list[Token]) -> bool:
+    ids = {t.i for t in toks}
+    heads = [t for t in toks if t.head.i not in ids or t.head.i == t.i]
+    return bool(heads) and heads[0].lower_ in PERSON_NOUNS
+
+
 def set_speaker(attr: Attribution, toks: list[Token], memory: SpeakerMemory, offset: int) -> None:
     if not toks:
         return
@@ -264,7 +308,7 @@ def set_speaker(attr: Attribution, toks: list[Token], memory: SpeakerMemory, off
             e.label_ == "PERSON" and e.start_char <= start < e.end_char
             for e in doc_ents(toks[0].doc)
         ),
-    )
+    ) or (role is None and _person_head(toks))
     memory.speakers.append(Mention(name, role, offset + start, offset + end, person))
 
 

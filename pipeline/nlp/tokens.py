@@ -64,6 +64,9 @@ def np_tokens(head: Token) -> list[Token]:
     """The noun phrase of ``head``: its subtree without relative clauses (kept for anonymous
     sources) and without trailing punctuation."""
     drop: set[int] = set()
+    for c in head.children:
+        if c.dep_ in ("appos", "npadvmod", "nummod") and c.like_num and c.i > head.i:
+            drop.update(t.i for t in c.subtree)  # "The minister, 58, said": an age
     if head.text.lower() not in ANONYMOUS_HEADS:
         for c in head.children:
             if c.dep_ in ("relcl", "acl") and c.i > head.i:
@@ -81,9 +84,13 @@ def np_tokens(head: Token) -> list[Token]:
 
 
 def subject(verb: Token) -> Token | None:
-    for c in verb.children:
-        if c.dep_ in ("nsubj", "nsubjpass", "expl") and c.dep_ != "expl":
-            return c
+    """The verb's subject; of two (the parser sometimes hangs a fronted clause's subject on the
+    cue too: "Two thousand volunteers registered ..., organisers said"), the one nearest
+    before the verb."""
+    subjects = [c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")]
+    if subjects:
+        before = [c for c in subjects if c.i < verb.i]
+        return before[-1] if before else subjects[0]
     if verb.dep_ in ("conj", "xcomp", "advcl") and verb.head.i != verb.i:
         return subject(verb.head)
     return None

@@ -102,14 +102,17 @@ def _duplicates(conn: Connection, df: pd.DataFrame) -> list[str | None]:
     urls = {u for u in df["canonical_url"] if isinstance(u, str) and u}
     owner: dict[str, str] = {}
     if hashes:
-        published = conn.execute(
-            sa.select(article.c.id, article.c.canonical_url).where(
-                article.c.status == "published",
-                sa.or_(article.c.id.in_(hashes), article.c.canonical_url.in_(urls)),
-            )
-        ).all()
-        for pid, purl in published:
-            owner.setdefault(canonical_hash(pid, purl), pid)
+        # Two lookups, each on its own index (the key; canonical_url), and the status test in
+        # Python: with the status in the query or an OR of both, planners may walk the status
+        # index instead, i.e. every published row, once per batch.
+        cols = (article.c.id, article.c.canonical_url, article.c.status)
+        found = {
+            *conn.execute(sa.select(*cols).where(article.c.id.in_(hashes))).tuples(),
+            *conn.execute(sa.select(*cols).where(article.c.canonical_url.in_(urls))).tuples(),
+        }
+        for pid, purl, status in sorted(found):
+            if status == "published":
+                owner.setdefault(canonical_hash(pid, purl), pid)
     out: list[str | None] = []
     for aid, key in zip(df["id"], df["canonical_hash"], strict=True):
         first = owner.setdefault(key, aid)
