@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import lxml.html
 import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
@@ -20,13 +21,17 @@ from typer.testing import CliRunner
 from pipeline import flow
 from pipeline.cli import app
 from pipeline.extract import (
+    _TRUNCATION,
     EXTRACTOR_VERSION,
+    _paywall,
+    _signals,
+    content_hash,
     decode_html,
     demo_report,
     detect_language,
     extract,
 )
-from pipeline.extract_worker import ExtractionWorker, ExtractJob
+from pipeline.extract_worker import ExtractionWorker, ExtractJob, _pack, _unpack
 from pipeline.samples import serving
 from pipeline.warehouse import get_engine
 from pipeline.warehouse.migrate import upgrade
@@ -204,6 +209,93 @@ def test_paywalled_page_keeps_what_was_extracted_for_inspection() -> None:
     result = run("paywall_truncated.html")
     assert result.reason == "paywall_suspected"
     assert result.article is not None and "cracked sill beam" in result.article.text
+
+
+# Each _TRUNCATION alternative, in odd cases and with the two Turkish i's that re.IGNORECASE
+# takes for 'i' (the substring test in front of the regex must not rule these out), and near
+# misses that must stay unflagged.
+TRUNCATION_TAILS = [
+    ("Subscribe now to continue reading this story.", True),
+    ("SIGN IN to keep reading.", True),
+    ("Please LOG \u0130N to read more of it.", True),
+    ("Please s\u0131gn \u0130n to read the rest.", True),
+    ("Register today to read on.", True),
+    ("Continue reading with a subscription", True),
+    ("continue reading: sign in below", True),
+    ("This article is available to paying subscribers", True),
+    ("Reserved for our members", True),
+    ("only for Members", True),
+    ("Click here TO READ THE FULL ARTICLE", True),
+    ("to read the rest of the story", True),
+    ("The members of the council met on Tuesday.", False),
+    ("Readers who subscribe get a newsletter.", False),
+    ("The ferry registered a delay of two hours.", False),
+    ("Nothing to see here, the lock reopened.", False),
+]
+
+
+@pytest.mark.parametrize(("tail", "flagged"), TRUNCATION_TAILS)
+def test_paywall_prompt_check_agrees_with_the_regex(tail: str, flagged: bool) -> None:
+    # Long enough that only the prompt check can fire (the element check is for short texts).
+    text = "The lock gates were tested twice before the river traffic resumed. " * 30 + tail
+    tree = lxml.html.fromstring("<html><body><p>x</p></body></html>")
+    found = _paywall(tree, _signals(tree), text)
+    match = _TRUNCATION.search(text[-400:])
+    expected = None if match is None else f"text ends with a subscription prompt: {match[0]!r}"
+    assert found == expected
+    assert (found is not None) == flagged
+
+
+def test_page_signals_in_document_order() -> None:
+    page = (
+        '<html lang="fr-CA"><head>'
+        '<meta http-equiv="Content-Language" content="de">'
+        '<meta property="article:published_time">'  # no content: skipped
+        '<link rel="canonical">'  # no href: the next one counts
+        '<link rel="canonical" href=" /story/7 ">'
+        '<meta name="DC.date.issued" content="2026-05-01">'
+        '<script type="application/ld+json">'
+        '{"@graph": [{"datePublished": "2026-04-01", "inLanguage": "es",'
+        ' "isAccessibleForFree": "False"}]}</script>'
+        "</head><body>"
+        '<link rel="canonical" href="/not-in-head">'
+        '<time pubdate datetime="2026-03-01T10:00">March</time>'
+        '<time datetime="2026-02-01">not a publication date</time>'
+        '<meta itemprop="datePublished" content="2026-01-01">'
+        '<meta property="og:locale" content="en_GB">'
+        "<p>Some words.</p></body></html>"
+    )
+    signals = _signals(lxml.html.fromstring(page))
+    assert signals.dates == ("2026-05-01", "2026-03-01T10:00", "2026-01-01", "2026-04-01")
+    assert signals.languages == ("fr-CA", "de", "en_GB", "es")
+    assert signals.canonical == "/story/7"
+    assert signals.free is False
+
+
+def test_word_count_and_content_hash_of_the_extracted_text() -> None:
+    article = run("full_article.html").article
+    assert article is not None
+    assert article.word_count == len(article.text.split())
+    assert article.content_hash == content_hash(article.text)
+    assert content_hash("  Lock\tREOPENS\n today ") == content_hash("lock reopens today")
+
+
+def test_language_detection_reads_only_the_first_words() -> None:
+    french = "le la les de des et est dans pour que qui une sur avec " * 40  # 560 words
+    english = "the and of to in is that for with on was as by at from " * 200
+    assert detect_language(french + english) == "fr"
+    assert detect_language(english + french) == "en"
+
+
+def test_worker_results_cross_the_pipe_intact() -> None:
+    result = run("full_article.html")
+    assert result.ok and result.warnings is not None
+    back, seconds = _unpack(_pack(result, 0.25))
+    assert (back, seconds) == (result, 0.25)
+    failure = run("no_text.html")
+    assert _unpack(_pack(failure, 0.0)) == (failure, 0.0)
+    for garbage in (None, (), ("too", "short"), ((1, 2), None, None, (), None, 0.0), 42):
+        assert _unpack(garbage) == (None, 0.0)
 
 
 def test_not_html() -> None:
