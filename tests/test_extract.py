@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 import os
+import random
 import signal
 import time
 from datetime import UTC, datetime, timedelta
@@ -16,13 +17,16 @@ from typing import Any
 import lxml.html
 import pytest
 import sqlalchemy as sa
+from trafilatura.utils import load_html
 from typer.testing import CliRunner
 
+from pipeline import extract as extract_module
 from pipeline import flow
 from pipeline.cli import app
 from pipeline.extract import (
     _TRUNCATION,
     EXTRACTOR_VERSION,
+    ExtractResult,
     _paywall,
     _signals,
     content_hash,
@@ -37,6 +41,7 @@ from pipeline.warehouse import get_engine
 from pipeline.warehouse.migrate import upgrade
 from pipeline.warehouse.schema import article
 from tests.conftest import SAMPLES
+from tests.extract_reference import reference_metadata
 from tests.seed import add_source_and_feed
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "html"
@@ -576,3 +581,226 @@ def test_extract_stage_records_reasons_warnings_and_missing_archive(home: Path) 
         assert row.extractor_version == EXTRACTOR_VERSION
         assert row.extracted_at is not None
         assert abs(row.extracted_at.replace(tzinfo=UTC) - datetime.now(UTC)) < timedelta(minutes=5)
+
+
+# --- metadata fast path: identical to trafilatura's functions --------------------------------
+
+_EQ_URL = "https://www.harbour-notes.example/2026/06/story"
+_EQ_WORDS = [
+    *("the", "ferry", "council", "river", "quay", "harbour", "lantern", "timber", "freight"),
+    *("morning", "tide", "ledger", "crane", "dockers", "inspector", "weather", "bridge"),
+    *("mooring", "schedule", "rope", "canal", "barge", "warden", "evening"),
+]
+
+
+def _eq_text(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(_EQ_WORDS) for _ in range(words)).capitalize() + "."
+
+
+def _eq_jsonld(rng: random.Random) -> str:
+    """A JSON-LD (or settings+json) script in one of the shapes pages use, some broken."""
+    person = rng.choice(
+        [
+            '"Ilsa Varnholt"',
+            '{"@type": "Person", "name": "Odo Brenk"}',
+            '{"@type": ["Person"], "name": ["Ada Quill", "Per Lund"]}',
+            '{"@type": "Person", "givenName": "Mira", "familyName": "Tosk"}',
+            '{"@type": "Organization", "name": "Harbour Desk"}',
+            '{"name": {"name": "Nested Name"}}',
+            '[{"@type": "Person", "name": "Kai Dorn"}, "Lena Frisk"]',
+            '"[{\\"name\\": \\"Quoted Json\\"}]"',
+            '"https://example.org/staff/anon"',
+            '"solo"',
+            '{"@type": "Person", "name": "R\\u00e9mi Fa\\u00efd"}',
+        ]
+    )
+    headline = rng.choice(
+        ['"Quay cranes return"', '"Tide &amp; <b>time</b>"', '""', '["list", "headline"]', "7"]
+    )
+    kind = rng.choice(
+        ['"NewsArticle"', '"Article"', '["NewsArticle", "WebPage"]', '"BlogPosting"', '"Thing"']
+    )
+    publisher = rng.choice(
+        [
+            '{"@type": "Organization", "name": "Harbour Notes"}',
+            '{"name": "HN"}',
+            '"Plain Publisher"',
+            '{"name": "https://harbour-notes.example"}',
+        ]
+    )
+    context = rng.choice(['"https://schema.org"', '"http://schema.org/"', '"https://other.org"'])
+    article = (
+        f'{{"@context": {context}, "@type": {kind}, "headline": {headline}, '
+        f'"name": "Named article", "author": {person}, "publisher": {publisher}, '
+        f'"articleSection": "Port", "datePublished": "2026-05-0{rng.randint(1, 9)}"}}'
+    )
+    body = rng.choice(
+        [
+            article,
+            f'{{"@context": {context}, "@graph": [{article}, '
+            '{"@type": "WebSite", "name": "Harbour Notes Online"}, '
+            '{"@type": "Person", "name": "Graph Person"}]}',
+            f"[{article}, "
+            '{"@context": "https://schema.org", "@type": "NewsMediaOrganization", '
+            '"legalName": "Harbour Notes Ltd"}]',
+            '{"@context": "https://schema.org", "@type": "LiveBlogPosting", '
+            f'"liveBlogUpdate": [{article}]}}',
+            # Malformed: trafilatura falls back to regular expressions on the text.
+            article[:-1] + ",}",
+            '{"@type": "NewsArticle", "author": {"@type": "Person", "name": "Broken Json"'
+            ', "publisher": {"name": "Cut Short"}, "headline": "Half a headline"',
+            "not json at all",
+            "",
+            '{"@context": "https://schema.org", "@type": "NewsArticle", "author": null}',
+        ]
+    )
+    kind_attr = rng.choice(["application/ld+json"] * 4 + ["application/settings+json"])
+    return f'<script type="{kind_attr}">{body}</script>'
+
+
+def _eq_meta(rng: random.Random) -> str:
+    """One <meta> (or a <title>) in the forms trafilatura reads, with edge cases."""
+    name = rng.choice(["Ilsa Varnholt", "odo brenk", "solo", "By Mira Tosk, Harbour Desk"])
+    return rng.choice(
+        [
+            f'<meta property="og:title" content="Og {_EQ_WORDS[rng.randrange(24)]} title">',
+            '<meta property="og:title" content="   ">',
+            '<meta property="OG:title" content="Upper og title">',
+            '<meta name="twitter:title" content="Twitter title">',
+            '<meta name="title" content="Meta &lt;b&gt;title&lt;/b&gt;">',
+            '<meta itemprop="headline" content="Itemprop headline">',
+            f'<meta name="dc.creator" content="{name}">',
+            f'<meta name="Author" content="{name}">',
+            f'<meta property="article:author" content="{name}">',
+            '<meta property="article:author" content="https://facebook.example/ilsa">',
+            f'<meta property="og:author" content="{name}">',
+            f'<meta itemprop="author" content="{name}">',
+            '<meta name="author" content="Kai Dorn; Lena Frisk and Per Lund">',
+            '<meta name="author" content="<span>Tagged Writer</span>">',
+            '<meta name="application-name" content="harbour app">',
+            '<meta name="twitter:site" content="@harbournotes">',
+            '<meta name="twitter:app:name:iphone" content="Harbour iPhone">',
+            '<meta property="og:site_name" content="harbour notes">',
+            '<meta property="article:publisher" content="Harbour Publisher">',
+            '<meta name="publisher" content="harbour-notes.example">',
+            '<meta name="description" content="A description">',
+            '<meta property="article:tag" content="port, river">',
+            '<meta name="author" content="">',
+            '<meta charset="utf-8">',
+            '<meta property="og:site_name">',
+            '<meta data-x="1" content="no known attribute">',
+            rng.choice(
+                [
+                    "<title>Quay cranes return | Harbour Notes</title>",
+                    "<title>Quay cranes return - harbour-notes.example</title>",
+                    "<title>harbour.example » Tide tables</title>",
+                    "<title>Plain title without separator</title>",
+                ]
+            ),
+        ]
+    )
+
+
+def _eq_page(rng: random.Random, i: int) -> bytes:
+    """A generated page: a random head of meta tags and JSON-LD, a body with 0-2 <h1>."""
+    head = "".join(_eq_meta(rng) for _ in range(rng.randint(0, 8)))
+    head += "".join(_eq_jsonld(rng) for _ in range(rng.choice([0, 0, 1, 1, 2])))
+    h1 = rng.choice(["", "<h1>Quay cranes return</h1>", "<h1> </h1>", "<h1>One</h1><h1>Two</h1>"])
+    byline = rng.choice(
+        ["", '<p class="byline">By Ilsa Varnholt</p>', '<span class="author">Odo Brenk</span>']
+    )
+    extra = rng.choice(["", "<h2>Second heading</h2>", "<svg><title>icon.svg</title></svg>"])
+    paras = "".join(f"<p>{_eq_text(rng, rng.randint(30, 60))}</p>" for _ in range(5))
+    body = f"<article>{h1}{byline}{extra}{paras}</article>"
+    shape = i % 20
+    if shape == 0:  # no <html>/<head> markup: the tree's root may be another element
+        html = f"<div>{head}{body}</div>"
+    elif shape == 1:  # a second <head> in the body
+        html = f"<html><head>{head}</head><body><head>{_eq_meta(rng)}</head>{body}</body></html>"
+    elif shape == 2:  # no head element at all
+        html = f"<html><body>{body}</body></html>"
+    elif shape in (3, 4):  # the site name can only come from the first <title> in <head>
+        titles = "".join(
+            f"<title>Story {rng.randrange(9)} | site{rng.randrange(9)}.example</title>"
+            for _ in range(rng.randint(1, 3))
+        )
+        html = (
+            f"<html><head>{titles}</head><body><svg><title>x | icon.example</title></svg>"
+            f"{body}</body></html>"
+        )
+    else:
+        html = f"<!doctype html><html><head>{head}</head><body>{body}</body></html>"
+    return html.encode()
+
+
+def _eq_pages() -> list[tuple[str, bytes]]:
+    rng = random.Random(20261130)
+    pages = [
+        (f"https://samples.example/{p.relative_to(SAMPLES)}", p.read_bytes())
+        for p in sorted((SAMPLES / "site").rglob("*.html"))
+    ]
+    pages += [(PAGE_URL, p.read_bytes()) for p in sorted(FIXTURES.glob("*.html"))]
+    pages += [(_EQ_URL, _eq_page(rng, i)) for i in range(400)]
+    return pages
+
+
+def _outcome(call: Any, *args: Any) -> tuple[str, Any]:
+    """What ``call(*args)`` returned, or the type and message of what it raised."""
+    try:
+        return ("returned", call(*args))
+    except Exception as exc:  # noqa: BLE001 - the reference raises on some JSON-LD: so must we
+        return ("raised", (type(exc), str(exc)))
+
+
+def _extract_page(url: str, body: bytes) -> ExtractResult:
+    return extract(body, url=url, content_type="text/html", fetched_at=FETCHED)
+
+
+def _same(new: tuple[str, Any], old: tuple[str, Any]) -> bool:
+    # Where the reference crashed on a non-string JSON-LD value, ours must now give a result.
+    if old[0] == "raised" and old[1][0] is TypeError:
+        return new[0] == "returned"
+    return new == old
+
+
+def test_metadata_fast_path_matches_trafilatura(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole ExtractResult (and the metadata itself, even where no article comes out) of the
+    fast path against the former calls to trafilatura's functions, kept in
+    tests/extract_reference.py."""
+    pages = _eq_pages()
+    counts = {
+        "samples": 0,
+        "fixtures": 0,
+        "generated": 0,
+        "with_article": 0,
+        "odd_tree": 0,
+        "crashed_before": 0,
+    }
+    differences = []
+    fast = extract_module._metadata
+    for url, body in pages:
+        kind = (
+            "samples" if url.startswith("https://samples")
+            else "generated" if url == _EQ_URL
+            else "fixtures"
+        )  # fmt: skip
+        counts[kind] += 1
+        new = _outcome(_extract_page, url, body)
+        monkeypatch.setattr(extract_module, "_metadata", lambda tree, _s: reference_metadata(tree))
+        old = _outcome(_extract_page, url, body)
+        monkeypatch.setattr(extract_module, "_metadata", fast)
+        tree = load_html(decode_html(body).text)
+        if tree is not None:
+            signals = _signals(tree)
+            counts["odd_tree"] += not signals.simple
+            if not _same(_outcome(fast, tree, signals), _outcome(reference_metadata, tree)):
+                differences.append((url, body[:200], "metadata"))
+        counts["with_article"] += new[0] == "returned" and new[1].article is not None
+        if not _same(new, old):
+            differences.append((url, body[:200], "extract"))
+        counts["crashed_before"] += old[0] == "raised"
+    print(f"metadata equivalence: {counts}")
+    assert counts["samples"] >= 30 and counts["fixtures"] >= 10 and counts["generated"] == 400
+    assert counts["with_article"] >= 300 and counts["odd_tree"] >= 15  # both paths exercised
+    assert differences == []
+    assert counts["crashed_before"] >= 1  # the non-string JSON-LD case is exercised
