@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     # Bands of articles older than this are pruned: late copies of a quarter-old story are rare,
     # and the band index then stays proportional to three months of news, not to all history.
     dedupe_retention_days: float = 90.0
+    # Story bands (85 of an article's 127 band rows) are only searched within the story window of
+    # a new article, so they are pruned this many days after their article was seen, leaving the
+    # index mostly near bands. The margin over the window (3 + 1 days) lets articles that reach
+    # dedupe up to ~10 days after publication still find their same-event neighbours.
+    dedupe_story_band_days: float = 14.0
     # Share of an article's shingles found in an earlier one of the story: at or above it the
     # article is a wire copy; at or above the rewrite share it is a rewrite; below, independent.
     dedupe_wire_overlap: float = 0.6

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,13 +34,21 @@ from pipeline.dedupe import (
 )
 from pipeline.dedupe.cluster import Thresholds, assign_story, components
 from pipeline.dedupe.documents import doc_id
-from pipeline.dedupe.minhash import LshParams, band_hashes, jaccard, signature
+from pipeline.dedupe.features import DedupeInput, features
+from pipeline.dedupe.index import band_rows, day_number
+from pipeline.dedupe.minhash import LshParams, band_hashes, jaccard, signature, to_bytes
 from pipeline.dedupe.stage import seen_at
 from pipeline.dedupe.text import find_credit, normalize_title, shingles, title_hash
 from pipeline.warehouse import get_engine, make_engine
-from pipeline.warehouse.migrate import upgrade
+from pipeline.warehouse.migrate import downgrade, upgrade
 from pipeline.warehouse.schema import article
-from pipeline.warehouse.schema_dedupe import article_dedupe, lsh_band, story
+from pipeline.warehouse.schema_dedupe import (
+    article_dedupe,
+    article_signature,
+    dedupe_link,
+    lsh_band,
+    story,
+)
 from tests.dedupe_eval import (
     SAMPLES,
     EvalDoc,
@@ -48,8 +58,13 @@ from tests.dedupe_eval import (
     partition,
 )
 
+SQL_VIEWS = Path(__file__).resolve().parents[1] / "sql" / "views"
 CFG = DedupeConfig.from_settings(Settings())
 AGENCIES = CFG.agencies
+# The evaluation set spans two months but is deduped at one sitting (``now`` is the wall clock),
+# so tests that split it over several runs keep story bands for the whole retention window;
+# story-band pruning has its own test below.
+CFG_KEEP_STORY_BANDS = replace(CFG, story_band_keep=CFG.retention)
 
 
 @pytest.fixture(scope="module")
@@ -292,23 +307,45 @@ def test_pipeline_stage_dedupes_the_ingested_corpus(
             .tuples()
             .all()
         )
-        spread = conn.execute(sa.text("select * from v_story_spread")).mappings().all()
-        dups = conn.execute(sa.text("select * from v_duplicates")).mappings().all()
+        # The analyst views show published articles only: nothing is published yet.
+        assert conn.execute(sa.text("select count(*) from v_story_spread")).scalar_one() == 0
+        assert conn.execute(sa.text("select count(*) from v_duplicates")).scalar_one() == 0
     assert {r.status for r in rows} == {"deduped"} and len(rows) == len(reachable)
     for r in rows:
         entry = url[r.url]
         original = entry["variant_of"] or entry["path"]
         assert first_url[r.story_id] == f"{samples_base_url}/{original}", entry["path"]
     reposts = [a for a in reachable if a["role"] == "repost"]
-    assert len(dups) == len(reposts)
+    # The gate publishes every article but quarantines one repost.
+    held = f"{samples_base_url}/{reposts[0]['path']}"
+    with engine.begin() as conn:
+        conn.execute(sa.update(article).values(status="published"))
+        conn.execute(sa.update(article).where(article.c.url == held).values(status="quarantined"))
+    with engine.connect() as conn:
+        spread = conn.execute(sa.text("select * from v_story_spread")).mappings().all()
+        dups = conn.execute(sa.text("select * from v_duplicates")).mappings().all()
+    assert len(dups) == len(reposts) - 1
     assert {d["label"] for d in dups} == {"wire_copy"}
+    assert {d["copied_from_published"] for d in dups} == {True}
     assert len(spread) == len({a["story"] for a in reachable})
-    assert sum(s["article_count"] for s in spread) == len(reachable)
+    assert sum(s["article_count"] for s in spread) == len(reachable) - 1
+    assert sum(s["wire_copies"] for s in spread) == len(reposts) - 1
     assert max(s["outlet_count"] for s in spread) == 3
     report = demo_report(engine)
     assert "Ceasefire talks in Aldmoor stall" in report and "wire_copy via" in report
     # Running the stage again finds nothing left to do and changes nothing.
     assert flow.dedupe_articles("run-dedupe-2")["deduped"] == 0
+
+
+@pytest.mark.parametrize("view", ["v_story_spread", "v_duplicates"])
+def test_view_headers_document_every_column(engine: sa.Engine, view: str) -> None:
+    sql = (SQL_VIEWS / f"{view}.sql").read_text()
+    header = sql.split("-- columns:", 1)[1].split("create view", 1)[0]
+    documented = re.findall(r"^--   (\w+)", header, flags=re.MULTILINE)
+    with engine.connect() as conn:
+        actual = list(conn.execute(sa.text(f"select * from {view}")).keys())
+    assert documented == actual
+    assert "one row per" in sql.splitlines()[0]
 
 
 # --- layers, retention, concurrency, CLI ----------------------------------------------------
@@ -359,13 +396,130 @@ def test_retention_prunes_old_bands_and_old_articles_are_no_longer_candidates(
     assert result["late"].story == "late" and result["late"].duplicate_of is None
 
 
+def _story_text(first: int, shared: int) -> str:
+    """Twelve sentences: ``shared`` of the common account, then the rest of this outlet's own."""
+    own = [
+        f"Outlet {first} quoted resident number {first + i} on the queues at checkpoint {i}."
+        for i in range(12 - shared)
+    ]
+    return " ".join(LOREM.split(". ")[:shared]) + ". " + " ".join(own)
+
+
+def test_story_bands_are_pruned_after_their_window_and_near_bands_stay(engine: sa.Engine) -> None:
+    t_first = T0 + timedelta(days=CFG.story_band_keep.days + 20)
+    first = _doc("first", "Post", "Council meets", LOREM, 0)
+    store_documents(engine, [first])
+    run_dedupe(engine, CFG, batch_size=10, now=T0 + timedelta(hours=1))
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(lsh_band)).scalar_one() == (
+            CFG.bands_per_article
+        )
+    # A same-event report, then a near copy, each arriving long after the story-band window:
+    # the story bands of "first" are pruned, so only the near copy (near bands) still finds it.
+    related = _doc("related", "Gazette", "Queues at checkpoints", _story_text(1, 6), 1)
+    copy = _doc("copy", "Courier", "Council meets again", LOREM + " Officials agreed.", 1)
+    store_documents(engine, [related])
+    counts = run_dedupe(engine, CFG, batch_size=10, now=t_first)
+    assert counts.bands_pruned == CFG.story_lsh.bands
+    store_documents(engine, [copy])
+    run_dedupe(engine, CFG, batch_size=10, now=t_first)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(sa.func.count()).select_from(lsh_band)).scalar_one()
+    # Near bands of all three; story bands only of "copy", written after this run's prune.
+    assert rows == 3 * CFG.lsh.bands + CFG.story_lsh.bands
+    got = {r.input: r for r in document_results(engine, [first, related, copy])}
+    assert (got["copy"].story, got["copy"].duplicate_of) == ("first", "first")
+    assert got["related"].story == "related"
+    # On time, the same pair is one story: the pruning, not the texts, kept them apart.
+    fresh = make_engine(f"sqlite:///{engine.url.database}-fresh")
+    upgrade(fresh)
+    both = dedupe_documents(fresh, [first, related], CFG)
+    assert {r.story for r in both} == {"first"}
+    fresh.dispose()
+
+
+def test_band_key_migration_carries_the_index_over_and_back(tmp_path: Path) -> None:
+    eng = make_engine(f"sqlite:///{tmp_path / 'm.sqlite'}")
+    upgrade(eng, "20261122_0006")
+    docs = [_doc("b", "Post", "Harvest", OTHER, 2), _doc("a", "Gazette", "Council", LOREM, 1)]
+    ids = store_documents(eng, docs)
+    feats = [
+        features(DedupeInput(i, 1, d.outlet, d.title, d.text, d.published_at), CFG)
+        for i, d in zip(ids, docs, strict=True)
+    ]
+    old_sig = sa.table(
+        "article_signature",
+        *(sa.column(c) for c in ("article_id", "source_id", "seen_at", "content_hash")),
+        *(sa.column(c) for c in ("shingle_count", "signature", "created_at")),
+    )
+    old_band = sa.table("lsh_band", *(sa.column(c) for c in ("band", "hash", "day", "article_id")))
+    old_rows = sorted(
+        (band, h, day_number(f.member.seen_at), f.member.article_id)
+        for f in feats
+        for band, h in enumerate([*f.near_bands, *f.story_bands])
+    )
+    with eng.begin() as conn:
+        for f in feats:
+            conn.execute(
+                sa.insert(old_sig).values(
+                    article_id=f.member.article_id,
+                    source_id=1,
+                    seen_at=f.member.seen_at,
+                    content_hash=f.member.content_hash,
+                    shingle_count=f.shingle_count,
+                    signature=to_bytes(f.signature),
+                    created_at=T0,
+                )
+            )
+        conn.execute(
+            sa.insert(old_band),
+            [dict(zip(("band", "hash", "day", "article_id"), r, strict=True)) for r in old_rows],
+        )
+    upgrade(eng)
+    # Keys follow publication order ("a" first), as the pipeline would have assigned them.
+    by_order = sorted(feats, key=lambda f: f.member.order)
+    with eng.connect() as conn:
+        keys = dict(
+            conn.execute(sa.select(article_signature.c.article_id, article_signature.c.band_key))
+            .tuples()
+            .all()
+        )
+        new_rows = sorted(conn.execute(sa.select(lsh_band)).tuples())
+    assert [keys[f.member.article_id] for f in by_order] == [1, 2]
+    expected = band_rows([(f, keys[f.member.article_id]) for f in feats])
+    assert new_rows == sorted(expected) and len(new_rows) == 2 * CFG.bands_per_article
+    downgrade(eng, "20261122_0006")
+    with eng.connect() as conn:
+        assert sorted(conn.execute(sa.select(old_band)).tuples()) == old_rows
+    eng.dispose()
+
+
+def test_batches_find_what_one_article_at_a_time_finds(
+    tmp_path: Path, eval_set: list[EvalDoc]
+) -> None:
+    outcomes = []
+    for size in (1, 200):
+        eng = make_engine(f"sqlite:///{tmp_path / f'batch{size}.sqlite'}")
+        upgrade(eng)
+        results = dedupe_documents(eng, _docs(eval_set), CFG, batch_size=size)
+        with eng.connect() as conn:
+            links = set(
+                conn.execute(
+                    sa.select(dedupe_link.c.article_id, dedupe_link.c.other_id, dedupe_link.c.kind)
+                ).tuples()
+            )
+        outcomes.append((links, [r.as_dict() for r in results]))
+        eng.dispose()
+    assert outcomes[0][0] and outcomes[0] == outcomes[1]
+
+
 def test_two_sqlite_workers_at_once_give_the_same_stories_as_one(
     tmp_path: Path, eval_set: list[EvalDoc]
 ) -> None:
     docs = _docs(eval_set)
     single = make_engine(f"sqlite:///{tmp_path / 'single.sqlite'}")
     upgrade(single)
-    expected = _partition(dedupe_documents(single, docs, CFG))
+    expected = _partition(dedupe_documents(single, docs, CFG_KEEP_STORY_BANDS))
     shared = make_engine(f"sqlite:///{tmp_path / 'shared.sqlite'}")
     upgrade(shared)
     ids = store_documents(shared, docs)
@@ -376,7 +530,7 @@ def test_two_sqlite_workers_at_once_give_the_same_stories_as_one(
         try:
             eng = make_engine(f"sqlite:///{tmp_path / 'shared.sqlite'}")
             for batch in mine:
-                run_dedupe(eng, CFG, batch_size=10, ids=batch)
+                run_dedupe(eng, CFG_KEEP_STORY_BANDS, batch_size=10, ids=batch)
             eng.dispose()
         except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread
             errors.append(exc)

@@ -23,6 +23,7 @@ class DedupeConfig:
     story_window: timedelta
     title_window: timedelta
     retention: timedelta
+    story_band_keep: timedelta
     wire_overlap: float
     rewrite_overlap: float
     agencies: tuple[str, ...]
@@ -41,10 +42,23 @@ class DedupeConfig:
             story_window=timedelta(days=settings.dedupe_story_window_days),
             title_window=timedelta(days=settings.dedupe_title_window_days),
             retention=timedelta(days=settings.dedupe_retention_days),
+            story_band_keep=timedelta(days=settings.dedupe_story_band_days),
             wire_overlap=settings.dedupe_wire_overlap,
             rewrite_overlap=settings.dedupe_rewrite_overlap,
             agencies=tuple(settings.dedupe_agencies),
         )
+
+    def __post_init__(self) -> None:
+        # Story bands pruned before the story window ends would lose same-event links between
+        # articles that are both on time.
+        if self.story_band_keep < self.story_window + timedelta(days=1):
+            raise ValueError(
+                "dedupe_story_band_days must be at least dedupe_story_window_days + 1, got "
+                f"{self.story_band_keep.days} < {self.story_window.days + 1}"
+            )
+        # lsh_band folds the band number into the top byte of its key.
+        if self.bands_per_article > 256:
+            raise ValueError(f"at most 256 bands in all, got {self.bands_per_article}")
 
     @property
     def bands_per_article(self) -> int:

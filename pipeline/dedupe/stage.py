@@ -120,7 +120,7 @@ def run_dedupe(
     now = now or datetime.now(UTC)
     counts = StageCounts()
     with engine.begin() as conn:
-        counts.bands_pruned = prune_bands(conn, cutoff=now - cfg.retention)
+        counts.bands_pruned = prune_bands(conn, cfg, now=now)
     handed: set[str] = set()
     queue = list(ids) if ids is not None else None
     while True:

@@ -164,3 +164,5 @@ pipeline_run = sa.Table(
 )
 
 sa.Index("ix_article_status_next_attempt", article.c.status, article.c.next_attempt_at)
+# Hash on PostgreSQL: a B-tree entry is capped at ~2.7 kB and canonical URLs come from pages.
+sa.Index("ix_article_canonical_url", article.c.canonical_url, postgresql_using="hash")
