@@ -533,13 +533,17 @@ def precheck(body: bytes, content_type: str, *, max_tags: int) -> ExtractResult 
     return None
 
 
-def _clean(value: object) -> str | None:
-    # JSON-LD may hand a list or a number where a string belongs ("headline": ["a", "b"]);
-    # trafilatura passes it through, and it used to crash the whole page's extraction.
+def _as_str(value: object) -> str | None:
+    # JSON-LD may hand a list or a number where a string belongs ("headline": ["a", "b"],
+    # a publisher name as a list); trafilatura passes it through, and it crashed the page.
     if isinstance(value, list | tuple):
-        value = " ".join(str(v) for v in value if isinstance(v, str | int | float))
-    elif value is not None and not isinstance(value, str):
-        value = str(value)
+        return " ".join(str(v) for v in value if isinstance(v, str | int | float))
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
+
+
+def _clean(value: str | None) -> str | None:
     text = _WS.sub(" ", value).strip() if value else None
     return text or None
 
@@ -655,11 +659,18 @@ def _title_sitename(element: HtmlElement | None) -> str | None:
 
 
 def _finish(title: Any, author: Any, sitename: Any) -> dict[str, str | None]:
-    if sitename:
-        sitename = sitename.lstrip("@")
-        if "." not in sitename and not sitename[0].isupper():
-            sitename = sitename.title()
-    return {"title": _clean(title), "author": _clean(author), "sitename": _clean(sitename)}
+    """The three fields as clean strings, whatever type the page's metadata gave them."""
+    site = _as_str(sitename)
+    if site:
+        site = site.lstrip("@")
+        # A bare "@" leaves nothing to capitalise.
+        if site and "." not in site and not site[0].isupper():
+            site = site.title()
+    return {
+        "title": _clean(_as_str(title)),
+        "author": _clean(_as_str(author)),
+        "sitename": _clean(site),
+    }
 
 
 def _metadata_by_trafilatura(tree: HtmlElement) -> dict[str, str | None]:
