@@ -17,7 +17,11 @@ in the same process on the same pages: bare ``trafilatura.extract`` (the goal's 
 ``bare_extraction(with_metadata=True)`` (like for like: bare ``extract`` skips all metadata, a
 good part of what our extraction is for), and our ``extract`` called in-process without the
 worker, so the worker's own cost shows. Prints pages/s, mean / p95 milliseconds and CPU
-milliseconds per page (ours: parent and worker process), and the ratios (goal >= 0.9).
+milliseconds per page (ours: parent and worker process), and the ratios (goal >= 0.9), from the
+totals and paired part by part (median and quartiles of the ratio on each batch, whose sides ran
+within seconds of each other: robust to the host's speed drifting during the run). A
+control side runs bare ``trafilatura.extract`` a second time: its paired ratio to the first shows
+how far apart two runs of the same code come out on this host.
 """
 
 from __future__ import annotations
@@ -163,7 +167,14 @@ def p95(values: list[float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=600, help="generated pages (plus corpus)")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--part",
+        type=int,
+        default=0,
+        help="pages per side's turn (default: a whole batch; smaller parts add a cold start of"
+        " the worker process to every part, which the stage pays once per batch)",
+    )
     parser.add_argument(
         "--links", type=int, default=6, help="navigation links per generated page (page size)"
     )
@@ -171,6 +182,7 @@ def main() -> None:
     settings = get_settings()
     pages = corpus_pages() + generated_pages(args.pages, links=args.links)
     batch = settings.batch_size
+    part_size = args.part or batch
 
     with ExtractionWorker.from_settings(settings) as worker:
 
@@ -183,15 +195,16 @@ def main() -> None:
             times = psutil.Process(worker.pid).cpu_times()
             return float(times.user + times.system)
 
-        def ours_batch(chunk: list[tuple[str, bytes]]) -> float:
-            """As the extract stage runs a batch: pages streamed through the worker, then the
-            cache reset."""
+        def ours_part(part: list[tuple[str, bytes]], *, batch_end: bool) -> float:
+            """As the extract stage runs a batch: pages streamed through the worker, then, at
+            the end of the batch, the cache reset."""
             cpu0 = time.process_time() + child_cpu()
             started = time.perf_counter()
-            jobs = (ExtractJob(body, url, "text/html", FETCHED, "utf-8") for url, body in chunk)
+            jobs = (ExtractJob(body, url, "text/html", FETCHED, "utf-8") for url, body in part)
             for _ in worker.extract_many(jobs):
                 pass
-            worker.end_batch()  # part of our cost: counted in the wall time
+            if batch_end:
+                worker.end_batch()  # part of our cost: counted in the wall time
             cpu["ours"] += time.process_time() + child_cpu() - cpu0
             return time.perf_counter() - started
 
@@ -219,25 +232,35 @@ def main() -> None:
             ours(url, body)
             for one in in_bench.values():
                 one(url, body)
-        order = ("ours", "bare", "meta", "inproc")
+        order = ("ours", "bare", "meta", "inproc", "control")
+        in_bench["control"] = bare  # bare again: what two runs of the same code differ by
         walls = dict.fromkeys(order, 0.0)
         # CPU seconds (ours: parent and worker process): what neighbours' load cannot inflate.
         cpu = dict.fromkeys(order, 0.0)
         times: dict[str, list[float]] = {side: [] for side in order}
+        # Wall seconds of each side on each part, for the paired ratios below.
+        per_part: dict[str, list[float]] = {side: [] for side in order}
         batches = [pages[i : i + batch] for i in range(0, len(pages), batch)]
         turn = 0
         for _ in range(args.rounds):
             for chunk in batches:
-                # Interleaved batch by batch, alternating who goes first, so load from other
-                # processes on a shared host falls on every side alike.
-                turn += 1
-                for side in order if turn % 2 else order[::-1]:
-                    if side == "ours":
-                        walls["ours"] += ours_batch(chunk)
-                    else:
-                        cpu0 = time.process_time()
-                        walls[side] += timed(chunk, in_bench[side], times[side])
-                        cpu[side] += time.process_time() - cpu0
+                # Sides take turns part by part (a batch by default), alternating who goes first,
+                # so the host's drifting speed falls on every side alike; ours streams each part
+                # through the worker and resets its caches at the end of each whole batch, as the
+                # stage does.
+                for start in range(0, len(chunk), part_size):
+                    part = chunk[start : start + part_size]
+                    last = start + part_size >= len(chunk)
+                    turn += 1
+                    for side in order if turn % 2 else order[::-1]:
+                        if side == "ours":
+                            wall = ours_part(part, batch_end=last)
+                        else:
+                            cpu0 = time.process_time()
+                            wall = timed(part, in_bench[side], times[side])
+                            cpu[side] += time.process_time() - cpu0
+                        walls[side] += wall
+                        per_part[side].append(wall)
         # Latency through the worker, one page at a time (IPC round trip included).
         results: list[ExtractResult] = []
         timed(pages, lambda url, body: results.append(ours(url, body)), times["ours"])
@@ -257,6 +280,7 @@ def main() -> None:
         "bare": "bare trafilatura.extract",
         "meta": "trafilatura with metadata",
         "inproc": "mediamon extract, in-process",
+        "control": "bare trafilatura.extract again",
     }
     for side in order:
         print(
@@ -264,6 +288,20 @@ def main() -> None:
             f"{p95(times[side]):>9.2f} {cpu[side] / n * 1000:>9.2f}"
         )
     print(f"ratio ours/bare (pages/s): {rate['ours'] / rate['bare']:.3f}  (goal >= 0.9)")
+    # The host's speed drifts (a shared VM: the same code's pages/s varies by tens of percent
+    # from one second to the next, see the control): the totals above mix that drift into the
+    # ratio, while the sides of one part ran within a second of each other.
+    for side, label in (
+        ("ours", "ours"),
+        ("inproc", "ours-in-process"),
+        ("control", "control (bare again)"),
+    ):
+        paired = sorted(b / o for b, o in zip(per_part["bare"], per_part[side], strict=True))
+        q1, med, q3 = statistics.quantiles(paired, n=4)
+        print(
+            f"ratio {label}/bare, paired by part (pages/s): median {med:.3f}, quartiles"
+            f" {q1:.3f}-{q3:.3f} over {len(paired)} parts of <= {part_size} pages"
+        )
     print(f"ratio ours/bare (CPU per page, inverted): {cpu['bare'] / cpu['ours']:.3f}")
     print(f"ratio ours/trafilatura-with-metadata (pages/s): {rate['ours'] / rate['meta']:.3f}")
     print(

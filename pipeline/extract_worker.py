@@ -9,6 +9,12 @@ the time limit. The page is recorded as ``extraction_timeout`` and the batch goe
 The child speaks over two pipes with :mod:`multiprocessing.connection` framing. It is started with
 ``subprocess`` rather than ``multiprocessing`` so that it also works from daemonic processes (Celery
 workers) and does not re-import the parent's ``__main__``.
+
+The child answers several pages in one message, and a page's clock does not depend on answers
+arriving: before each page the child writes the page's number and start time into a small shared
+memory block (:class:`_Progress`), which the parent reads to know which page is running and for
+how long. One message and one wake-up of the parent per page had cost about a twentieth of the
+extraction time.
 """
 
 from __future__ import annotations
@@ -17,11 +23,14 @@ import contextlib
 import fcntl
 import gc
 import logging
+import mmap
 import os
 import pickle
 import select
+import struct
 import subprocess
 import sys
+import tempfile
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -47,16 +56,18 @@ _ROOT = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT = 120.0
 # Resetting caches is a gc pass and a few cache_clear calls: never near this.
 RESET_TIMEOUT = 60.0
-# Pages queued in the child ahead of the one it works on: enough to keep it busy while the
-# parent wakes up on a loaded host, few enough that a kill re-sends little.
-IN_FLIGHT_PAGES = 8
+# Pages queued in the child ahead of the one it works on: enough to keep it busy between the
+# parent's reads of its answers (one per FLUSH_SECONDS), few enough that a kill re-sends little.
+IN_FLIGHT_PAGES = 16
 # Pipe buffer asked for (Linux caps it at /proc/sys/fs/pipe-max-size, 1 MiB by default). Requests
 # are queued only while they fit in it, so writing one never blocks: see extract_many.
 PIPE_BYTES = 1024 * 1024
-# Longest nap the parent takes while the child works through queued pages, and the share of
-# the queued work (at the child's recent pace) a nap may cover (see _nap).
-NAP_MAX = 0.05
-NAP_SHARE = 0.5
+# The child holds finished answers while more pages wait in its pipe, and sends them once this
+# much time has passed since the first of them started, or FLUSH_PAGES are held, or it has
+# nothing left to read. Answers held when the child is killed are lost, and their pages sent
+# again: this bounds that work too.
+FLUSH_SECONDS = 0.02
+FLUSH_PAGES = 16
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,59 @@ class WorkerStartError(RuntimeError):
     """The extraction worker process could not be started (broken environment)."""
 
 
+class _Progress:
+    """Which page the child works on and since when, in memory both processes map.
+
+    Three 8-byte fields: the number of the last page started (pages are numbered from 1 in the
+    order the child reads them), its start time (``time.monotonic()``, one clock for every
+    process on the host) and the number of the last page finished. The child writes the start
+    time before the page number, so a reader that sees a number sees its time (x86 and ARM
+    keep aligned 8-byte stores whole; :meth:`read` retries if the number moved while it read).
+    """
+
+    _LAYOUT = struct.Struct("=qdq")
+    _STARTED = struct.Struct("=q")
+    _AT = struct.Struct("=d")
+    SIZE = _LAYOUT.size
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._map = mmap.mmap(fd, self.SIZE)
+
+    @classmethod
+    def create(cls) -> _Progress:
+        """A zeroed block backed by an anonymous file (memfd where the OS has it)."""
+        memfd = getattr(os, "memfd_create", None)
+        if memfd is not None:
+            fd = memfd("mediamon-extract-progress", 0)
+        else:  # pragma: no cover - not Linux
+            with tempfile.TemporaryFile() as fh:
+                fd = os.dup(fh.fileno())
+        os.ftruncate(fd, cls.SIZE)
+        return cls(fd)
+
+    def start(self, page: int) -> None:
+        """The child begins page number ``page`` now."""
+        self._AT.pack_into(self._map, 8, time.monotonic())
+        self._STARTED.pack_into(self._map, 0, page)
+
+    def finish(self, page: int) -> None:
+        """The child is done with page number ``page``."""
+        self._STARTED.pack_into(self._map, 16, page)
+
+    def read(self) -> tuple[int, float, int]:
+        """(last page started, when it started, last page finished)."""
+        while True:
+            started, at, finished = self._LAYOUT.unpack_from(self._map)
+            if self._STARTED.unpack_from(self._map)[0] == started:
+                return started, at, finished
+
+    def close(self) -> None:
+        """Unmap and close the backing file."""
+        self._map.close()
+        os.close(self.fd)
+
+
 class ExtractionWorker:
     """A persistent, killable extraction process. Not thread-safe: one per batch loop.
 
@@ -108,6 +172,8 @@ class ExtractionWorker:
         self.reset_pages = reset_pages
         self.restarts = 0
         self.resets = 0
+        # Pages sent to a new child because the one they were queued in was replaced.
+        self.resent = 0
         self._since_reset = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._sent: deque[_Entry] = deque()
@@ -117,8 +183,12 @@ class ExtractionWorker:
         # selector at every call, a tenth of the parent's CPU per page.
         self._poller: select.poll | None = None
         self._pipe_bytes = 64 * 1024  # the Linux default, until the child's pipe says more
-        # Seconds the child spends on a page (moving average of what it reports), for _nap.
-        self._page_seconds = 0.0
+        self._progress: _Progress | None = None
+        # Answers read from the current child, i.e. the number of the first page in _sent
+        # minus one; and when the parent last saw the child move (see _deadline).
+        self._answered = 0
+        self._moved_at = 0.0
+        self._last_seen: tuple[int, int] = (0, 0)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> ExtractionWorker:
@@ -154,15 +224,19 @@ class ExtractionWorker:
             return self._recv, self._send
         parent_r, child_w = os.pipe()
         child_r, parent_w = os.pipe()
+        self._progress = _Progress.create()
+        self._answered = 0
+        self._last_seen = (0, 0)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH")]))
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "pipeline.extract_worker"],
+                [sys.executable, "-m", "pipeline.extract_worker", str(self._progress.fd)],
                 stdin=child_r,
                 stdout=child_w,
                 env=env,
                 close_fds=True,
+                pass_fds=(self._progress.fd,),
             )
         finally:
             os.close(child_r)
@@ -198,6 +272,9 @@ class ExtractionWorker:
                 conn.close()
         self._recv = self._send = None
         self._poller = None
+        if self._progress is not None:
+            self._progress.close()
+            self._progress = None
 
     def extract(self, job: ExtractJob) -> ExtractResult:
         """Extract one page within the time limit; never raises for a bad page."""
@@ -210,11 +287,12 @@ class ExtractionWorker:
         and only while they fit in the pipe buffer, so no write ever blocks and neither side can
         wait on the other's full pipe), so the child never waits for the parent between pages
         and the parent reads the next bodies while the child works. A page too big for the
-        buffer is sent alone to an idle child. A page's clock starts when the child is free to
-        start it: when the previous answer arrives, or when it is sent to an idle child. On a
-        timeout the child is killed and replaced, and the pages queued behind the culprit are
-        sent again. Both sides stay single-threaded: a thread in the child would take the GIL
-        from the extraction at every message (~1 ms a page on a loaded host).
+        buffer is sent alone to an idle child. The child sends its answers a few at a time
+        (see FLUSH_SECONDS); a page's clock is its start time in the shared progress block. On
+        a timeout the child is killed and replaced, and the pages queued with the culprit
+        (those after it, and those before it whose answers the child still held) are sent
+        again. Both sides stay single-threaded: a thread in the child would take the GIL from
+        the extraction at every message (~1 ms a page on a loaded host).
         """
         try:
             yield from self._pipeline(iter(jobs))
@@ -231,7 +309,6 @@ class ExtractionWorker:
         self._sent = sent
         unsent: deque[_Entry] = deque()  # pages waiting for room in the pipe, in order
         in_pipe = 0  # wire bytes of the pages in ``sent`` (kept, not re-summed per page)
-        clock = time.monotonic()
         exhausted = False
         while True:
             while not exhausted and len(window) < IN_FLIGHT_PAGES:
@@ -245,30 +322,36 @@ class ExtractionWorker:
                     entry.message = self._message(job)
                     unsent.append(entry)
             # Queue what fits: bytes in the pipe never exceed its buffer (a conservative count:
-            # the page being worked on was already read), or the child is idle and reads it all.
+            # pages already read by the child are counted until answered), or the child is idle
+            # and reads it all.
             while unsent and (not sent or in_pipe + unsent[0].wire_bytes <= self._pipe_bytes):
                 entry = unsent.popleft()
                 idle = not sent
                 self._write(entry.message)
+                if idle:
+                    # An idle child starts on it right away (and a new one has just started).
+                    self._moved_at = time.monotonic()
                 sent.append(entry)
                 in_pipe += entry.wire_bytes
-                if idle:
-                    clock = time.monotonic()  # an idle child starts on it right away
             if not window:
                 return
             if window[0].result is None:
-                ready = self._nap(clock, queued=len(sent))
-                result, replaced = self._await_answer(clock, ready=ready)
-                answered = sent.popleft()
-                answered.result = result
-                in_pipe -= answered.wire_bytes
-                if replaced:
-                    # The child was replaced: what was queued behind the culprit is lost.
+                results, culprit = self._await_answers(len(sent))
+                for result in results:
+                    answered = sent.popleft()
+                    answered.result = result
+                    in_pipe -= answered.wire_bytes
+                if culprit is not None:
+                    # The child was replaced: ``culprit`` (an index into ``sent``) gets the
+                    # failure, and every other page it had (answered but held, or queued) goes
+                    # to the new child.
+                    result, index = culprit
+                    sent[index].result = result
+                    del sent[index]
+                    self.resent += len(sent)
                     unsent.extendleft(reversed(sent))
                     sent.clear()
                     in_pipe = 0
-                # After any restart: the new child's start-up is not the next page's time.
-                clock = time.monotonic()
             while window:
                 done = window[0].result
                 if done is None:
@@ -314,69 +397,65 @@ class ExtractionWorker:
             send.send_bytes(message)
         self._since_reset += 1
 
-    def _await_answer(self, clock: float, *, ready: bool = False) -> tuple[ExtractResult, bool]:
-        """The next answer, or a timeout/crash result; the flag says the child was replaced.
+    def _await_answers(
+        self, outstanding: int
+    ) -> tuple[list[ExtractResult], tuple[ExtractResult, int] | None]:
+        """The next answers from the child, or the failure of the page it was replaced for.
 
-        ``ready``: the reply pipe is known to be readable, so there is nothing to wait for.
+        Returns the answers read (in page order) and, when the child was killed or died, the
+        failure result with the index (among the ``outstanding`` pages awaiting an answer) of
+        the page it belongs to.
         """
-        left = max(self.timeout - (time.monotonic() - clock), 0.0)
-        try:
-            if self._recv is None:
-                raise EOFError("no extraction worker running")
-            recv = self._recv
-            if not ready and not self._readable(left):
+        while True:
+            if self._recv is None or self._poller is None:
+                return [], (ExtractResult(None, "extraction_error", "no worker running"), 0)
+            deadline, index = self._deadline(outstanding)
+            left = deadline - time.monotonic()
+            # Round up: poll() takes whole milliseconds, and 0 would turn a short wait into none.
+            if left > 0 and not self._poller.poll(max(1, int(left * 1000 + 0.999))):
+                continue  # the child may have moved on meanwhile: look again
+            if left <= 0 and not self._poller.poll(0):
                 self._kill()
                 self.restarts += 1
                 log.warning("an extraction ran past %ss; worker killed", self.timeout)
                 detail = f"extraction ran past {self.timeout:g}s; killed"
-                return ExtractResult(None, "extraction_timeout", detail), True
-            kind, payload = recv.recv()
-        except (EOFError, OSError) as exc:
-            code = self._proc.poll() if self._proc is not None else None
-            self._kill()
-            self.restarts += 1
-            detail = f"extraction worker died (exit {code}): {exc}"
-            return ExtractResult(None, "extraction_error", detail), True
-        result, seconds = _unpack(payload) if kind == "result" else (None, 0.0)
-        if result is None:
-            self._kill()
-            self.restarts += 1
-            return ExtractResult(None, "extraction_error", f"bad worker reply {kind!r}"), True
-        self._page_seconds += 0.25 * (seconds - self._page_seconds)
-        return result, False
+                return [], (ExtractResult(None, "extraction_timeout", detail), index)
+            try:
+                kind, payload = self._recv.recv()
+            except (EOFError, OSError) as exc:
+                code = self._proc.poll() if self._proc is not None else None
+                _, index = self._deadline(outstanding)
+                self._kill()
+                self.restarts += 1
+                detail = f"extraction worker died (exit {code}): {exc}"
+                return [], (ExtractResult(None, "extraction_error", detail), index)
+            results = _unpack_many(payload) if kind == "results" else None
+            if not results or len(results) > outstanding:
+                self._kill()
+                self.restarts += 1
+                failure = ExtractResult(None, "extraction_error", f"bad worker reply {kind!r}")
+                return [], (failure, 0)
+            self._answered += len(results)
+            return results, None
 
-    def _nap(self, clock: float, *, queued: int) -> bool:
-        """Sleep while the child is sure to be busy, so answers are read several at a time.
+    def _deadline(self, outstanding: int) -> tuple[float, int]:
+        """When the page the child works on runs out of time, and its index among the
+        ``outstanding`` pages awaiting an answer.
 
-        Waking up for every answer cost the parent ~0.15 ms of CPU a page (a wake-up, then
-        reads and unpickling with cold caches), taken from the child on a loaded host; reading
-        the answers that piled up during a nap costs about two thirds. The nap covers half of
-        the pages queued behind the current one at the child's recent pace (NAP_SHARE), so the
-        child does not run out of work when its pace varies; with one page in flight (a
-        batch's tail, a single extraction) there is no nap, and answers are read as they come.
-        A nap ends before the page's time limit, and the clock of the page after an answer
-        read late starts late by at most the nap (NAP_MAX): the limit is kept to within that.
-        Returns True when an answer is known to be waiting.
+        From the progress block: a page in progress has its start time there. Between pages
+        (reading a request, sending answers) the clock runs from when the parent last saw the
+        child move, and the page to blame is the next one it would start.
         """
-        if queued < 2 or self._page_seconds <= 0.0:
-            return False
-        if self._readable(0.0):
-            return True  # answers piled up: read on, no nap and no second poll
-        left = self.timeout - (time.monotonic() - clock)
-        nap = min(NAP_MAX, NAP_SHARE * (queued - 1) * self._page_seconds, left)
-        if nap > 0.001:
-            time.sleep(nap)
-        return False
-
-    def _readable(self, timeout: float) -> bool:
-        """Whether the child's reply pipe has data (or end of file) within ``timeout`` seconds.
-
-        The same answer as ``Connection.poll``: the connection keeps no buffer of its own.
-        """
-        if self._poller is None:
-            return True  # nothing to wait for: the read reports the missing child
-        # Round up: poll() takes whole milliseconds, and 0 would turn a short wait into none.
-        return bool(self._poller.poll(max(0, int(timeout * 1000 + 0.999))))
+        assert self._progress is not None
+        started, at, finished = self._progress.read()
+        if (started, finished) != self._last_seen:
+            self._last_seen = (started, finished)
+            self._moved_at = time.monotonic()
+        if started > finished and started > self._answered:
+            return at + self.timeout, min(started - self._answered - 1, outstanding - 1)
+        return self._moved_at + self.timeout, min(
+            max(finished - self._answered, 0), outstanding - 1
+        )
 
     def end_batch(self) -> None:
         """Between batches: have the child drop trafilatura's caches so memory stays flat.
@@ -420,22 +499,34 @@ _ARTICLE_FIELDS = tuple(f.name for f in fields(Article))
 _article_values = attrgetter(*_ARTICLE_FIELDS)
 
 
-def _pack(result: ExtractResult, seconds: float) -> tuple[Any, ...]:
-    """``result`` as nested tuples of plain values, with the seconds it took (see _unpack)."""
+def _pack(result: ExtractResult) -> tuple[Any, ...]:
+    """``result`` as nested tuples of plain values (see _unpack)."""
     article = result.article
     values = None if article is None else _article_values(article)
-    return (values, result.reason, result.detail, result.warnings, result.charset, seconds)
+    return (values, result.reason, result.detail, result.warnings, result.charset)
 
 
-def _unpack(payload: Any) -> tuple[ExtractResult | None, float]:
-    """The result and seconds :func:`_pack` encoded; (None, 0.0) for anything else."""
+def _unpack(payload: Any) -> ExtractResult | None:
+    """The result :func:`_pack` encoded; None for anything else."""
     try:
-        values, reason, detail, warnings, charset, seconds = payload
+        values, reason, detail, warnings, charset = payload
         article = None if values is None else Article(*values)
-        seconds = float(seconds)
+        return ExtractResult(article, reason, detail, tuple(warnings), charset)
     except (TypeError, ValueError):
-        return None, 0.0
-    return ExtractResult(article, reason, detail, tuple(warnings), charset), seconds
+        return None
+
+
+def _unpack_many(payload: Any) -> list[ExtractResult] | None:
+    """The results of one answer message (a list of packed results); None if malformed."""
+    if not isinstance(payload, list):
+        return None
+    results: list[ExtractResult] = []
+    for item in payload:
+        result = _unpack(item)
+        if result is None:
+            return None
+        results.append(result)
+    return results
 
 
 # --- the child ------------------------------------------------------------------------------
@@ -447,7 +538,7 @@ _WARM_UP_PAGE = (
 )
 
 
-def _serve(recv: Connection, send: Connection) -> None:
+def _serve(recv: Connection, send: Connection, progress: _Progress) -> None:
     from trafilatura.meta import reset_caches
 
     from pipeline.extract import detect_language, extract
@@ -459,7 +550,21 @@ def _serve(recv: Connection, send: Connection) -> None:
     # cyclic collector's scans, which cut the gc pass of each cache reset from ~22 ms to ~4 ms.
     gc.freeze()
     send.send(("ready", os.getpid()))
+    waiting = select.poll()
+    waiting.register(recv.fileno(), select.POLLIN)
+    held: list[tuple[Any, ...]] = []  # answers not sent yet, in page order
+    held_since = 0.0  # when the first of them started
+    page = 0
     while True:
+        if held and (
+            len(held) >= FLUSH_PAGES
+            or time.monotonic() - held_since >= FLUSH_SECONDS
+            or not waiting.poll(0)
+        ):
+            # pickle.dumps rather than Connection.send: the latter builds a ForkingPickler
+            # (and a copy of its dispatch table) for every message.
+            send.send_bytes(pickle.dumps(("results", held), protocol=pickle.HIGHEST_PROTOCOL))
+            held = []
         try:
             kind, payload = recv.recv()
         except EOFError:
@@ -471,7 +576,10 @@ def _serve(recv: Connection, send: Connection) -> None:
             send.send(("reset", None))
             continue
         body, url, content_type, fetched_at, declared_charset, min_chars, max_tags = payload
-        started = time.perf_counter()
+        page += 1
+        progress.start(page)
+        if not held:
+            held_since = time.monotonic()
         try:
             result = extract(
                 body,
@@ -484,23 +592,21 @@ def _serve(recv: Connection, send: Connection) -> None:
             )
         except Exception as exc:  # noqa: BLE001 - a library bug on one page must not end the worker
             result = ExtractResult(None, "extraction_error", f"{type(exc).__name__}: {exc}")
-        # pickle.dumps rather than Connection.send: the latter builds a ForkingPickler (and a
-        # copy of its dispatch table) for every message.
-        seconds = time.perf_counter() - started
-        send.send_bytes(
-            pickle.dumps(("result", _pack(result, seconds)), protocol=pickle.HIGHEST_PROTOCOL)
-        )
+        progress.finish(page)
+        held.append(_pack(result))
 
 
 def main() -> None:
-    """Entry point of the child: requests on stdin, replies on a private copy of stdout."""
+    """Entry point of the child: requests on stdin, replies on a private copy of stdout, the
+    progress block's file descriptor as the first argument."""
     reply_fd = os.dup(1)
     # Anything a library prints goes to stderr instead of corrupting the reply channel.
     os.dup2(2, 1)
     # Failures come back as reasons; trafilatura's per-page error logging would only be noise.
     for name in ("trafilatura", "htmldate", "courlan", "justext", "charset_normalizer"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    _serve(Connection(0, writable=False), Connection(reply_fd, readable=False))
+    progress = _Progress(int(sys.argv[1]))
+    _serve(Connection(0, writable=False), Connection(reply_fd, readable=False), progress)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ from pipeline.extract import (
     detect_language,
     extract,
 )
-from pipeline.extract_worker import ExtractionWorker, ExtractJob, _pack, _unpack
+from pipeline.extract_worker import ExtractionWorker, ExtractJob, _pack, _unpack, _unpack_many
 from pipeline.samples import serving
 from pipeline.warehouse import get_engine
 from pipeline.warehouse.migrate import upgrade
@@ -296,12 +296,14 @@ def test_language_detection_reads_only_the_first_words() -> None:
 def test_worker_results_cross_the_pipe_intact() -> None:
     result = run("full_article.html")
     assert result.ok and result.warnings is not None
-    back, seconds = _unpack(_pack(result, 0.25))
-    assert (back, seconds) == (result, 0.25)
+    assert _unpack(_pack(result)) == result
     failure = run("no_text.html")
-    assert _unpack(_pack(failure, 0.0)) == (failure, 0.0)
-    for garbage in (None, (), ("too", "short"), ((1, 2), None, None, (), None, 0.0), 42):
-        assert _unpack(garbage) == (None, 0.0)
+    assert _unpack(_pack(failure)) == failure
+    assert _unpack_many([_pack(result), _pack(failure)]) == [result, failure]
+    for garbage in (None, (), ("too", "short"), ((1, 2), None, None, (), None), 42):
+        assert _unpack(garbage) is None
+        assert _unpack_many([_pack(result), garbage]) is None
+    assert _unpack_many(_pack(result)) is None  # one result is not a list of them
 
 
 def test_not_html() -> None:
@@ -360,6 +362,31 @@ def test_slow_page_is_killed_at_the_time_limit_and_the_batch_goes_on() -> None:
         reasons = [r.reason for r in worker.extract_many(jobs)]
         assert reasons == [None, "extraction_timeout", None, "too_short"]
         assert worker.restarts == 2
+
+
+def test_answers_held_in_the_worker_survive_a_timeout_behind_them() -> None:
+    # The child sends answers a few at a time (FLUSH_SECONDS): the pages it had finished but
+    # not yet answered when a later page ran out of time go to the new child with the pages
+    # queued after the culprit, and every answer comes back in order.
+    slow = slow_page(20)[:200_000]  # several seconds of work, small enough to queue behind
+    good = (FIXTURES / "full_article.html").read_bytes()
+    short = (FIXTURES / "too_short.html").read_bytes()
+    limit = 1.0
+    with ExtractionWorker(timeout=limit, min_chars=200, max_tags=10**9) as worker:
+        warm = worker.extract(ExtractJob(good, PAGE_URL, "text/html", FETCHED))
+        bodies = [good, short, good, slow, good, short]
+        started = time.monotonic()
+        results = list(
+            worker.extract_many(ExtractJob(b, PAGE_URL, "text/html", FETCHED) for b in bodies)
+        )
+        elapsed = time.monotonic() - started
+        print(f"pages sent again after the kill: {worker.resent}; {elapsed:.2f}s")
+        assert worker.restarts == 1
+        assert worker.resent >= 2  # at least the two queued after the culprit
+    reasons = [r.reason for r in results]
+    assert reasons == [None, "too_short", None, "extraction_timeout", None, "too_short"]
+    assert results[0].article == results[2].article == results[4].article == warm.article
+    assert limit <= elapsed < limit + 5, elapsed
 
 
 def test_worker_crash_is_recorded_and_the_next_page_works() -> None:
