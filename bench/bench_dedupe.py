@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_dedupe.py [--sizes 10000,100000,1000000] [--sample 400]
         [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres] [--procs 2]
         [--warm-up 200] [--check 300] [--cache-dir DIR] [--memory-max 1000000]
-        [--memory-budget-mb 8000]
+        [--memory-budget-mb MB]
 
 For each size N the warehouse first holds N stored articles made from generated texts (a Zipf
 vocabulary with news-like function words) published over 89 days, i.e. most of the 90-day
@@ -25,7 +25,10 @@ rest of run_dedupe (load, lock, index queries, verification, inserts, story reas
 The same sample is also run against datasketch's in-memory ``MinHashLSH`` (42x6, the
 near-duplicate index) holding the same N signatures: query + Jaccard verification + insert per
 article, and the resident memory the index took. It is skipped when its memory, projected from
-the previous size, exceeds --memory-budget-mb.
+the previous size, exceeds --memory-budget-mb (default: three quarters of the memory available
+at start; 1M signatures take ~15 GB in it).
+
+The warehouse is set up by the migrations, as deployed: lsh_band is UNLOGGED (20261130_0009).
 
 Prints one line per size and the ratio of per-article time at the largest size to the smallest
 (goal: <= 1.5). A throwaway database is created on --pg-url's server and dropped at the end.
@@ -545,6 +548,15 @@ def time_warehouse(engine: sa.Engine, docs: list[Document]) -> tuple[float, floa
     return feat, total - feat, int(linked)
 
 
+def _available_mb() -> float:
+    """MemAvailable of /proc/meminfo, in MB (what can be allocated without swapping)."""
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024
+    return 8000.0
+
+
 def _rss_mb() -> float:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -615,11 +627,13 @@ def main() -> None:
     )
     parser.add_argument("--procs", type=int, default=2)
     parser.add_argument("--memory-max", type=int, default=1_000_000)
-    parser.add_argument("--memory-budget-mb", type=float, default=8000.0)
+    parser.add_argument("--memory-budget-mb", type=float, default=None)
     parser.add_argument("--check", type=int, default=300, help="articles of the pre-load check")
     parser.add_argument("--cache-dir", type=Path, default=None)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    if args.memory_budget_mb is None:
+        args.memory_budget_mb = 0.75 * _available_mb()
     started = time.monotonic()
     name = f"mediamon_bench_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(args.pg_url, isolation_level="AUTOCOMMIT")

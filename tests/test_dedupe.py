@@ -438,6 +438,44 @@ def test_story_bands_are_pruned_after_their_window_and_near_bands_stay(engine: s
     fresh.dispose()
 
 
+def band_index_rows(engine: sa.Engine) -> list[tuple[int, int, int, int]]:
+    """Every lsh_band row, sorted."""
+    with engine.connect() as conn:
+        query = sa.select(lsh_band.c.key, lsh_band.c.day, lsh_band.c.article_key, lsh_band.c.band)
+        return sorted(tuple(r) for r in conn.execute(query))
+
+
+def check_band_index_restored_after_loss(engine: sa.Engine) -> None:
+    """An emptied lsh_band (an unlogged table after crash recovery) is rebuilt by the next dedupe
+    run with exactly the rows it held, and dedupe finds the old articles again."""
+    now = T0 + timedelta(days=31)
+    docs = [
+        _doc("first", "Post", "Council meets", LOREM, 0),  # story bands past their window
+        _doc("related", "Gazette", "Queues at checkpoints", _story_text(1, 6), 1),
+        _doc("recent", "Courier", "Harvest", OTHER, 30),  # story bands still kept
+    ]
+    store_documents(engine, docs)
+    run_dedupe(engine, CFG, batch_size=10, now=now)
+    run_dedupe(engine, CFG, batch_size=10, now=now)  # its prune (runs first) drops old bands
+    kept = band_index_rows(engine)
+    assert len(kept) == 3 * CFG.lsh.bands + CFG.story_lsh.bands
+    with engine.begin() as conn:
+        conn.execute(sa.delete(lsh_band))
+    counts = run_dedupe(engine, CFG, batch_size=10, now=now)
+    assert counts.bands_restored == len(kept) and counts.deduped == 0
+    assert band_index_rows(engine) == kept
+    assert run_dedupe(engine, CFG, batch_size=10, now=now).bands_restored == 0
+    copy = _doc("copy", "Herald", "Council meets again", LOREM + " Officials agreed.", 30)
+    store_documents(engine, [copy])
+    run_dedupe(engine, CFG, batch_size=10, now=now)
+    got = {r.input: r for r in document_results(engine, [*docs, copy])}
+    assert (got["copy"].duplicate_of, got["copy"].story) == ("first", "first")
+
+
+def test_band_index_is_restored_after_loss(engine: sa.Engine) -> None:
+    check_band_index_restored_after_loss(engine)
+
+
 def test_band_key_migration_carries_the_index_over_and_back(tmp_path: Path) -> None:
     eng = make_engine(f"sqlite:///{tmp_path / 'm.sqlite'}")
     upgrade(eng, "20261122_0006")

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from pipeline.dates import as_utc
 from pipeline.dedupe.features import DedupeConfig, DedupeInput, features
-from pipeline.dedupe.index import dedupe_batch, prune_bands
+from pipeline.dedupe.index import dedupe_batch, lock, prune_bands, restore_bands
 from pipeline.warehouse.schema import article, source
 
 
@@ -23,6 +23,8 @@ class StageCounts:
     links: int = 0
     batches: int = 0
     bands_pruned: int = 0
+    # lsh_band rows rebuilt from signatures after the table was found empty (crash recovery).
+    bands_restored: int = 0
     stories_touched: int = 0
     ids: list[str] = field(default_factory=list)
 
@@ -34,6 +36,7 @@ class StageCounts:
             "links": self.links,
             "batches": self.batches,
             "bands_pruned": self.bands_pruned,
+            "bands_restored": self.bands_restored,
             "stories_touched": self.stories_touched,
         }
 
@@ -120,6 +123,8 @@ def run_dedupe(
     now = now or datetime.now(UTC)
     counts = StageCounts()
     with engine.begin() as conn:
+        lock(conn)
+        counts.bands_restored = restore_bands(conn, cfg, now=now)
         counts.bands_pruned = prune_bands(conn, cfg, now=now)
     handed: set[str] = set()
     queue = list(ids) if ids is not None else None

@@ -47,6 +47,9 @@ sa.Index(
 # ``key`` is the band hash with the band number folded in (``pipeline.dedupe.index.band_key``),
 # so one bigint column identifies (band, hash) and the primary key (key, day, article_key) is the
 # whole lookup index: lookups are index-only scans of 20-byte entries.
+# On PostgreSQL the table is UNLOGGED (migration 20261130_0009): derived data whose writes skip
+# the WAL; crash recovery empties it and the next dedupe run rebuilds it from article_signature
+# (pipeline.dedupe.index.restore_bands).
 lsh_band = sa.Table(
     "lsh_band",
     metadata,

@@ -19,7 +19,7 @@ from pipeline.dedupe import (
     store_documents,
 )
 from pipeline.warehouse import make_engine
-from pipeline.warehouse.migrate import upgrade
+from pipeline.warehouse.migrate import downgrade, upgrade
 from pipeline.warehouse.schema import article
 from pipeline.warehouse.schema_dedupe import (
     article_dedupe,
@@ -29,6 +29,7 @@ from pipeline.warehouse.schema_dedupe import (
     story,
 )
 from tests.dedupe_eval import build_eval_set, pairwise_scores, partition
+from tests.test_dedupe import check_band_index_restored_after_loss
 
 pytestmark = pytest.mark.postgres
 
@@ -118,4 +119,26 @@ def test_two_worker_processes_on_postgres_give_the_same_stories_as_one(pg_url: s
         assert count == len(docs) and bands == len(docs) * CFG.bands_per_article
         assert statuses == {"deduped"}
     finally:
+        engine.dispose()
+
+
+def test_band_index_is_unlogged_and_restored_after_loss(pg_url: str) -> None:
+    engine = make_engine(pg_url)
+    try:
+        upgrade(engine)
+        _reset(engine)
+
+        def persistence() -> str:
+            with engine.connect() as conn:
+                query = "select relpersistence from pg_class where relname = 'lsh_band'"
+                return str(conn.execute(sa.text(query)).scalar_one())
+
+        assert persistence() == "u"  # unlogged: crash recovery empties it
+        downgrade(engine, "20261130_0008")
+        assert persistence() == "p"
+        upgrade(engine)
+        assert persistence() == "u"
+        check_band_index_restored_after_loss(engine)
+    finally:
+        _reset(engine)
         engine.dispose()
