@@ -567,13 +567,14 @@ def prune_cutoffs(cfg: DedupeConfig, now: datetime) -> tuple[int, int]:
 def restore_bands(conn: Connection, cfg: DedupeConfig, *, now: datetime, chunk: int = 2000) -> int:
     """Rebuild lsh_band from article_signature if it was emptied; return the rows written.
 
-    On PostgreSQL lsh_band is UNLOGGED (migration 20261130_0009): its writes skip the WAL, which
-    at a million stored articles was most of what indexing an article cost, and crash recovery
-    empties it. It is derived data, every row following from an article_signature row (the
-    signature gives the band hashes) and the prune rule, so the first dedupe run after a
-    recovery rebuilds it, in the caller's transaction (take the dedupe lock first), with exactly
-    the rows ``prune_bands`` at ``now`` would have kept. An index that is not empty is left
-    alone, and so is one with nothing to restore (every signature past retention).
+    On PostgreSQL lsh_band is UNLOGGED (migration 20261130_0009): its writes skip the WAL, whose
+    full-page images made band writes and lookups markedly slower at a million stored articles,
+    and crash recovery empties it. It is derived data, every row following from an
+    article_signature row (the signature gives the band hashes) and the prune rule, so the
+    first dedupe run after a recovery rebuilds it, in the caller's transaction (take the dedupe
+    lock first), with exactly the rows ``prune_bands`` at ``now`` would have kept. An index
+    that is not empty is left alone, and so is one with nothing to restore (every signature
+    past retention).
     """
     if conn.execute(sa.select(lsh_band.c.key).limit(1)).first() is not None:
         return 0
@@ -594,7 +595,7 @@ def restore_bands(conn: Connection, cfg: DedupeConfig, *, now: datetime, chunk: 
         for r in page:
             day = day_number(r.seen_at)
             if day < keep_day:
-                continue  # seen_at within the first day's hours before the cutoff's midnight
+                continue  # the query's bound is that day's midnight: a stored naive time
             sig = from_bytes(r.signature)
             keys = [band_key(i, h) for i, h in enumerate(band_hashes(sig, cfg.lsh))]
             if day >= keep_story_day:
