@@ -15,7 +15,6 @@ import argparse
 import os
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -49,36 +48,35 @@ def main() -> None:
         ),
     )
     args = parser.parse_args()
-    admin = sa.create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
-    name = f"mediamon_restore_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'create database "{name}"'))
-    engine = make_engine(args.pg_url.rsplit("/", 1)[0] + "/" + name)
-    try:
-        upgrade(engine)
-        print(bench.check_preload(engine, 300, args.procs, args.cache_dir), flush=True)
-        bench.bulk_load(engine, 300, args.articles, args.procs, args.cache_dir)
-        with engine.begin() as conn:
-            lock(conn)
-            prune_bands(conn, bench.CFG, now=bench.NOW)
-        before = _band_rows(engine)
-        with engine.begin() as conn:
-            conn.execute(sa.text("truncate lsh_band"))
-        started = time.monotonic()
-        with engine.begin() as conn:
-            lock(conn)
-            restored = restore_bands(conn, bench.CFG, now=bench.NOW)
-        seconds = time.monotonic() - started
-        after = _band_rows(engine)
-        print(
-            f"{args.articles:,} articles: {before:,} band rows before, {restored:,} restored"
-            f" ({after:,} after) in {seconds:.0f}s"
-        )
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
+    with bench.throwaway_database(args.pg_url, "mediamon_restore") as url:
+        engine = make_engine(url)
+        try:
+            restore(engine, args)
+        finally:
+            engine.dispose()
+
+
+def restore(engine: sa.Engine, args: argparse.Namespace) -> None:
+    """Load, empty, time the rebuild, print."""
+    upgrade(engine)
+    print(bench.check_preload(engine, 300, args.procs, args.cache_dir), flush=True)
+    bench.bulk_load(engine, 300, args.articles, args.procs, args.cache_dir)
+    with engine.begin() as conn:
+        lock(conn)
+        prune_bands(conn, bench.CFG, now=bench.NOW)
+    before = _band_rows(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("truncate lsh_band"))
+    started = time.monotonic()
+    with engine.begin() as conn:
+        lock(conn)
+        restored = restore_bands(conn, bench.CFG, now=bench.NOW)
+    seconds = time.monotonic() - started
+    after = _band_rows(engine)
+    print(
+        f"{args.articles:,} articles: {before:,} band rows before, {restored:,} restored"
+        f" ({after:,} after) in {seconds:.0f}s"
+    )
 
 
 if __name__ == "__main__":

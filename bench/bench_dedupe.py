@@ -38,6 +38,7 @@ Generated features can be kept in --cache-dir (they depend only on the generator
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import pickle
@@ -548,6 +549,24 @@ def time_warehouse(engine: sa.Engine, docs: list[Document]) -> tuple[float, floa
     return feat, total - feat, int(linked)
 
 
+@contextlib.contextmanager
+def throwaway_database(pg_url: str, prefix: str) -> Iterator[str]:
+    """A new database on ``pg_url``'s server for one bench run, dropped at the end; yields its URL.
+
+    Engines on it must be disposed of before the block ends (the drop forces them off anyway).
+    """
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'create database "{name}"'))
+        yield pg_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+
+
 def _available_mb() -> float:
     """MemAvailable of /proc/meminfo, in MB (what can be allocated without swapping)."""
     with open("/proc/meminfo") as fh:
@@ -635,13 +654,19 @@ def main() -> None:
     if args.memory_budget_mb is None:
         args.memory_budget_mb = 0.75 * _available_mb()
     started = time.monotonic()
-    name = f"mediamon_bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'create database "{name}"'))
+    with throwaway_database(args.pg_url, "mediamon_bench") as url:
+        engine = make_engine(url)
+        try:
+            run(engine, args, sizes, started)
+        finally:
+            engine.dispose()
+
+
+def run(engine: sa.Engine, args: argparse.Namespace, sizes: list[int], started: float) -> None:
+    """The bench proper, on an empty database."""
+    with engine.connect() as conn:
         pg = conn.execute(sa.text("select version()")).scalar_one().split(",")[0]
         buffers = conn.execute(sa.text("show shared_buffers")).scalar_one()
-    url = args.pg_url.rsplit("/", 1)[0] + "/" + name
     print(f"$ {' '.join(sys.argv)}")
     print(
         f"{pg}, shared_buffers {buffers}; {os.cpu_count()} CPUs, load average"
@@ -653,74 +678,64 @@ def main() -> None:
         f" {CFG.story_band_keep.days} days); stored articles spread over"
         f" {WINDOW_S // 86400} days; sample {args.sample} new articles per size, batches of 50"
     )
-    engine = make_engine(url)
     results: dict[int, tuple[float, float]] = {}
     memory: dict[int, float] = {}
-    try:
-        upgrade(engine)
-        print(check_preload(engine, args.check, args.procs, args.cache_dir), flush=True)
-        stored = args.check
-        # Warm-up, not counted: imports, connection pool, first plans.
-        time_warehouse(engine, sample_docs(stored, 50, tag="warm-up"))
-        mb_per_article = 0.0
-        for size in sizes:
-            t0 = time.monotonic()
-            rebuilt = bulk_load(engine, stored, size, args.procs, args.cache_dir)
-            stored = size
-            load_s = time.monotonic() - t0
-            # The bulk load leaves checkpoint work and cold buffers that a warehouse in steady
-            # use does not have: flush it, and dedupe a first sample (shown, not in the ratio).
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(sa.text("checkpoint"))
-            cf, cd, _ = time_warehouse(engine, sample_docs(stored, args.warm_up, tag=f"w{size}"))
-            docs = sample_docs(stored, args.sample, tag=str(size))
-            feat, db, linked = time_warehouse(engine, docs)
-            results[stored] = (feat, db)
-            print(
-                f"stored {stored:>9,}: pre-load {load_s:6.0f}s (index build {rebuilt:.0f}s),"
-                f" {_table_mb(engine)}\n"
-                f"  PostgreSQL  first {args.warm_up} after the load {cf + cd:6.2f} ms/article;"
-                f" next {args.sample}: {feat + db:6.2f} ms/article = features {feat:.2f} +"
-                f" run_dedupe rest {db:.2f}; copies linked {linked}/{(args.sample + 1) // 2}",
-                flush=True,
-            )
-            projected = mb_per_article * stored
-            if stored > args.memory_max or projected > args.memory_budget_mb:
-                print(
-                    f"  in-memory   skipped: projected {projected:,.0f} MB for its index"
-                    f" (--memory-budget-mb {args.memory_budget_mb:,.0f}, --memory-max"
-                    f" {args.memory_max:,})",
-                    flush=True,
-                )
-                continue
-            mem_ms, mem_mb, found = time_memory(stored, docs, args.procs, args.cache_dir)
-            memory[stored] = feat + mem_ms
-            mb_per_article = max(mb_per_article, mem_mb / stored)
-            print(
-                f"  in-memory   {feat + mem_ms:6.2f} ms/article = features {feat:.2f} +"
-                f" query/verify/insert {mem_ms:.3f}; MinHashLSH {CFG.lsh.bands}x{CFG.lsh.rows}"
-                f" index ~{mem_mb:,.0f} MB RSS; copies found {found}",
-                flush=True,
-            )
-        first, last = min(results), max(results)
-        (f0, d0), (f1, d1) = results[first], results[last]
+    upgrade(engine)
+    print(check_preload(engine, args.check, args.procs, args.cache_dir), flush=True)
+    stored = args.check
+    # Warm-up, not counted: imports, connection pool, first plans.
+    time_warehouse(engine, sample_docs(stored, 50, tag="warm-up"))
+    mb_per_article = 0.0
+    for size in sizes:
+        t0 = time.monotonic()
+        rebuilt = bulk_load(engine, stored, size, args.procs, args.cache_dir)
+        stored = size
+        load_s = time.monotonic() - t0
+        # The bulk load leaves checkpoint work and cold buffers that a warehouse in steady
+        # use does not have: flush it, and dedupe a first sample (shown, not in the ratio).
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("checkpoint"))
+        cf, cd, _ = time_warehouse(engine, sample_docs(stored, args.warm_up, tag=f"w{size}"))
+        docs = sample_docs(stored, args.sample, tag=str(size))
+        feat, db, linked = time_warehouse(engine, docs)
+        results[stored] = (feat, db)
         print(
-            f"ratio {last:,} / {first:,} stored, PostgreSQL: per article"
-            f" {(f1 + d1) / (f0 + d0):.2f}"
-            f" (goal <= 1.5); run_dedupe without features {d1 / d0:.2f}"
+            f"stored {stored:>9,}: pre-load {load_s:6.0f}s (index build {rebuilt:.0f}s),"
+            f" {_table_mb(engine)}\n"
+            f"  PostgreSQL  first {args.warm_up} after the load {cf + cd:6.2f} ms/article;"
+            f" next {args.sample}: {feat + db:6.2f} ms/article = features {feat:.2f} +"
+            f" run_dedupe rest {db:.2f}; copies linked {linked}/{(args.sample + 1) // 2}",
+            flush=True,
         )
-        if len(memory) > 1:
-            m0, m1 = min(memory), max(memory)
+        projected = mb_per_article * stored
+        if stored > args.memory_max or projected > args.memory_budget_mb:
             print(
-                f"ratio {m1:,} / {m0:,} stored, in-memory: per article"
-                f" {memory[m1] / memory[m0]:.2f}"
+                f"  in-memory   skipped: projected {projected:,.0f} MB for its index"
+                f" (--memory-budget-mb {args.memory_budget_mb:,.0f}, --memory-max"
+                f" {args.memory_max:,})",
+                flush=True,
             )
-        print(f"wall time {time.monotonic() - started:.0f}s")
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
+            continue
+        mem_ms, mem_mb, found = time_memory(stored, docs, args.procs, args.cache_dir)
+        memory[stored] = feat + mem_ms
+        mb_per_article = max(mb_per_article, mem_mb / stored)
+        print(
+            f"  in-memory   {feat + mem_ms:6.2f} ms/article = features {feat:.2f} +"
+            f" query/verify/insert {mem_ms:.3f}; MinHashLSH {CFG.lsh.bands}x{CFG.lsh.rows}"
+            f" index ~{mem_mb:,.0f} MB RSS; copies found {found}",
+            flush=True,
+        )
+    first, last = min(results), max(results)
+    (f0, d0), (f1, d1) = results[first], results[last]
+    print(
+        f"ratio {last:,} / {first:,} stored, PostgreSQL: per article"
+        f" {(f1 + d1) / (f0 + d0):.2f}"
+        f" (goal <= 1.5); run_dedupe without features {d1 / d0:.2f}"
+    )
+    if len(memory) > 1:
+        m0, m1 = min(memory), max(memory)
+        print(f"ratio {m1:,} / {m0:,} stored, in-memory: per article {memory[m1] / memory[m0]:.2f}")
+    print(f"wall time {time.monotonic() - started:.0f}s")
 
 
 if __name__ == "__main__":
