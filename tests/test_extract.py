@@ -11,7 +11,8 @@ import os
 import random
 import signal
 import time
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -297,6 +298,18 @@ def test_worker_results_cross_the_pipe_intact() -> None:
     result = run("full_article.html")
     assert result.ok and result.warnings is not None
     assert _unpack(_pack(result)) == result
+    assert result.article is not None and result.article.published_at is not None
+    # Datetimes cross as ISO text: microseconds and the offset must survive.
+    precise = replace(
+        result,
+        article=replace(
+            result.article,
+            published_at=datetime(
+                2026, 5, 12, 5, 45, 1, 123456, tzinfo=timezone(timedelta(hours=2))
+            ),
+        ),
+    )
+    assert _unpack(_pack(precise)) == precise
     failure = run("no_text.html")
     assert _unpack(_pack(failure)) == failure
     assert _unpack_many([_pack(result), _pack(failure)]) == [result, failure]
