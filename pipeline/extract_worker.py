@@ -500,10 +500,11 @@ _ARTICLE_FIELDS = tuple(f.name for f in fields(Article))
 _article_values = attrgetter(*_ARTICLE_FIELDS)
 _PUBLISHED = _ARTICLE_FIELDS.index("published_at")
 # Datetimes cross the pipe as ISO text (exact: microseconds and offset included), not pickled.
-# Pickling one costs a few microseconds itself, yet it slowed the extraction run next to it by
-# 30-40 us a page (measured: the same pages, extract() alone 1.39-1.41 ms a page; with a
-# datetime pickled and unpickled per page 1.41-1.45; with its ISO text parsed per page
-# 1.38-1.40), about as much as the worker's whole cost.
+# A pickle round trip of one takes ~5 us by itself, yet it slowed the extraction run next to it
+# by 30-40 us a page (the same 635 pages, 8 passes each: extract() alone 1.37-1.42 ms a page;
+# with a datetime pickled and unpickled per page 1.41-1.45; with its ISO text parsed instead
+# 1.38-1.41). Why is not clear (no page faults, no gc difference); bench_extract's worker ratio
+# went from 0.879 and 0.884 to 0.894 and 0.892 (paired medians, two runs each).
 
 
 def _pack(result: ExtractResult) -> tuple[Any, ...]:
