@@ -22,7 +22,7 @@ by batch, the cache reset between batches included, the parent's side of the pip
 waiting, unpickling) included. Its pages/s and mean come from that streamed run; its p95 comes
 from a last pass that sends one page at a time and waits for its answer (the streamed run reads
 answers several at a time, so gaps between them are not per-page times). Three references run
-in the same process on the same pages: bare ``trafilatura.extract`` (the goal's baseline),
+on the same pages, each in its own process: bare ``trafilatura.extract`` (the goal's baseline),
 ``bare_extraction(with_metadata=True)`` (like for like: bare ``extract`` skips all metadata, a
 good part of what our extraction is for), and our ``extract`` called in-process without the
 worker, so the worker's own cost shows. Prints pages/s, mean / p95 milliseconds and CPU
