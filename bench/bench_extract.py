@@ -36,7 +36,6 @@ how far apart two runs of the same code come out on this host.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import multiprocessing
 import os
 import random
@@ -197,8 +196,8 @@ def serve_side(side: str, generated: int, links: int, conn: Connection) -> None:
     pages = corpus_pages() + generated_pages(generated, links=links)
     per_page: list[float] = []
     extra: dict[str, int] = {}
-    with contextlib.ExitStack() as stack:
-        worker = stack.enter_context(ExtractionWorker.from_settings(settings))
+    # Only ours uses the worker; its process starts at the first page sent, others have none.
+    with ExtractionWorker.from_settings(settings) as worker:
 
         def ours(url: str, body: bytes) -> ExtractResult:
             return worker.extract(ExtractJob(body, url, "text/html", FETCHED, "utf-8"))
@@ -245,8 +244,6 @@ def serve_side(side: str, generated: int, links: int, conn: Connection) -> None:
 
         for url, body in pages[:50]:  # warm-up: worker start, lazy imports, stoplists
             one(url, body)
-        if side != "ours":
-            stack.close()  # the other sides need no worker process
         conn.send("ready")
         while (turn := conn.recv()) is not None:
             start, stop, batch_end = turn

@@ -416,28 +416,30 @@ class ExtractionWorker:
             if left > 0 and not self._poller.poll(max(1, int(left * 1000 + 0.999))):
                 continue  # the child may have moved on meanwhile: look again
             if left <= 0 and not self._poller.poll(0):
-                self._kill()
-                self.restarts += 1
                 log.warning("an extraction ran past %ss; worker killed", self.timeout)
                 detail = f"extraction ran past {self.timeout:g}s; killed"
-                return [], (ExtractResult(None, "extraction_timeout", detail), index)
+                return self._replace("extraction_timeout", detail, index)
             try:
                 kind, payload = self._recv.recv()
             except (EOFError, OSError) as exc:
                 code = self._proc.poll() if self._proc is not None else None
                 _, index = self._deadline(outstanding)
-                self._kill()
-                self.restarts += 1
                 detail = f"extraction worker died (exit {code}): {exc}"
-                return [], (ExtractResult(None, "extraction_error", detail), index)
+                return self._replace("extraction_error", detail, index)
             results = _unpack_many(payload) if kind == "results" else None
             if not results or len(results) > outstanding:
-                self._kill()
-                self.restarts += 1
-                failure = ExtractResult(None, "extraction_error", f"bad worker reply {kind!r}")
-                return [], (failure, 0)
+                return self._replace("extraction_error", f"bad worker reply {kind!r}", 0)
             self._answered += len(results)
             return results, None
+
+    def _replace(
+        self, reason: str, detail: str, index: int
+    ) -> tuple[list[ExtractResult], tuple[ExtractResult, int]]:
+        """Kill the child (the next request starts a new one); the page at ``index`` among
+        those awaiting an answer gets the failure."""
+        self._kill()
+        self.restarts += 1
+        return [], (ExtractResult(None, reason, detail), index)
 
     def _deadline(self, outstanding: int) -> tuple[float, int]:
         """When the page the child works on runs out of time, and its index among the

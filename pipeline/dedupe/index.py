@@ -129,13 +129,17 @@ class _Probe:
 
     @classmethod
     def of(cls, f: Features) -> _Probe:
-        n = len(f.near_bands)
-        return cls(
-            f,
-            day_number(f.member.seen_at),
-            [band_key(i, h) for i, h in enumerate(f.near_bands)],
-            [band_key(n + i, h) for i, h in enumerate(f.story_bands)],
-        )
+        return cls(f, day_number(f.member.seen_at), *band_keys(f.near_bands, f.story_bands))
+
+
+def band_keys(near: Sequence[int], story: Sequence[int]) -> tuple[list[int], list[int]]:
+    """The lsh_band keys of an article's near and story band hashes (the story bands are
+    numbered after the near ones)."""
+    n = len(near)
+    return (
+        [band_key(i, h) for i, h in enumerate(near)],
+        [band_key(n + i, h) for i, h in enumerate(story)],
+    )
 
 
 def _in(conn: Connection, column: sa.ColumnElement[Any], values: list[Any]) -> Any:
@@ -597,10 +601,9 @@ def restore_bands(conn: Connection, cfg: DedupeConfig, *, now: datetime, chunk: 
             if day < keep_day:
                 continue  # the query's bound is that day's midnight: a stored naive time
             sig = from_bytes(r.signature)
-            keys = [band_key(i, h) for i, h in enumerate(band_hashes(sig, cfg.lsh))]
-            if day >= keep_story_day:
-                n = cfg.lsh.bands
-                keys += [band_key(n + i, h) for i, h in enumerate(band_hashes(sig, cfg.story_lsh))]
+            story = band_hashes(sig, cfg.story_lsh) if day >= keep_story_day else []
+            near_keys, story_keys = band_keys(band_hashes(sig, cfg.lsh), story)
+            keys = near_keys + story_keys
             rows.extend((key, day, r.band_key, band) for band, key in enumerate(keys))
         _write_bands(conn, sorted(rows))
         written += len(rows)
