@@ -464,8 +464,9 @@ class ExtractionWorker:
         """Between batches: have the child drop trafilatura's caches so memory stays flat.
 
         Only once ``reset_pages`` pages have gone through since the last reset: a reset costs
-        ~0.1 s (a gc pass, then the next page rebuilds justext's 150k-word stoplist), a tenth
-        of a batch of small pages, while the caches it empties are bounded LRUs anyway.
+        ~10 ms (a gc pass, then the next pages refill the caches), a thirtieth of a batch of
+        small pages, while the caches it empties are bounded LRUs anyway. justext's stoplist
+        is kept (see :func:`pipeline.extract.reset_caches`).
         """
         if self._recv is None or self._send is None or self._since_reset < self.reset_pages:
             return
@@ -560,9 +561,7 @@ _WARM_UP_PAGE = (
 
 
 def _serve(recv: Connection, send: Connection, progress: _Progress) -> None:
-    from trafilatura.meta import reset_caches
-
-    from pipeline.extract import detect_language, extract
+    from pipeline.extract import detect_language, extract, reset_caches
 
     # Load lazy pieces now, so the first real page's time limit measures only that page.
     extract(_WARM_UP_PAGE, url="http://warm.up/", content_type="", fetched_at=datetime.now(UTC))

@@ -37,6 +37,7 @@ from pipeline.extract import (
     demo_report,
     detect_language,
     extract,
+    reset_caches,
 )
 from pipeline.extract_worker import ExtractionWorker, ExtractJob, _pack, _unpack, _unpack_many
 from pipeline.samples import serving
@@ -868,3 +869,23 @@ def test_non_string_json_ld_metadata_becomes_text() -> None:
     assert result.article is not None, result
     assert isinstance(result.article.title, str) and "Ferry" in result.article.title
     assert result.article.sitename is None or isinstance(result.article.sitename, str)
+
+
+def test_reset_caches_empties_trafilatura_caches_but_keeps_the_justext_stoplist() -> None:
+    import trafilatura.external
+    import trafilatura.meta
+    from justext.core import define_stoplist
+    from trafilatura.utils import trim
+
+    stoplist = trafilatura.external.JT_STOPLIST or trafilatura.external.jt_stoplist_init()
+    define_stoplist(stoplist)
+    kept = define_stoplist.cache_info().currsize
+    trim("  a   page's   words  ")
+    assert trim.cache_info().currsize > 0
+    reset_caches()
+    assert trim.cache_info().currsize == 0  # trafilatura's reset ran
+    assert define_stoplist.cache_info().currsize == kept >= 1
+    hits = define_stoplist.cache_info().hits
+    define_stoplist(stoplist)
+    assert define_stoplist.cache_info().hits == hits + 1  # no rebuild
+    assert trafilatura.meta.define_stoplist is define_stoplist  # the stand-in is gone
