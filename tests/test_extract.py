@@ -3,6 +3,7 @@ the `mediamon extract` contract, and re-extraction from the raw archive."""
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import gzip
 import hashlib
@@ -37,6 +38,7 @@ from pipeline.extract import (
     demo_report,
     detect_language,
     extract,
+    parse_html,
     reset_caches,
 )
 from pipeline.extract_worker import ExtractionWorker, ExtractJob, _pack, _unpack, _unpack_many
@@ -889,3 +891,49 @@ def test_reset_caches_empties_trafilatura_caches_but_keeps_the_justext_stoplist(
     define_stoplist(stoplist)
     assert define_stoplist.cache_info().hits == hits + 1  # no rebuild
     assert trafilatura.meta.define_stoplist is define_stoplist  # the stand-in is gone
+
+
+def _odd_parse_pages() -> list[bytes]:
+    """Pages that must take load_html's own path in parse_html, or be rejected like it."""
+    article = "<p>" + "Words of a plain paragraph for the parser. " * 20 + "</p>"
+    full = f"<html><head><title>T</title></head><body>{article}</body></html>"
+    return [
+        ("<!doctype html>" + full).encode(),
+        full.replace("<p>", "<p>\x00\x07 \x1f", 1).encode(),  # control characters
+        full.replace("<p>", "<p>caf\u00e9 \ufffe \uffff", 1).encode(),  # non-characters
+        full.replace("<p>", "<p>caf\u00e9 \ufffd", 1).encode(),  # a replacement character
+        codecs.BOM_UTF8 + full.encode(),
+        (
+            '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN"'
+            ' "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n' + full
+        ).encode(),
+        ("<!DOCTYPE html/>\n" + full).encode(),  # a self-closing doctype
+        full.replace("<html>", "<html lang='en'/>\n", 1).encode(),  # a self-closing <html/>
+        ('<?xml version="1.0" encoding="utf-8"?>\n' + full).encode(),
+        full.replace("<html>", "<html><meta charset='windows-1251'>", 1).encode(),
+        b"<p>one block without the html tag</p>",  # load_html rejects this
+        article.encode() + article.encode(),  # two blocks: kept
+        "<div>\u0436\u0443\u0440\u043d\u0430\u043b</div>".encode("cp1251"),
+        b"",
+        b"   ",
+    ]
+
+
+def test_parse_html_builds_the_tree_load_html_builds() -> None:
+    """Same tree (serialised) or same rejection as trafilatura's load_html on the decoded text,
+    on every sample, fixture and generated page and on pages made to hit each of its repairs."""
+    bodies = [body for _, body in _eq_pages()] + _odd_parse_pages()
+    differences = []
+    direct = 0
+    for body in bodies:
+        decoded = decode_html(body)
+        ours, theirs = parse_html(decoded, body), load_html(decoded.text)
+        if (ours is None) != (theirs is None) or (
+            ours is not None
+            and theirs is not None
+            and lxml.html.tostring(ours) != lxml.html.tostring(theirs)
+        ):
+            differences.append(body[:120])
+        direct += ours is not None and decoded.charset == "utf-8"
+    assert differences == []
+    assert direct >= 400
