@@ -124,14 +124,35 @@ class ExtractResult:
 
 def content_hash(text: str) -> str:
     """SHA-256 of the text with case and whitespace normalised (exact-duplicate key)."""
-    return _words_hash(text.split())
+    return words_and_hash(text)[1]
 
 
-def _words_hash(words: list[str]) -> str:
-    """``content_hash`` of the text that ``words`` (its ``str.split()``) came from."""
-    # str.split() splits on the same (Unicode) whitespace as \s+ and is several times faster;
-    # extract() splits once for both the word count and the hash (a split is ~50 us a page).
-    return hashlib.sha256(" ".join(words).lower().encode("utf-8")).hexdigest()
+# What str.split() splits on in ASCII text besides space and newline.
+_ASCII_OTHER_SPACE = ("\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
+
+
+def words_and_hash(text: str) -> tuple[int, str]:
+    """Word count (``len(text.split())``) and :func:`content_hash` of ``text``, in one pass.
+
+    The hash is SHA-256 of the words joined by single spaces, lower-cased. trafilatura's text is
+    already that way but for newlines between paragraphs: for ASCII text (``isascii`` is a flag
+    lookup) a few scans prove it, and the count and the hash then come from the text itself,
+    without a list of its words (split and join were 38 of the 40 us this took on a 6 KB text,
+    25 us with these scans). Anything else takes the split.
+    """
+    if text.isascii():
+        spaced = text.replace("\n", " ")
+        if (
+            "  " not in spaced
+            and not spaced.startswith(" ")
+            and not spaced.endswith(" ")
+            and not any(c in text for c in _ASCII_OTHER_SPACE)
+        ):
+            count = spaced.count(" ") + 1 if spaced else 0
+            return count, hashlib.sha256(spaced.lower().encode("ascii")).hexdigest()
+    words = text.split()
+    # str.split() splits on the same (Unicode) whitespace as \s+ and is several times faster.
+    return len(words), hashlib.sha256(" ".join(words).lower().encode("utf-8")).hexdigest()
 
 
 # --- decoding -------------------------------------------------------------------------------
@@ -815,7 +836,7 @@ def extract(
     if not text:
         return fail("no_text", "trafilatura found no main text")
     language = _page_language(signals) or detect_language(text)
-    words = text.split()
+    word_count, text_hash = words_and_hash(text)
     article = Article(
         title=meta["title"],
         text=text,
@@ -824,8 +845,8 @@ def extract(
         language=language,
         sitename=meta["sitename"],
         canonical_url=_canonical(signals, url, warnings),
-        word_count=len(words),
-        content_hash=_words_hash(words),
+        word_count=word_count,
+        content_hash=text_hash,
     )
     paywall = _paywall(tree, signals, text)
     if paywall:

@@ -40,6 +40,7 @@ from pipeline.extract import (
     extract,
     parse_html,
     reset_caches,
+    words_and_hash,
 )
 from pipeline.extract_worker import ExtractionWorker, ExtractJob, _pack, _unpack, _unpack_many
 from pipeline.samples import serving
@@ -288,6 +289,29 @@ def test_word_count_and_content_hash_of_the_extracted_text() -> None:
     assert article.word_count == len(article.text.split())
     assert article.content_hash == content_hash(article.text)
     assert content_hash("  Lock\tREOPENS\n today ") == content_hash("lock reopens today")
+
+
+def test_words_and_hash_agree_with_split_and_join_on_any_whitespace() -> None:
+    """The shortcut for single-spaced ASCII text gives what the definition gives, on texts
+    mixing every kind of whitespace str.split() knows, and on trafilatura's own output."""
+    spaces = [" ", "\n", "  ", "\n\n", " \n", "\t", "\r\n", "\x0b", "\x0c", "\x1c", "\x1f",
+              "\x85", "\xa0", "\u2009", "\u3000"]  # fmt: skip
+    tokens = ["Lock", "REOPENS", "today", "caf\u00e9", "42", "-", "x"]
+    rng = random.Random(4)
+    texts = ["", " ", "\n", "one", "one two", "one\ntwo", " one", "one ", "one  two"]
+    for _ in range(3000):
+        parts = [rng.choice(tokens) for _ in range(rng.randint(1, 8))]
+        seps = [rng.choice(spaces[:2] if rng.random() < 0.5 else spaces) for _ in parts]
+        text = "".join(p + s for p, s in zip(parts, seps, strict=True))
+        texts.append(text if rng.random() < 0.5 else text.strip())
+    texts += [r.article.text for r in (run(p.name) for p in FIXTURES.glob("*.html")) if r.article]
+    shortcut = 0
+    for text in texts:
+        words = text.split()
+        expected = hashlib.sha256(" ".join(words).lower().encode()).hexdigest()
+        assert words_and_hash(text) == (len(words), expected), repr(text)
+        shortcut += text.isascii() and "  " not in text.replace("\n", " ") and text == text.strip()
+    assert shortcut >= 300  # the shortcut itself was exercised
 
 
 def test_language_detection_reads_only_the_first_words() -> None:

@@ -96,7 +96,7 @@ def _ensure_sources(conn: sa.Connection, outlets: set[str], now: datetime) -> di
 
 def store_documents(engine: Engine, docs: list[Document]) -> list[str]:
     """Insert ``docs`` as extracted articles (known ones are left as they are); return their ids."""
-    from pipeline.extract import content_hash  # loads trafilatura: only when storing documents
+    from pipeline.extract import words_and_hash  # loads trafilatura: only when storing documents
 
     now = datetime.now(UTC)
     ids = [doc_id(d.key) for d in docs]
@@ -124,12 +124,13 @@ def store_documents(engine: Engine, docs: list[Document]) -> list[str]:
                 "title": d.title,
                 "text": d.text,
                 "published_at": d.published_at,
-                "word_count": len(d.text.split()),
-                "content_hash": content_hash(d.text),
+                "word_count": words,
+                "content_hash": text_hash,
                 "extracted_at": now,
                 "updated_at": now,
             }
             for aid, d in zip(ids, docs, strict=True)
+            for words, text_hash in [words_and_hash(d.text)]
         ]
         upsert(conn, article, rows, key=["id"])
     return ids
