@@ -935,6 +935,17 @@ def _odd_parse_pages() -> list[bytes]:
         full.replace("<html>", "<html lang='en'/>\n", 1).encode(),  # a self-closing <html/>
         ('<?xml version="1.0" encoding="utf-8"?>\n' + full).encode(),
         full.replace("<html>", "<html><meta charset='windows-1251'>", 1).encode(),
+        # UTF-8 text under a meta that names a legacy charset: lxml must not switch to it
+        full.replace("<html>", "<html><head><meta charset='windows-1251'></head>", 1)
+        .replace("Words", "\u0416\u0443\u0440\u043d\u0430\u043b \u2014 caf\u00e9")
+        .encode(),
+        full.replace(
+            "<html>",
+            "<html><head><meta http-equiv='Content-Type' content='text/html; charset=iso-8859-1'>",
+            1,
+        )
+        .replace("Words", "\u201cna\u00efve\u201d \u0436")
+        .encode(),
         b"<p>one block without the html tag</p>",  # load_html rejects this
         article.encode() + article.encode(),  # two blocks: kept
         "<div>\u0436\u0443\u0440\u043d\u0430\u043b</div>".encode("cp1251"),
