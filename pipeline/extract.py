@@ -877,9 +877,9 @@ def reset_caches() -> None:
 
     That cache holds one entry: trafilatura's union of all justext stoplists (154k words) as a
     frozenset, built from the same package data every time, so emptying it frees nothing for
-    long; the next page that falls back to justext rebuilds it (34 ms, a third of the extraction
-    of a 200-page batch). Every other cache the installed trafilatura resets is still reset,
-    including any a later release adds, because its own function does the resetting.
+    long; the next page that falls back to justext rebuilds it (34 ms, an eighth of the
+    extraction of a 200-page batch of small pages). Every other cache the installed trafilatura
+    resets is still reset, including any a later release adds: its own function does that.
     """
     import trafilatura.meta
 
