@@ -975,3 +975,28 @@ def test_parse_html_builds_the_tree_load_html_builds(monkeypatch: pytest.MonkeyP
     assert differences == []
     # Both ways were taken: the bytes straight to lxml for most pages, load_html for the odd.
     assert 5 <= len(handed_over) <= len(bodies) - 400
+
+
+def test_reader_comments_never_become_the_article() -> None:
+    """A short item under a long comment thread is too_short, not an article made of comments.
+
+    trafilatura with comments on (its default, and cheaper on link-heavy pages) separates
+    comments from the text only on its main path; on a page this thin its fallbacks take the
+    thread as the text, and the readers' figures would enter the claim ledger as the outlet's.
+    """
+    thread = "".join(
+        f'<li class="comment"><div class="comment-author">Reader {i}</div><p>Someone at the'
+        f" quay told me it was nearer {i * 100} boats, and nobody there believes the figure"
+        " the authority put out this week.</p></li>"
+        for i in range(1, 13)
+    )
+    html = (
+        '<!doctype html><html lang="en"><head><title>Flood</title></head><body><main><article>'
+        "<h1>Flood</h1><p>The council said on Monday evening that 40 families from the lower"
+        " streets had been moved to the school gym after the river rose past the old flood"
+        '  mark.</p></article><div id="comments"><h3>12 comments</h3><ol class="comment-list">'
+        f"{thread}</ol></div></main></body></html>"
+    ).encode()
+    result = extract(html, url=PAGE_URL, content_type="text/html", fetched_at=FETCHED)
+    assert result.reason == "too_short"
+    assert result.article is None or "nobody there believes" not in result.article.text
