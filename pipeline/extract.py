@@ -885,8 +885,8 @@ def reset_caches() -> None:
     """
     import trafilatura.meta
 
-    # reset_caches looks the name up in its module at call time; one thread per process here
-    # (the extraction worker's child), so nothing else sees the stand-in.
+    # reset_caches looks the name up in its module at call time, and nothing else reads it there
+    # (justext calls its own function), so the stand-in changes nothing else, threads or not.
     namespace = vars(trafilatura.meta)
     define_stoplist = namespace["define_stoplist"]
     namespace["define_stoplist"] = _KeepStoplist
