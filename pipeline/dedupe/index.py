@@ -288,9 +288,17 @@ def band_rows(probe_keys: Sequence[tuple[Features, int]]) -> list[tuple[int, int
     """The lsh_band rows (key, day, article_key, band) of articles with their band keys."""
     rows: list[tuple[int, int, int, int]] = []
     for f, article_key in probe_keys:
-        p = _Probe.of(f)
-        rows.extend((key, p.day, article_key, band) for band, key in enumerate([*p.near, *p.story]))
+        day = day_number(f.member.seen_at)
+        rows.extend(_article_band_rows(day, article_key, f.near_bands, f.story_bands))
     return rows
+
+
+def _article_band_rows(
+    day: int, article_key: int, near: Sequence[int], story: Sequence[int]
+) -> list[tuple[int, int, int, int]]:
+    """One article's lsh_band rows from its near and story band hashes."""
+    near_keys, story_keys = band_keys(near, story)
+    return [(key, day, article_key, band) for band, key in enumerate(near_keys + story_keys)]
 
 
 def _write_bands(conn: Connection, rows: list[tuple[int, int, int, int]]) -> None:
@@ -602,9 +610,7 @@ def restore_bands(conn: Connection, cfg: DedupeConfig, *, now: datetime, chunk: 
                 continue  # the query's bound is that day's midnight: a stored naive time
             sig = from_bytes(r.signature)
             story = band_hashes(sig, cfg.story_lsh) if day >= keep_story_day else []
-            near_keys, story_keys = band_keys(band_hashes(sig, cfg.lsh), story)
-            keys = near_keys + story_keys
-            rows.extend((key, day, r.band_key, band) for band, key in enumerate(keys))
+            rows.extend(_article_band_rows(day, r.band_key, band_hashes(sig, cfg.lsh), story))
         _write_bands(conn, sorted(rows))
         written += len(rows)
         after = page[-1].band_key
