@@ -18,9 +18,9 @@ app.add_typer(db_app, name="db")
 
 
 def _register_stage_commands() -> None:
-    from pipeline.commands import claims, dedupe, extract, feeds, quality
+    from pipeline.commands import claims, dedupe, extract, feeds, ledger, quality
 
-    for module in (feeds, extract, dedupe, claims, quality):
+    for module in (feeds, extract, dedupe, claims, ledger, quality):
         module.register(app)
 
 
@@ -115,7 +115,8 @@ def demo() -> None:
         "\nWhere to look:\n"
         f"  warehouse     {resolve_warehouse_url()}\n"
         "                views v_articles, v_feed_health, v_failures, v_story_spread,\n"
-        "                v_duplicates, v_dq_summary; tables claim, quarantine\n"
+        "                v_duplicates, v_dq_summary, v_claims, v_claim_ledger,\n"
+        "                v_claim_conflicts, v_claim_spread; table quarantine\n"
         f"  raw archive   {(settings.home / 'raw').resolve()}\n"
         f"  DQ Data Docs  {(settings.home / 'dq_docs' / 'index.html').resolve()}\n"
         f"  Airflow logs  {(settings.home / 'airflow' / 'logs').resolve()}\n"
@@ -126,6 +127,7 @@ def demo() -> None:
 def stage_reports() -> str:
     """Each stage's own demo report (feed health, stories, claims, data quality)."""
     from pipeline import dedupe, feeds, quality
+    from pipeline.ledger import report as ledger_report
     from pipeline.nlp import report as claims_report
     from pipeline.warehouse import get_engine
 
@@ -135,6 +137,7 @@ def stage_reports() -> str:
         dedupe.demo_report(engine),
         claims_report.demo_report(engine),
         quality.demo_report(engine),
+        ledger_report.demo_report(engine),
     ]
     return "\n\n" + "\n\n".join(p.rstrip() for p in parts)
 

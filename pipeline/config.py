@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     # 100k characters, so 20k keeps a worker near 200 MB whatever a page contains.
     nlp_max_chars: int = 20_000
 
+    # --- claim ledger (issue 15) ---
+    # Claims linked per transaction: big enough that the lookup of unlinked claims is paid
+    # rarely, small enough that one batch holds the ledger lock for about a second.
+    ledger_batch_size: int = 500
+    # A new claim is compared with at most this many claims of its measure (most recent first),
+    # so linking cost does not grow with the warehouse; older pairs remain in claim_relation.
+    ledger_window: int = 200
+
     # --- dedupe (issue 5) ---
     # 256 permutations: the count that scored best on news near-duplicates in public benchmarks;
     # the estimate's standard error at J=0.5 is about 0.03, well inside our thresholds' margins.

@@ -71,7 +71,8 @@ def run_demo(*, dag_id: str = "mediamon_ingest", echo: bool = True) -> dict[str,
         if step.returncode != 0:
             raise DemoError("`airflow db migrate` failed; see its output above")
         step = subprocess.run(
-            [sys.executable, "-m", "pipeline.adapters.airflow", dag_id],
+            # The asset the gate publishes queues mediamon_ledger; run it as the scheduler would.
+            [sys.executable, "-m", "pipeline.adapters.airflow", dag_id, "--asset-consumers"],
             env=env,
             stdout=out,
             stderr=out,

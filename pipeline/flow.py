@@ -754,13 +754,17 @@ def run_ingest(run_id: str, *, base_url: str | None = None) -> dict[str, Any]:
     stages["dedupe"] = dedupe_articles(run_id)
     stages["analyse"] = analyse_articles(run_id)
     stages["gate"] = gate_articles(run_id)
-    return finish_run(run_id, **stages)
+    done = finish_run(run_id, **stages)
+    # The ledger is its own DAG under Airflow (scheduled on the published-articles asset).
+    done["ledger"] = link_claims(run_id)
+    return done
 
 
 __all__ = [
     "extract_articles",
     "fetch_articles",
     "finish_run",
+    "link_claims",
     "poll_feeds",
     "raw_archive",
     "reextract",
@@ -822,6 +826,24 @@ def analyse_articles(run_id: str) -> dict[str, Any]:
     engine = get_engine()
     with _stage(engine, run_id, "analyse") as counts:
         counts.update(analyse_pending(engine, settings))
+    return counts
+
+
+# --- claim ledger (issue 15) -------------------------------------------------------------
+
+
+def link_claims(run_id: str) -> dict[str, Any]:
+    """Stage (issue 15): link new numeric claims of published articles into measures, relations
+    and clusters; incremental and idempotent (a claim is linked once)."""
+    from pipeline.ledger.stage import link_pending
+
+    settings = get_settings()
+    engine = get_engine()
+    with _stage(engine, run_id, "ledger") as counts:
+        result = link_pending(
+            engine, batch_size=settings.ledger_batch_size, window=settings.ledger_window
+        )
+        counts.update(result.as_dict())
     return counts
 
 

@@ -72,6 +72,8 @@ def airflow_env(home: Path, repo_root: Path) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        # Asset-scheduled DAGs (mediamon_ledger) must be unpaused for an asset event to queue them.
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
     }
 
 
@@ -95,14 +97,45 @@ def run_dag_test(dag_id: str, *, logical_date: datetime | None = None) -> str:
     return str(dag_run.state)
 
 
+def run_queued_asset_consumers() -> dict[str, str]:
+    """Do what the scheduler does with queued asset events: for every DAG that an asset event
+    queued (``asset_dag_run_queue``, filled when a task with outlets succeeds), run it once with
+    ``dag.test()`` and clear its queue rows. Returns {dag_id: final state}; empty when no asset
+    event queued anything (e.g. an ingest run that published nothing)."""
+    from airflow.models.asset import AssetDagRunQueue
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete, select
+
+    with create_session() as session:
+        queued = sorted(set(session.scalars(select(AssetDagRunQueue.target_dag_id))))
+    states: dict[str, str] = {}
+    for dag_id in queued:
+        states[dag_id] = run_dag_test(dag_id)
+        with create_session() as session:
+            session.execute(
+                delete(AssetDagRunQueue).where(AssetDagRunQueue.target_dag_id == dag_id)
+            )
+    return states
+
+
 def main(argv: list[str]) -> int:
-    """``python -m pipeline.adapters.airflow DAG_ID``: run one DAG run via ``dag.test()``."""
-    if len(argv) != 1:
-        print("usage: python -m pipeline.adapters.airflow DAG_ID")
+    """``python -m pipeline.adapters.airflow DAG_ID [--asset-consumers]``: run one DAG run via
+    ``dag.test()``; with ``--asset-consumers``, then the DAGs its asset events queued."""
+    consumers = "--asset-consumers" in argv
+    args = [a for a in argv if a != "--asset-consumers"]
+    if len(args) != 1:
+        print("usage: python -m pipeline.adapters.airflow DAG_ID [--asset-consumers]")
         return 2
-    state = run_dag_test(argv[0])
+    state = run_dag_test(args[0])
     print(f"dag run state: {state}")
-    return 0 if state == "success" else 1
+    if state != "success":
+        return 1
+    if consumers:
+        for dag_id, consumer_state in run_queued_asset_consumers().items():
+            print(f"asset-triggered {dag_id}: dag run state: {consumer_state}")
+            if consumer_state != "success":
+                return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -17,7 +17,15 @@ from datetime import date
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from pipeline.nlp.attribution import Cue, channels, citations, find_cues
+from pipeline.nlp.attribution import CUE_FORMS, Cue, channels, citations, find_cues
+from pipeline.nlp.comparable import (
+    PLACE_LABELS,
+    ComparableRules,
+    canonical_place,
+    figure_tokens,
+    find_ordinals,
+    lemmatizer_for,
+)
 from pipeline.nlp.figures import carried_unit, not_a_figure, rate_of, unit_of
 from pipeline.nlp.hedges import find_hedges
 from pipeline.nlp.loading import pipe_chunks
@@ -93,6 +101,7 @@ class ClaimExtractor:
         self.nlp = nlp
         self.max_chars = max_chars
         self.batch_size = batch_size
+        self.rules = ComparableRules(lemmatizer_for(nlp))
 
     def analyse_many(self, items: Iterable[tuple[str, date | None]]) -> Iterator[Analysis]:
         """Analyse (text, publication date) pairs in order, batching them through ``nlp.pipe``."""
@@ -101,15 +110,22 @@ class ClaimExtractor:
             self.nlp, (t for t, _ in items), max_chars=self.max_chars, batch_size=self.batch_size
         )
         for (text, published), docs in zip(items, chunks, strict=True):
-            yield analyse_docs(text, docs, published)
+            yield analyse_docs(text, docs, published, rules=self.rules)
 
     def analyse(self, text: str, published: date | None = None) -> Analysis:
         """Analyse one article text."""
         return next(self.analyse_many([(text, published)]))
 
 
-def analyse_docs(text: str, docs: list[tuple[int, Doc]], published: date | None) -> Analysis:
-    """Claims and entities of one article already parsed as (offset, doc) chunks."""
+def analyse_docs(
+    text: str,
+    docs: list[tuple[int, Doc]],
+    published: date | None,
+    *,
+    rules: ComparableRules | None = None,
+) -> Analysis:
+    """Claims and entities of one article already parsed as (offset, doc) chunks; with
+    ``rules``, numeric claims also get their comparable fields (unit_norm, event, place...)."""
     quotes = find_quotes(text)
     memory = SpeakerMemory()
     sentences: list[_Sentence] = []
@@ -133,8 +149,13 @@ def analyse_docs(text: str, docs: list[tuple[int, Doc]], published: date | None)
     claims: list[Claim] = []
     quote_attr: dict[int, Attribution] = {}
     claims += _quote_claims(text, quotes, sentences, quote_attr)
+    known = sorted({" ".join(e.text.split()) for _, d in docs for e in d.ents if e.label_ == "GPE"})
+    context = _Context(rules, known)
     for sent in sentences:
         numeric = _numeric_claims(text, sent, quotes, quote_attr, published)
+        numeric += _ordinal_claims(text, sent, quotes, quote_attr, published)
+        numeric.sort(key=lambda c: c.value_start or 0)
+        context.annotate(sent, numeric)
         claims += numeric
         if not numeric:
             claims += _statement_claims(text, sent, quotes)
@@ -162,14 +183,7 @@ def _numeric_claims(
     for k, q in enumerate(found):
         nxt = found[k + 1].start if k + 1 < len(found) else None
         absolute = dataclasses.replace(q, start=q.start + sent.start, end=q.end + sent.start)
-        cue = _pick_cue(absolute, sent)
-        quoted = inside(quotes, absolute.start)
-        if cue is not None:
-            attr = _copy(cue.attribution)
-        elif quoted is not None and quoted.start in quote_attr:
-            attr = _copy(quote_attr[quoted.start])
-        else:
-            attr = Attribution(via=channels(sent.span), cites=citations(sent.span))
+        attr = _attribution_for(absolute, sent, quotes, quote_attr)
         period = _period_for(q, periods)
         unit = unit_of(absolute, sent.span, sent.offset)
         if unit is None and out:
@@ -195,6 +209,20 @@ def _numeric_claims(
             )
         )
     return out
+
+
+def _attribution_for(
+    q: Quantity, sent: _Sentence, quotes: list[QuoteSpan], quote_attr: dict[int, Attribution]
+) -> Attribution:
+    """Who gives the figure at ``q`` (article offsets): its cue, else the quotation it sits in,
+    else nobody named (channels and citations of the sentence still count)."""
+    cue = _pick_cue(q, sent)
+    quoted = inside(quotes, q.start)
+    if cue is not None:
+        return _copy(cue.attribution)
+    if quoted is not None and quoted.start in quote_attr:
+        return _copy(quote_attr[quoted.start])
+    return Attribution(via=channels(sent.span), cites=citations(sent.span))
 
 
 def _quote_claims(
@@ -289,3 +317,188 @@ def _statement_claims(text: str, sent: _Sentence, quotes: list[QuoteSpan]) -> li
             )
         ]
     return []
+
+
+@dataclass
+class _Context:
+    """Article-level state for the comparable fields: the places named so far and the last
+    numeric claim, which a figure that names nothing continues ("She said about 180,000 since
+    January" after a sentence about deserters)."""
+
+    rules: ComparableRules | None
+    known: list[str]
+    place: str | None = None
+    last: Claim | None = None
+    last_sentence: int = -1
+    sentence: int = 0
+
+    def annotate(self, sent: _Sentence, numeric: list[Claim]) -> None:
+        self.sentence += 1
+        rules = self.rules
+        if rules is not None:
+            _changes(rules, sent, numeric)
+            for c in numeric:
+                self._fill(rules, sent, c)
+        places = [e for e in sent.span.ents if e.label_ in PLACE_LABELS]
+        if places:
+            self.place = canonical_place(places[-1].text, self.known)
+        if numeric:
+            self.last, self.last_sentence = numeric[-1], self.sentence
+
+    def _fill(self, rules: ComparableRules, sent: _Sentence, c: Claim) -> None:
+        assert c.value_start is not None and c.value_end is not None
+        q = _as_quantity(c)
+        if c.figure_kind == "ordinal":
+            c.place = rules.place(sent.span, sent.offset, q, [], self.known) or self.place
+            return
+        fig = figure_tokens(sent.span, sent.offset, c.value_start, c.value_end)
+        utoks = rules.unit_tokens(sent.span, sent.offset, q, c.unit)
+        c.unit_norm = rules.unit_norm(utoks)
+        if c.unit_norm is None and c.unit in ("%", "percent", "per cent"):
+            c.unit_norm = "percent"
+        c.unit_class, c.currency = rules.unit_class(q, c.unit_norm)
+        if c.unit_norm is None and c.currency:
+            c.unit_norm = c.currency.lower()
+        c.event = rules.event(sent.span, fig, utoks, set(CUE_FORMS))
+        c.place = rules.place(sent.span, sent.offset, q, utoks, self.known) or self.place
+        if c.figure_kind is None:
+            c.figure_kind = rules.figure_kind(q, c.rate_per)
+        prev = self.last
+        if (
+            c.unit is None
+            and c.event is None
+            and prev is not None
+            and prev.figure_kind != "ordinal"
+            and self.sentence - self.last_sentence <= 1
+            and (prev.unit_class == "percent") == (c.unit_class == "percent")
+            and c.unit_class != "money"
+        ):
+            c.unit_norm, c.unit_class, c.event = prev.unit_norm, prev.unit_class, prev.event
+            c.currency = prev.currency
+            c.place = c.place or prev.place
+        self.last = c
+
+
+def _as_quantity(c: Claim) -> Quantity:
+    assert c.value_start is not None and c.value_end is not None
+    return Quantity(
+        start=c.value_start,
+        end=c.value_end,
+        text=c.text[c.value_start - c.start : c.value_end - c.start],
+        low=c.value_low or 0.0,
+        high=c.value_high or 0.0,
+        qualifier=c.qualifier or "exact",
+        percent=c.unit_class == "percent" or (c.unit or "") in ("%", "percent", "per cent"),
+        currency=None,
+        has_scale=False,
+        is_range=c.qualifier == "range",
+    )
+
+
+def _ordinal_claims(
+    text: str,
+    sent: _Sentence,
+    quotes: list[QuoteSpan],
+    quote_attr: dict[int, Attribution],
+    published: date | None,
+) -> list[Claim]:
+    """Ordinal facts ("the war's fifth year", "for the third time") as numeric claims."""
+    stext = text[sent.start : sent.end]
+    out: list[Claim] = []
+    for o in find_ordinals(stext):
+        start, end = o.start + sent.start, o.end + sent.start
+        q = Quantity(
+            start, end, text[start:end], o.value, o.value, "exact", False, None, False, False
+        )
+        attr = _attribution_for(q, sent, quotes, quote_attr)
+        event = _ordinal_event(sent, start, o.owner, o.unit)
+        out.append(
+            Claim(
+                kind="numeric",
+                text=stext,
+                start=sent.start,
+                end=sent.end,
+                value_start=start,
+                value_end=end,
+                attribution=attr,
+                hedges=find_hedges(stext),
+                value_low=float(o.value),
+                value_high=float(o.value),
+                qualifier="exact",
+                unit=o.unit,
+                unit_norm=o.unit,
+                unit_class="ordinal",
+                event=event,
+                figure_kind="ordinal",
+            )
+        )
+    return out
+
+
+def _ordinal_event(sent: _Sentence, start: int, owner: str | None, unit: str) -> str | None:
+    """What an ordinal counts the years or times of: the owner noun ("of the war", "the war's"),
+    the clause subject for "its"/"their", the clause verb for "the third time"."""
+    from pipeline.nlp.comparable import lexicon
+
+    lex = lexicon()
+    if owner and owner.lower() not in ("its", "their"):
+        low = owner.lower()
+        return lex.event_of.get(low, low)
+    toks = [t for t in sent.span if sent.offset + t.idx >= start]
+    if not toks:
+        return None
+    tok = toks[0]
+    for _ in range(8):
+        if tok.pos_ in ("VERB", "AUX") or tok.head.i == tok.i:
+            break
+        tok = tok.head
+    if unit == "time":
+        return lex.event_of.get(tok.lower_, tok.lower_) if tok.pos_ == "VERB" else None
+    subj = next((c for c in tok.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+    if subj is None or subj.pos_ not in ("NOUN", "PROPN"):
+        return None
+    low = subj.lower_
+    return lex.event_of.get(low, low)
+
+
+_FROM = re.compile(r"(?i)\bfrom\s+$")
+_TO = re.compile(r"(?i)^\s+to\s+$")
+
+
+def _changes(rules: ComparableRules, sent: _Sentence, numeric: list[Claim]) -> None:
+    """Turn "rose from 0.90 to 1.23 percent" (one range) and "fell from 1.23 to 0.90 percent"
+    (two figures) into one change claim: value_from/value_to, the figure is the level reached."""
+    k = 0
+    while k < len(numeric):
+        c = numeric[k]
+        assert c.value_start is not None and c.value_end is not None
+        figure = c.text[c.value_start - c.start : c.value_end - c.start]
+        before = c.text[: c.value_start - c.start]
+        nxt = numeric[k + 1] if k + 1 < len(numeric) else None
+        if (
+            c.qualifier == "range"
+            and figure.lower().startswith("from")
+            and rules.is_change(sent.span, sent.offset, c.value_start)
+        ):
+            c.value_from, c.value_to = c.value_low, c.value_high
+        elif (
+            nxt is not None
+            and nxt.figure_kind is None
+            and c.figure_kind is None
+            and nxt.value_start is not None
+            and _FROM.search(before)
+            and _TO.match(c.text[c.value_end - c.start : nxt.value_start - c.start])
+            and rules.is_change(sent.span, sent.offset, c.value_start)
+        ):
+            c.value_from, c.value_to = c.value_low, nxt.value_low
+            c.value_end = nxt.value_end
+            c.unit = c.unit or nxt.unit
+            c.period = c.period or nxt.period
+            numeric.pop(k + 1)
+        else:
+            k += 1
+            continue
+        c.value_low = c.value_high = c.value_to
+        c.qualifier = "exact"
+        c.figure_kind = "change"
+        k += 1

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 # Bump when rules change, so stored claims can be told apart from newer extractions.
-EXTRACTOR_VERSION = "mm-claims-2"
+EXTRACTOR_VERSION = "mm-claims-3"
 
 KINDS = ("numeric", "quote", "statement")
 QUALIFIERS = ("exact", "approximately", "more_than", "less_than", "up_to", "at_least", "range")
@@ -36,6 +36,15 @@ JSON_KEYS = (
     "period",
     "period_start",
     "period_end",
+    # Comparable fields (issue 15): what is counted, what happened to it, where, which kind.
+    "unit_norm",
+    "unit_class",
+    "currency",
+    "event",
+    "place",
+    "figure_kind",
+    "value_from",
+    "value_to",
 )
 
 
@@ -78,6 +87,30 @@ class Claim:
     period: str | None = None
     period_start: date | None = None
     period_end: date | None = None
+    unit_norm: str | None = None
+    unit_class: str | None = None
+    currency: str | None = None
+    event: str | None = None
+    place: str | None = None
+    # total / rate / share / change / ordinal; None for quotes and statements.
+    figure_kind: str | None = None
+    # A change ("rose from 0.90 to 1.23 percent"): the level it came from and went to; the
+    # claimed figure (value_low/value_high) is the level reached.
+    value_from: float | None = None
+    value_to: float | None = None
+
+    def comparable(self) -> dict[str, Any]:
+        """The comparable fields, as the CLI and the claim table name them."""
+        return {
+            "unit_norm": self.unit_norm,
+            "unit_class": self.unit_class,
+            "currency": self.currency,
+            "event": self.event,
+            "place": self.place,
+            "figure_kind": self.figure_kind,
+            "value_from": self.value_from,
+            "value_to": self.value_to,
+        }
 
     @property
     def hedged(self) -> bool:
@@ -110,6 +143,7 @@ class Claim:
             "period_start": self.period_start.isoformat() if self.period_start else None,
             "period_end": self.period_end.isoformat() if self.period_end else None,
         }
+        out.update(self.comparable())
         return out
 
     def to_row(self) -> dict[str, Any]:
@@ -141,6 +175,7 @@ class Claim:
             "period": self.period,
             "period_start": self.period_start,
             "period_end": self.period_end,
+            **self.comparable(),
             "extractor_version": EXTRACTOR_VERSION,
         }
 

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from pipeline.ledger.store import forget_claims
 from pipeline.nlp.records import Analysis
 from pipeline.warehouse.schema import article
 from pipeline.warehouse.schema_claims import article_entity, claim, entity
@@ -17,6 +18,7 @@ from pipeline.warehouse.upsert import upsert
 def store_analysis(conn: Connection, article_id: str, analysis: Analysis, *, now: datetime) -> None:
     """Replace the article's claims and entity counts with ``analysis`` (inside the caller's
     transaction, so re-analysing is all-or-nothing and idempotent)."""
+    forget_claims(conn, article_id)
     conn.execute(sa.delete(claim).where(claim.c.article_id == article_id))
     conn.execute(sa.delete(article_entity).where(article_entity.c.article_id == article_id))
     if analysis.entities:

@@ -5,6 +5,7 @@ from pipeline.warehouse import (  # noqa: F401 - importing registers each stage'
     schema_claims,
     schema_dedupe,
     schema_feeds,
+    schema_ledger,
     schema_quality,
 )
 from pipeline.warehouse.engine import get_engine, make_engine

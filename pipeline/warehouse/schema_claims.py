@@ -66,9 +66,24 @@ claim = sa.Table(
     sa.Column("period", sa.Text),
     sa.Column("period_start", sa.Date),
     sa.Column("period_end", sa.Date),
+    # Comparable fields (issue 15), from the NLP stage: see pipeline.nlp.comparable.
+    sa.Column("unit_norm", sa.String(100)),
+    sa.Column("unit_class", sa.String(20)),
+    sa.Column("currency", sa.String(8)),
+    sa.Column("event", sa.String(60)),
+    sa.Column("place", sa.String(100)),
+    sa.Column("figure_kind", sa.String(10)),
+    sa.Column("value_from", sa.Float),
+    sa.Column("value_to", sa.Float),
+    # Canonical actors (issue 15), set by the ledger stage: who gave the figure, through which
+    # outlet or agency, citing what (the first of each list).
+    sa.Column("speaker_actor_id", sa.Integer, sa.ForeignKey("actor.id")),
+    sa.Column("via_actor_id", sa.Integer, sa.ForeignKey("actor.id")),
+    sa.Column("cites_actor_id", sa.Integer, sa.ForeignKey("actor.id")),
     sa.Column("extractor_version", sa.String(40), nullable=False),
     sa.Column("created_at", TS, nullable=False),
     sa.UniqueConstraint("article_id", "claim_index"),
 )
+sa.Index("ix_claim_kind_article_id", claim.c.kind, claim.c.article_id)
 
 __all__ = ["CLAIM_KINDS", "article_entity", "claim", "entity", "metadata"]

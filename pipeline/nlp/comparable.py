@@ -1,0 +1,417 @@
+"""Fields that make numeric claims comparable across articles (issue 15): what a figure counts
+(``unit_norm``, ``unit_class``, ``currency``), what happened to it (``event``), where
+(``place``), and what kind of figure it is (total, rate, share, change, ordinal).
+
+Rules over the spaCy parse of the figure's sentence plus the word lists in
+``data/lexicon.yaml``; every value is derived from words of the sentence (or, for a figure that
+names nothing, from the claim before it in the same article, which the caller decides).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from spacy.language import Language
+from spacy.tokens import Span, Token
+
+from pipeline.nlp.numbers import FRACTIONS, Quantity
+
+LEXICON_PATH = Path(__file__).with_name("data") / "lexicon.yaml"
+FIGURE_KINDS = ("total", "rate", "share", "change", "ordinal")
+PLACE_LABELS = ("GPE", "NORP")
+
+_ORDINAL_WORDS = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "eleventh": 11,
+    "twelfth": 12,
+    "thirteenth": 13,
+    "fourteenth": 14,
+    "fifteenth": 15,
+    "twentieth": 20,
+}
+_ORD = r"(?:" + "|".join(_ORDINAL_WORDS) + r"|\d{1,3}(?:st|nd|rd|th))"
+_ORD_UNIT = r"(?:year|month|week|day)"
+# "the fifth year of the war", "the war's fifth year", "in its fourth year", "for the third time".
+_ORDINAL_PATTERNS = (
+    re.compile(
+        rf"(?i)\bthe\s+(?P<ord>{_ORD})\s+(?P<unit>{_ORD_UNIT})\s+of\s+(?:the\s+)?(?P<owner>\w+)"
+    ),
+    re.compile(rf"(?i)\b(?P<owner>\w+)['’]s\s+(?P<ord>{_ORD})\s+(?P<unit>{_ORD_UNIT})\b"),
+    re.compile(rf"(?i)\b(?P<poss>its|their)\s+(?P<ord>{_ORD})\s+(?P<unit>{_ORD_UNIT})\b"),
+    re.compile(rf"(?i)\bfor\s+(?:the\s+|a\s+)(?P<ord>{_ORD})\s+(?P<unit>time)\b"),
+)
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """The word lists of ``data/lexicon.yaml``, inverted for lookups."""
+
+    version: int
+    population_of: dict[str, str]
+    class_of: dict[str, str]
+    event_of: dict[str, str]
+    light_verbs: frozenset[str]
+    number_nouns: frozenset[str]
+    change_verbs: frozenset[str]
+    places: dict[str, str]
+    currencies: dict[str, str]
+
+
+@lru_cache(maxsize=1)
+def lexicon(path: Path = LEXICON_PATH) -> Lexicon:
+    """The lexicon, read once per process."""
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+
+    def invert(groups: dict[str, list[str]]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for canon, words in groups.items():
+            for w in [canon, *words]:
+                out.setdefault(str(w).lower(), canon)
+        return out
+
+    return Lexicon(
+        version=int(data["version"]),
+        population_of=invert(data["populations"]),
+        class_of={w: c for c, ws in data["unit_classes"].items() for w in ws},
+        event_of=invert(data["events"]),
+        light_verbs=frozenset(data["light_verbs"]),
+        number_nouns=frozenset(data["number_nouns"]),
+        change_verbs=frozenset(data["change_verbs"]),
+        places={str(k).lower(): v for k, v in data["places"].items()},
+        currencies={str(k).lower(): v for k, v in data["currencies"].items()},
+    )
+
+
+def singular(word: str) -> str:
+    """A plain English singular for words the lemmatizer leaves alone (proper nouns, headlines)."""
+    w = word.lower()
+    if w.endswith("men") and len(w) > 4:
+        return w[:-3] + "man"
+    if w.endswith("ies") and len(w) > 4:
+        return w[:-3] + "y"
+    if w.endswith(("sses", "shes", "ches", "xes")):
+        return w[:-2]
+    if w.endswith("s") and not w.endswith(("ss", "us", "is")) and len(w) > 3:
+        return w[:-1]
+    return w
+
+
+Lemma = Callable[[Token], str]
+
+
+def lemmatizer_for(nlp: Language) -> Lemma:
+    """Lower-case lemma of one token, with the pipeline's rule lemmatizer when it has one.
+
+    The lemmatizer stays out of ``nlp.pipe`` (the rules read word forms); it runs here only on
+    the few tokens of a figure's clause.
+    """
+    rules: Any = nlp.get_pipe("lemmatizer") if "lemmatizer" in nlp.component_names else None
+
+    def lemma(tok: Token) -> str:
+        if tok.pos_ == "PROPN" or (tok.text.isupper() and len(tok.text) > 1):
+            return singular(tok.text)
+        if rules is not None and tok.pos_ in ("NOUN", "VERB", "ADJ", "AUX"):
+            try:
+                return str(rules.rule_lemmatize(tok)[0]).lower()
+            except (KeyError, IndexError, ValueError):
+                pass
+        return tok.lower_ if tok.pos_ != "NOUN" else singular(tok.text)
+
+    return lemma
+
+
+@dataclass(frozen=True)
+class Comparable:
+    """The comparable fields of one numeric claim (None where unknown)."""
+
+    unit_norm: str | None = None
+    unit_class: str | None = None
+    currency: str | None = None
+    event: str | None = None
+    place: str | None = None
+    figure_kind: str = "total"
+    value_from: float | None = None
+    value_to: float | None = None
+
+
+@dataclass(frozen=True)
+class Ordinal:
+    """An ordinal fact ("the fifth year of the war"): offsets in the searched text."""
+
+    start: int
+    end: int
+    value: int
+    unit: str
+    owner: str | None
+
+
+def find_ordinals(text: str) -> list[Ordinal]:
+    """Ordinals that carry a countable fact; "for the first time" is left out (it is how news
+    introduces events, rarely a figure anyone disputes)."""
+    out: list[Ordinal] = []
+    for pattern in _ORDINAL_PATTERNS:
+        for m in pattern.finditer(text):
+            word = m.group("ord").lower()
+            value = _ORDINAL_WORDS.get(word) or int(re.sub(r"\D", "", word))
+            if m.group("unit").lower() == "time" and value < 2:
+                continue
+            if any(o.start <= m.start("ord") < o.end for o in out):
+                continue
+            owner = m.groupdict().get("owner")
+            out.append(
+                Ordinal(m.start("ord"), m.end("unit"), value, m.group("unit").lower(), owner)
+            )
+    return sorted(out, key=lambda o: o.start)
+
+
+def place_matches(name: str, gpe: str) -> bool:
+    """Whether a nationality or adjective ("Ostrelian", "Ukrainian") names the place ``gpe``."""
+    a, b = name.lower(), gpe.lower()
+    if a == b:
+        return True
+    common = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        common += 1
+    return common >= 4 and common >= len(b) - 1 and len(a) - common <= 4
+
+
+def canonical_place(text: str, known: list[str] | tuple[str, ...] = ()) -> str:
+    """The place a GPE/NORP mention names: the lexicon's, else a known place it matches."""
+    words = re.sub(r"['’]s$", "", " ".join(text.split()))
+    words = re.sub(r"(?i)^the\s+", "", words)
+    lex = lexicon()
+    hit = lex.places.get(words.lower())
+    if hit:
+        return hit
+    for gpe in known:
+        if place_matches(words, gpe):
+            return gpe
+    return words
+
+
+class ComparableRules:
+    """Derives :class:`Comparable` fields from a figure's sentence."""
+
+    def __init__(self, lemma: Lemma) -> None:
+        self.lemma = lemma
+        self.lex = lexicon()
+
+    # --- what is counted -----------------------------------------------------------------------
+
+    def unit_tokens(self, sent: Span, offset: int, q: Quantity, unit: str | None) -> list[Token]:
+        """The tokens of ``unit`` nearest after the figure (or anywhere in the sentence)."""
+        if not unit:
+            return []
+        words = unit.split()
+        toks = list(sent)
+        found: list[list[Token]] = []
+        for i in range(len(toks) - len(words) + 1):
+            if all(toks[i + k].text == w for k, w in enumerate(words)):
+                found.append(toks[i : i + len(words)])
+        if not found:
+            return []
+        after = [f for f in found if offset + f[0].idx >= q.end]
+        return after[0] if after else found[-1]
+
+    def unit_norm(self, unit_toks: list[Token]) -> str | None:
+        """The counted head noun as a lemma, or the lexicon's multi-word entry it ends in."""
+        nouns = [t for t in unit_toks if t.pos_ in ("NOUN", "PROPN")]
+        if not nouns:
+            return None
+        lemmas = [self.lemma(t) for t in unit_toks]
+        # "civilian casualties": a population word before an event noun is what is counted.
+        if lemmas[-1] in self.lex.event_of:
+            for lem in lemmas[:-1]:
+                if lem in self.lex.population_of:
+                    return lem
+        for k in range(len(lemmas)):
+            phrase = " ".join(lemmas[k:])
+            if phrase in self.lex.population_of:
+                return phrase
+        return self.lemma(nouns[-1])
+
+    def population(self, unit_norm: str | None) -> str | None:
+        """Canonical population of a unit ("servicemen" and "troops" -> soldier)."""
+        if unit_norm is None:
+            return None
+        return self.lex.population_of.get(unit_norm, unit_norm)
+
+    def unit_class(self, q: Quantity, unit_norm: str | None) -> tuple[str | None, str | None]:
+        """(unit_class, currency): money and percent from the figure, else from the lexicon."""
+        if q.currency:
+            return "money", self.lex.currencies.get(q.currency.lower(), q.currency)
+        if q.percent:
+            return "percent", None
+        if unit_norm is None:
+            return None, None
+        if unit_norm in self.lex.currencies:
+            return "money", self.lex.currencies[unit_norm]
+        pop = self.population(unit_norm)
+        return self.lex.class_of.get(pop or "", "count"), None
+
+    # --- what happened --------------------------------------------------------------------------
+
+    def _event_word(self, tok: Token) -> str | None:
+        return self.lex.event_of.get(self.lemma(tok))
+
+    def _noun_event(self, noun: Token) -> str | None:
+        """The event a noun stands for ("desertions", "deserters"), or its "of" object's
+        ("the number of deserters")."""
+        hit = self._event_word(noun)
+        if hit:
+            return hit
+        if self.lemma(noun) in self.lex.number_nouns:
+            for prep in (c for c in noun.children if c.dep_ == "prep" and c.lower_ == "of"):
+                for obj in (c for c in prep.children if c.dep_ == "pobj"):
+                    hit = self._noun_event(obj)
+                    if hit:
+                        return hit
+        for mod in (c for c in noun.children if c.dep_ in ("compound", "amod")):
+            hit = self._event_word(mod)
+            if hit:
+                return hit
+        return None
+
+    def _verb_event(self, verb: Token, unit_lemma: str | None) -> str | None:
+        lemma = self.lemma(verb)
+        objs = [c for c in verb.children if c.dep_ in ("dobj", "prt", "acomp", "attr", "oprd")]
+        preps = [
+            obj
+            for p in verb.children
+            if p.dep_ in ("prep", "agent")
+            for obj in p.children
+            if obj.dep_ == "pobj"
+        ]
+        if self._event_word(verb) == "kill" and any(
+            c.dep_ == "conj" and self._event_word(c) == "wound" for c in verb.children
+        ):
+            return "casualty"  # "killed or wounded"
+        phrases = []
+        if unit_lemma:
+            phrases.append(f"{lemma} {unit_lemma}")
+        phrases += [f"{lemma} {self.lemma(o)}" for o in objs]
+        phrases += [f"{lemma} to {self.lemma(o)}" for o in preps] + [
+            f"{lemma} {self.lemma(o)}" for o in preps
+        ]
+        for phrase in phrases:
+            if phrase in self.lex.event_of:
+                return self.lex.event_of[phrase]
+        if lemma in self.lex.light_verbs:
+            return None
+        return self.lex.event_of.get(lemma, lemma)
+
+    def event(
+        self, sent: Span, fig: list[Token], unit_toks: list[Token], cue_forms: set[str]
+    ) -> str | None:
+        """The predicate the figure is an argument of, as a canonical event."""
+        head = unit_toks[-1] if unit_toks else (fig[-1] if fig else None)
+        if head is None:
+            return None
+        unit_lemma = self.lemma(head) if unit_toks else None
+        tok = head
+        verb: Token | None = None
+        for _ in range(8):
+            if tok.head.i == tok.i:
+                break
+            tok = tok.head
+            if tok.pos_ == "VERB" or (tok.pos_ == "AUX" and tok.dep_ == "ROOT"):
+                verb = tok
+                break
+        if unit_toks:
+            hit = self._noun_event(head)
+            if hit and (
+                verb is None or self.lemma(verb) in self.lex.light_verbs or tok.lower_ in cue_forms
+            ):
+                return hit
+        if verb is not None and verb.lower_ not in cue_forms:
+            hit = self._verb_event(verb, unit_lemma)
+            if hit:
+                return hit
+            # A light verb: the event is in its subject or object ("desertions rose to 21,600").
+            for c in verb.children:
+                if c.dep_ in ("nsubj", "nsubjpass", "dobj") and c.i != head.i:
+                    hit = self._noun_event(c)
+                    if hit:
+                        return hit
+        if unit_toks:
+            return self._noun_event(head)
+        return None
+
+    # --- where ----------------------------------------------------------------------------------
+
+    def place(
+        self,
+        sent: Span,
+        offset: int,
+        q: Quantity,
+        unit_toks: list[Token],
+        known: list[str],
+    ) -> str | None:
+        """The country or region the figure is about: a nationality or place modifying what is
+        counted ("Ostrelian soldiers"), else the place nearest the figure in its sentence."""
+        ents = [e for e in sent.ents if e.label_ in PLACE_LABELS]
+        if not ents:
+            return None
+        if unit_toks:
+            head = unit_toks[-1]
+            for e in ents:
+                if e.root.head.i == head.i or any(t.i == e.root.i for t in unit_toks):
+                    return canonical_place(e.text, known)
+        best = min(ents, key=lambda e: abs(offset + e.start_char - q.start))
+        return canonical_place(best.text, known)
+
+    # --- the whole claim -----------------------------------------------------------------------
+
+    def figure_kind(self, q: Quantity, rate_per: str | None) -> str:
+        """total, rate, share (percent or fraction); change and ordinal are set by the caller."""
+        if rate_per:
+            return "rate"
+        if q.percent or q.text.strip().lower() in FRACTIONS:
+            return "share"
+        return "total"
+
+    def is_change(self, sent: Span, offset: int, start: int) -> bool:
+        """Whether a "from X to Y" at ``start`` follows a verb of change ("rose from ... to")."""
+        toks = [t for t in sent if offset + t.idx < start]
+        for t in reversed(toks[-4:]):
+            if t.pos_ in ("VERB", "AUX") or t.dep_ == "ROOT":
+                return self.lemma(t) in self.lex.change_verbs
+        return False
+
+
+def figure_tokens(sent: Span, offset: int, start: int, end: int) -> list[Token]:
+    """Tokens of the sentence inside [start, end) (article offsets)."""
+    return [t for t in sent if start <= offset + t.idx < end]
+
+
+__all__ = [
+    "FIGURE_KINDS",
+    "Comparable",
+    "ComparableRules",
+    "Lexicon",
+    "Ordinal",
+    "canonical_place",
+    "figure_tokens",
+    "find_ordinals",
+    "lemmatizer_for",
+    "lexicon",
+    "place_matches",
+    "singular",
+]
