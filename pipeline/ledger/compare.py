@@ -9,6 +9,7 @@ cannot be put on one footing is ``incomparable``, with the reason.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -96,8 +97,17 @@ def _has_period(f: Figure) -> bool:
     return bool(f.period) or f.period_start is not None or f.period_end is not None
 
 
+# Running totals since a war began, however worded, cover the same (undated) period.
+_WAR_TO_DATE = re.compile(
+    r"since (?:the )?(?:start|beginning|outbreak|onset) of (?:the|its|this) "
+    r"(?:war|conflict|invasion|fighting|hostilities)"
+    r"|since the (?:war|conflict|invasion|fighting|hostilities) (?:began|started|broke out)"
+)
+
+
 def _period_words(f: Figure) -> str:
-    return " ".join((f.period or "").lower().split())
+    words = " ".join((f.period or "").lower().split())
+    return "since the war began" if _WAR_TO_DATE.search(words) else words
 
 
 def _mid(lo: float, hi: float) -> float:

@@ -51,9 +51,13 @@ class MeasureKey:
         return what[:400] or UNKNOWN
 
 
-def measure_key(claim: Any, known_places: list[str]) -> tuple[MeasureKey | None, dict[str, Any]]:
+def measure_key(
+    claim: Any, known_places: list[str], article_place: str | None = None
+) -> tuple[MeasureKey | None, dict[str, Any]]:
     """The claim's measure key and the evidence for it; (None, {"reason": ...}) when the claim
-    names nothing to compare (neither what happened nor what is counted)."""
+    names nothing to compare (neither what happened nor what is counted). A figure whose
+    sentence names no place takes ``article_place`` (what most of its article's figures are
+    about); ordinal facts keep no place unless they state one."""
     lex = lexicon()
     population = (
         lex.population_of.get(claim.unit_norm, claim.unit_norm) if claim.unit_norm else None
@@ -70,7 +74,11 @@ def measure_key(claim: Any, known_places: list[str]) -> tuple[MeasureKey | None,
         return None, evidence | {"reason": "no event and no unit"}
     if claim.unit_class == "percent" and claim.event is None and population in (None, "percent"):
         return None, evidence | {"reason": "a percentage of nothing named"}
-    place = canonical_place(claim.place, known_places) if claim.place else None
+    written = claim.place
+    if written is None and claim.figure_kind != "ordinal" and article_place:
+        written = article_place
+        evidence["place_from"] = "article"
+    place = canonical_place(written, known_places) if written else None
     evidence["place"] = place
     if population == "percent":
         population = None

@@ -23,9 +23,10 @@ from pipeline.dates import as_utc
 from pipeline.ledger.actors import ActorResolver, actor_kind, article_aliases
 from pipeline.ledger.compare import Figure, interval, per_day, relate
 from pipeline.ledger.measures import measure_key
+from pipeline.nlp.comparable import bare_name, place_matches
 from pipeline.warehouse.engine import UnsupportedDialectError
 from pipeline.warehouse.schema import article, source
-from pipeline.warehouse.schema_claims import claim, entity
+from pipeline.warehouse.schema_claims import article_entity, claim, entity
 from pipeline.warehouse.schema_dedupe import article_dedupe, article_signature
 from pipeline.warehouse.schema_ledger import (
     claim_cluster,
@@ -159,6 +160,33 @@ class _Linker:
             "cites_actor_id": self.actors.resolve(cites, actor_kind(cites or "", cited=True)),
         }
 
+    def _article_places(self, article_ids: Sequence[str]) -> dict[str, str]:
+        """The place most of an article's figures are about: the default for a figure whose own
+        sentence names none."""
+        rows = self.conn.execute(
+            sa.select(claim.c.article_id, claim.c.place, sa.func.count())
+            .where(claim.c.article_id.in_(list(article_ids)), claim.c.place.is_not(None))
+            .group_by(claim.c.article_id, claim.c.place)
+            .order_by(claim.c.article_id, sa.func.count().desc(), claim.c.place)
+        )
+        out: dict[str, str] = {}
+        for aid, place, _ in rows:
+            out.setdefault(aid, place)
+        # No figure of the article names a place: its most mentioned known place.
+        rest = [a for a in article_ids if a not in out]
+        if rest and self.places:
+            known = {p.lower() for p in self.places}
+            mentions = self.conn.execute(
+                sa.select(article_entity.c.article_id, entity.c.name, article_entity.c.count)
+                .join(entity, entity.c.id == article_entity.c.entity_id)
+                .where(article_entity.c.article_id.in_(rest))
+                .order_by(article_entity.c.article_id, article_entity.c.count.desc(), entity.c.name)
+            )
+            for aid, name, _ in mentions:
+                if aid not in out and bare_name(name).lower() in known:
+                    out[aid] = bare_name(name)
+        return out
+
     # --- measures -------------------------------------------------------------------------------
 
     def _measure_id(self, key: Any) -> int:
@@ -188,13 +216,14 @@ class _Linker:
 
     def link(self, rows: list[Any]) -> None:
         aliases = self._article_people(sorted({r.article_id for r in rows}))
+        article_place = self._article_places(sorted({r.article_id for r in rows}))
         linked: list[tuple[Any, int]] = []
         marks = []
         actor_rows = []
         for row in rows:
             ids = self._actor_ids(row, aliases.get(row.article_id, {}))
             actor_rows.append({"b_id": row.id, **ids})
-            key, evidence = measure_key(row, self.places)
+            key, evidence = measure_key(row, self.places, article_place.get(row.article_id))
             fig = figure_of(row)
             lo, hi = interval(fig)
             daily = per_day(fig)
@@ -383,11 +412,30 @@ def assign_roles(conn: Connection, cluster_id: int, actors: ActorResolver) -> No
 
 
 def known_places(conn: Connection) -> list[str]:
-    """Every place the warehouse has seen named (GPE entities), for turning "Ostrelian" into
-    Ostrel."""
-    return sorted(
-        {n for n in conn.execute(sa.select(entity.c.name).where(entity.c.label == "GPE")).scalars()}
-    )
+    """Every place the warehouse has seen named, for turning "Ostrelian" into Ostrel: GPE
+    entities, and one-word names of other labels whose nationality adjective was seen (the model
+    often labels a country it does not know as an organisation)."""
+    rows = [
+        (bare_name(n), label)
+        for n, label in conn.execute(
+            sa.select(entity.c.name, entity.c.label).where(
+                entity.c.label.in_(("GPE", "NORP", "ORG", "PERSON", "LOC"))
+            )
+        )
+    ]
+    norps = {n for n, label in rows if label == "NORP"}
+    by_prefix: dict[str, set[str]] = defaultdict(set)
+    for n in norps:
+        by_prefix[n[:4].lower()].add(n)
+    names = {n for n, label in rows if label == "GPE"}
+    for n, label in rows:
+        if (
+            label in ("ORG", "PERSON", "LOC")
+            and " " not in n.strip()
+            and any(place_matches(d, n) and d != n for d in by_prefix.get(n[:4].lower(), ()))
+        ):
+            names.add(n)
+    return sorted(names)
 
 
 def link_pending(

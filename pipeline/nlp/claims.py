@@ -10,17 +10,18 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 
 from pipeline.nlp.attribution import CUE_FORMS, Cue, channels, citations, find_cues
 from pipeline.nlp.comparable import (
     PLACE_LABELS,
     ComparableRules,
+    article_places,
     canonical_place,
     figure_tokens,
     find_ordinals,
@@ -149,11 +150,11 @@ def analyse_docs(
     claims: list[Claim] = []
     quote_attr: dict[int, Attribution] = {}
     claims += _quote_claims(text, quotes, sentences, quote_attr)
-    known = sorted({" ".join(e.text.split()) for _, d in docs for e in d.ents if e.label_ == "GPE"})
+    known = article_places([e for _, d in docs for e in d.ents])
     context = _Context(rules, known)
     for sent in sentences:
         numeric = _numeric_claims(text, sent, quotes, quote_attr, published)
-        numeric += _ordinal_claims(text, sent, quotes, quote_attr, published)
+        numeric += _ordinal_claims(text, sent, quotes, quote_attr, rules)
         numeric.sort(key=lambda c: c.value_start or 0)
         context.annotate(sent, numeric)
         claims += numeric
@@ -348,19 +349,26 @@ class _Context:
     def _fill(self, rules: ComparableRules, sent: _Sentence, c: Claim) -> None:
         assert c.value_start is not None and c.value_end is not None
         q = _as_quantity(c)
+        cues = set(CUE_FORMS)
         if c.figure_kind == "ordinal":
-            c.place = rules.place(sent.span, sent.offset, q, [], self.known) or self.place
+            # The war's year: a place only when one qualifies the owner ("the Varnian war").
             return
         fig = figure_tokens(sent.span, sent.offset, c.value_start, c.value_end)
         utoks = rules.unit_tokens(sent.span, sent.offset, q, c.unit)
         c.unit_norm = rules.unit_norm(utoks)
-        if c.unit_norm is None and c.unit in ("%", "percent", "per cent"):
-            c.unit_norm = "percent"
+        nationals = utoks[-1].ent_type_ == "NORP" if utoks else False
+        if nationals:
+            c.unit_norm = "people"  # "1,300 Ostrelians": people of that place
         c.unit_class, c.currency = rules.unit_class(q, c.unit_norm)
         if c.unit_norm is None and c.currency:
             c.unit_norm = c.currency.lower()
-        c.event = rules.event(sent.span, fig, utoks, set(CUE_FORMS))
-        c.place = rules.place(sent.span, sent.offset, q, utoks, self.known) or self.place
+        if c.unit_class == "percent" and c.unit_norm is None:
+            c.unit_norm = rules.measured(sent.span, fig)
+        c.event = rules.event(sent.span, fig, utoks, cues)
+        if nationals:
+            c.place = canonical_place(utoks[-1].text, self.known)
+        else:
+            c.place = rules.place(sent.span, sent.offset, q, utoks, self.known, cues) or self.place
         if c.figure_kind is None:
             c.figure_kind = rules.figure_kind(q, c.rate_per)
         prev = self.last
@@ -400,7 +408,7 @@ def _ordinal_claims(
     sent: _Sentence,
     quotes: list[QuoteSpan],
     quote_attr: dict[int, Attribution],
-    published: date | None,
+    rules: ComparableRules | None,
 ) -> list[Claim]:
     """Ordinal facts ("the war's fifth year", "for the third time") as numeric claims."""
     stext = text[sent.start : sent.end]
@@ -411,7 +419,8 @@ def _ordinal_claims(
             start, end, text[start:end], o.value, o.value, "exact", False, None, False, False
         )
         attr = _attribution_for(q, sent, quotes, quote_attr)
-        event = _ordinal_event(sent, start, o.owner, o.unit)
+        lemma = rules.lemma if rules is not None else (lambda t: str(t.lower_))
+        event = _ordinal_event(sent, start, o.owner, o.unit, lemma)
         out.append(
             Claim(
                 kind="numeric",
@@ -435,7 +444,9 @@ def _ordinal_claims(
     return out
 
 
-def _ordinal_event(sent: _Sentence, start: int, owner: str | None, unit: str) -> str | None:
+def _ordinal_event(
+    sent: _Sentence, start: int, owner: str | None, unit: str, lemma: Callable[[Token], str]
+) -> str | None:
     """What an ordinal counts the years or times of: the owner noun ("of the war", "the war's"),
     the clause subject for "its"/"their", the clause verb for "the third time"."""
     from pipeline.nlp.comparable import lexicon
@@ -453,7 +464,21 @@ def _ordinal_event(sent: _Sentence, start: int, owner: str | None, unit: str) ->
             break
         tok = tok.head
     if unit == "time":
-        return lex.event_of.get(tok.lower_, tok.lower_) if tok.pos_ == "VERB" else None
+        # "the third time that Calder had brokered an exchange": the clause on "time" says what.
+        time_tok = next((t for t in toks if t.lower_ == "time"), None)
+        clause = next(
+            (
+                c
+                for c in (time_tok.children if time_tok is not None else [])
+                if c.dep_ in ("relcl", "acl", "advcl", "ccomp")
+            ),
+            None,
+        )
+        verb = clause if clause is not None else (tok if tok.pos_ == "VERB" else None)
+        if verb is None:
+            return None
+        low = lemma(verb)
+        return lex.event_of.get(low, low)
     subj = next((c for c in tok.children if c.dep_ in ("nsubj", "nsubjpass")), None)
     if subj is None or subj.pos_ not in ("NOUN", "PROPN"):
         return None
@@ -462,7 +487,8 @@ def _ordinal_event(sent: _Sentence, start: int, owner: str | None, unit: str) ->
 
 
 _FROM = re.compile(r"(?i)\bfrom\s+$")
-_TO = re.compile(r"(?i)^\s+to\s+$")
+# "from 2.1 million tonnes to 1.5 million": the unit may be written after the first figure.
+_TO = re.compile(r"(?i)^\s*(?:[a-z%]+\s+){0,3}to\s+$")
 
 
 def _changes(rules: ComparableRules, sent: _Sentence, numeric: list[Claim]) -> None:
@@ -488,6 +514,8 @@ def _changes(rules: ComparableRules, sent: _Sentence, numeric: list[Claim]) -> N
             and nxt.value_start is not None
             and _FROM.search(before)
             and _TO.match(c.text[c.value_end - c.start : nxt.value_start - c.start])
+            # "from 3.1 million in September to 3.6 million in October": two dated figures.
+            and not (c.period and nxt.period and c.period != nxt.period)
             and rules.is_change(sent.span, sent.offset, c.value_start)
         ):
             c.value_from, c.value_to = c.value_low, nxt.value_low

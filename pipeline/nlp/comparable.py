@@ -53,7 +53,7 @@ _ORDINAL_PATTERNS = (
     ),
     re.compile(rf"(?i)\b(?P<owner>\w+)['’]s\s+(?P<ord>{_ORD})\s+(?P<unit>{_ORD_UNIT})\b"),
     re.compile(rf"(?i)\b(?P<poss>its|their)\s+(?P<ord>{_ORD})\s+(?P<unit>{_ORD_UNIT})\b"),
-    re.compile(rf"(?i)\bfor\s+(?:the\s+|a\s+)(?P<ord>{_ORD})\s+(?P<unit>time)\b"),
+    re.compile(rf"(?i)\b(?:the|a)\s+(?P<ord>{_ORD})\s+(?P<unit>time)\b"),
 )
 
 
@@ -127,9 +127,13 @@ def lemmatizer_for(nlp: Language) -> Lemma:
             return singular(tok.text)
         if rules is not None and tok.pos_ in ("NOUN", "VERB", "ADJ", "AUX"):
             try:
-                return str(rules.rule_lemmatize(tok)[0]).lower()
+                found = str(rules.rule_lemmatize(tok)[0]).lower()
             except (KeyError, IndexError, ValueError):
-                pass
+                found = tok.lower_
+            # Plurals the rules do not know ("servicemen") come back unchanged.
+            if found == tok.lower_ and (tok.tag_ in ("NNS", "NNPS") or found.endswith("men")):
+                return singular(tok.text)
+            return found
         return tok.lower_ if tok.pos_ != "NOUN" else singular(tok.text)
 
     return lemma
@@ -204,6 +208,30 @@ def canonical_place(text: str, known: list[str] | tuple[str, ...] = ()) -> str:
         if place_matches(words, gpe):
             return gpe
     return words
+
+
+def article_places(ents: list[Span]) -> list[str]:
+    """Names of places in an article: GPE entities, and names the model took for something else
+    ("Varnia" as ORG, common for names it has never seen) when the article also uses their
+    nationality adjective ("Varnian")."""
+    names = {bare_name(e.text) for e in ents if e.label_ == "GPE"}
+    norps = {bare_name(e.text) for e in ents if e.label_ == "NORP"}
+    for e in ents:
+        name = bare_name(e.text)
+        if (
+            e.label_ in ("ORG", "PERSON", "LOC", "FAC")
+            and len(name.split()) == 1
+            and any(place_matches(n, name) and n != name for n in norps)
+        ):
+            names.add(name)
+    return sorted(n for n in names if n)
+
+
+def bare_name(text: str) -> str:
+    """A name without dateline, leading article or possessive ("DRAVSK - Ostrel's" -> Ostrel)."""
+    text = " ".join(text.split())
+    text = text.rsplit(" - ", 1)[-1]  # "KELMOR - Ostrel": a dateline fused with the name
+    return re.sub(r"['’]s$", "", re.sub(r"(?i)^the\s+", "", text))
 
 
 class ComparableRules:
@@ -291,7 +319,9 @@ class ComparableRules:
 
     def _verb_event(self, verb: Token, unit_lemma: str | None) -> str | None:
         lemma = self.lemma(verb)
-        objs = [c for c in verb.children if c.dep_ in ("dobj", "prt", "acomp", "attr", "oprd")]
+        objs = [
+            c for c in verb.children if c.dep_ in ("dobj", "prt", "acomp", "attr", "oprd", "advmod")
+        ]
         preps = [
             obj
             for p in verb.children
@@ -313,7 +343,7 @@ class ComparableRules:
         for phrase in phrases:
             if phrase in self.lex.event_of:
                 return self.lex.event_of[phrase]
-        if lemma in self.lex.light_verbs:
+        if lemma in self.lex.light_verbs or verb.pos_ == "AUX":
             return None
         return self.lex.event_of.get(lemma, lemma)
 
@@ -325,15 +355,8 @@ class ComparableRules:
         if head is None:
             return None
         unit_lemma = self.lemma(head) if unit_toks else None
-        tok = head
-        verb: Token | None = None
-        for _ in range(8):
-            if tok.head.i == tok.i:
-                break
-            tok = tok.head
-            if tok.pos_ == "VERB" or (tok.pos_ == "AUX" and tok.dep_ == "ROOT"):
-                verb = tok
-                break
+        verb = governing_verb(head)
+        tok = verb if verb is not None else head
         if unit_toks:
             hit = self._noun_event(head)
             if hit and (
@@ -363,19 +386,64 @@ class ComparableRules:
         q: Quantity,
         unit_toks: list[Token],
         known: list[str],
+        cue_forms: set[str],
     ) -> str | None:
-        """The country or region the figure is about: a nationality or place modifying what is
-        counted ("Ostrelian soldiers"), else the place nearest the figure in its sentence."""
-        ents = [e for e in sent.ents if e.label_ in PLACE_LABELS]
+        """The country or region the figure is about, in order: a nationality or place that
+        modifies what is counted ("Ostrelian soldiers"); one that is the subject or object of the
+        figure's verb ("Ostrel has lost", "have fled Varnia"); the nearest other place in the
+        sentence; a place in the speaker's phrase ("Varnian Defence Minister ... said")."""
+        known_low = {k.lower() for k in known}
+        ents = [
+            e
+            for e in sent.ents
+            if e.label_ in PLACE_LABELS or re.sub(r"['’]s$", "", e.text).lower() in known_low
+        ]
         if not ents:
             return None
-        if unit_toks:
-            head = unit_toks[-1]
+        speaker = _speaker_tokens(sent, cue_forms)
+        head = unit_toks[-1] if unit_toks else None
+        fig = figure_tokens(sent, offset, q.start, q.end)
+        if head is not None:
             for e in ents:
                 if e.root.head.i == head.i or any(t.i == e.root.i for t in unit_toks):
-                    return canonical_place(e.text, known)
-        best = min(ents, key=lambda e: abs(offset + e.start_char - q.start))
-        return canonical_place(best.text, known)
+                    return canonical_place(bare_name(e.text), known)
+        verb = governing_verb(head or (fig[-1] if fig else sent.root))
+        if verb is not None:
+            args = _arguments(verb)
+            # The subject or object of the figure's verb is a place or the party the figure is
+            # about ("Ostrel has lost", "Varnia exported", "have fled Varnia"), whatever label the
+            # model gave a name it does not know.
+            named = [
+                e
+                for e in sent.ents
+                if e in ents or (e.label_ in ("ORG", "LOC") and len(bare_name(e.text).split()) == 1)
+            ]
+            for e in named:
+                if e.root.i in args and e.root.i not in speaker:
+                    return canonical_place(bare_name(e.text), known)
+        outside = [e for e in ents if e.root.i not in speaker]
+        pool = outside or ents
+        best = min(pool, key=lambda e: abs(offset + e.start_char - q.start))
+        return canonical_place(bare_name(best.text), known)
+
+    def measured(self, sent: Span, fig: list[Token]) -> str | None:
+        """What a bare percentage is of: the subject of its verb ("the inflation rate reached
+        11.4 percent" -> inflation, "prices rose 19 percent" -> price)."""
+        verb = governing_verb(fig[-1]) if fig else None
+        if verb is None:
+            return None
+        subj = next((c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+        if subj is None or subj.pos_ not in ("NOUN", "PROPN"):
+            return None
+        words = [c for c in subj.children if c.dep_ in ("compound", "amod") and c.i < subj.i]
+        lemmas = [self.lemma(t) for t in [*words, subj]]
+        for k in range(len(lemmas)):
+            phrase = " ".join(lemmas[k:])
+            if phrase in self.lex.population_of:
+                return phrase
+        if lemmas[-1] in self.lex.number_nouns and len(lemmas) > 1:
+            return lemmas[-2]
+        return lemmas[-1]
 
     # --- the whole claim -----------------------------------------------------------------------
 
@@ -396,6 +464,49 @@ class ComparableRules:
         return False
 
 
+def governing_verb(tok: Token) -> Token | None:
+    """The nearest verb above ``tok`` in the parse (the predicate a figure is an argument of)."""
+    for _ in range(8):
+        if tok.head.i == tok.i:
+            return tok if tok.pos_ in ("VERB", "AUX") else None
+        tok = tok.head
+        if tok.pos_ == "VERB" or (
+            tok.pos_ == "AUX"
+            and (tok.dep_ == "ROOT" or any(c.dep_ == "nsubj" for c in tok.children))
+        ):
+            return tok
+    return None
+
+
+def _arguments(verb: Token) -> set[int]:
+    """Token ids of a verb's subject and objects, with their possessors ("Ostrel's army")."""
+    out: set[int] = set()
+    for c in verb.children:
+        heads = [c]
+        if c.dep_ in ("prep", "agent"):
+            heads = [g for g in c.children if g.dep_ == "pobj"]
+        elif c.dep_ not in ("nsubj", "nsubjpass", "dobj", "attr"):
+            continue
+        for h in heads:
+            out.add(h.i)
+            out.update(g.i for g in h.children if g.dep_ in ("poss", "compound", "amod"))
+    return out
+
+
+def _speaker_tokens(sent: Span, cue_forms: set[str]) -> set[int]:
+    """Token ids of the speaker phrases of the sentence's cues ("Tessaly's interior minister,
+    Dora Kallas, said"), whose places say who speaks, not what the figure is about."""
+    out: set[int] = set()
+    for t in sent:
+        if t.lower_ == "according":
+            out.update(x.i for x in t.subtree)
+        elif t.lower_ in cue_forms:
+            for c in t.children:
+                if c.dep_ in ("nsubj", "nsubjpass"):
+                    out.update(x.i for x in c.subtree)
+    return out
+
+
 def figure_tokens(sent: Span, offset: int, start: int, end: int) -> list[Token]:
     """Tokens of the sentence inside [start, end) (article offsets)."""
     return [t for t in sent if start <= offset + t.idx < end]
@@ -407,9 +518,12 @@ __all__ = [
     "ComparableRules",
     "Lexicon",
     "Ordinal",
+    "article_places",
+    "bare_name",
     "canonical_place",
     "figure_tokens",
     "find_ordinals",
+    "governing_verb",
     "lemmatizer_for",
     "lexicon",
     "place_matches",
