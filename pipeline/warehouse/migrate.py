@@ -41,13 +41,22 @@ def _view_name(path: Path) -> str:
     return path.stem.split("__", 1)[-1]
 
 
-def create_views(conn: Connection) -> list[str]:
-    """(Re)create every analyst view; return their names."""
+def create_views(conn: Connection, *, skip_missing: bool = False) -> list[str]:
+    """(Re)create every analyst view; return their names. With ``skip_missing`` (after a
+    downgrade), a view whose tables the older schema lacks is left out instead of failing."""
     names = []
     for path in view_files():
         name = _view_name(path)
         conn.execute(sa.text(f"drop view if exists {name}"))
-        conn.execute(sa.text(path.read_text(encoding="utf-8")))
+        if not skip_missing:
+            conn.execute(sa.text(path.read_text(encoding="utf-8")))
+            names.append(name)
+            continue
+        try:
+            with conn.begin_nested():
+                conn.execute(sa.text(path.read_text(encoding="utf-8")))
+        except sa.exc.DBAPIError:
+            continue
         names.append(name)
     return names
 
@@ -72,7 +81,7 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
         drop_views(conn)
         command.downgrade(_config(conn), revision)
         if revision != "base":
-            create_views(conn)
+            create_views(conn, skip_missing=True)
 
 
 def current_revision(engine: Engine) -> str | None:
