@@ -1,0 +1,419 @@
+"""Ledger linking cost per new claim as the stored ledger grows, on PostgreSQL (issue 15).
+
+    .venv/bin/python bench/bench_ledger.py [--sizes 10000,1000000] [--sample 1000]
+        [--per-measure 50] [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+
+For each size N a throwaway database, migrated as deployed, first holds N numeric claims already
+linked: N/5 published articles from 200 outlets over 365 days, N/per-measure measures (so the
+claims per measure, and with them the comparisons a new claim makes, are the same at every size:
+what grows is the warehouse, not the measures), one figure cluster per claim with every fifth
+claim repeating an earlier figure, two stored relations per claim, 500 actors. They are
+bulk-loaded with COPY, not timed, then VACUUM ANALYZE (what autovacuum does to a long-lived
+table). The rows are generated, not produced by the linker: the timed part is.
+
+Then ``--sample`` new numeric claims (5 per new published article; half in existing measures
+chosen at random, half in new ones) are inserted untimed, and ``pipeline.ledger.stage.
+link_pending`` (the production stage, default batch and window) links them, timed: milliseconds
+per new claim, and the count of relations it wrote. A first untimed round of 200 claims warms the
+buffers. Prints one line per size and the ratio of per-claim time at the largest size to the
+smallest (goal: <= 1.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import random
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.ledger.stage import link_pending  # noqa: E402
+from pipeline.warehouse import make_engine  # noqa: E402
+from pipeline.warehouse.migrate import upgrade  # noqa: E402
+
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+OUTLETS = 200
+ACTORS = 500
+EVENTS = ["desert", "return", "kill", "casualty", "detain", "capture", "export", "produce"]
+POPULATIONS = ["soldier", "civilian", "prisoner", "tonne", "drone", "village", "case", "person"]
+
+
+@contextlib.contextmanager
+def throwaway_database(pg_url: str) -> Iterator[str]:
+    """A new database on ``pg_url``'s server, dropped at the end; yields its URL."""
+    name = f"mediamon_bench_ledger_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'create database "{name}"'))
+        yield pg_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+
+
+def measure_parts(m: int) -> tuple[str, str, str]:
+    """(event, population, place) of generated measure number ``m`` (all distinct)."""
+    event = EVENTS[m % len(EVENTS)]
+    population = POPULATIONS[(m // len(EVENTS)) % len(POPULATIONS)]
+    place = f"Place{m // (len(EVENTS) * len(POPULATIONS))}"
+    return event, population, place
+
+
+def claim_row(
+    cid: int, article_id: str, index: int, m: int, value: float, rate: str | None, when: datetime
+) -> dict[str, Any]:
+    event, population, place = measure_parts(m)
+    return {
+        "id": cid,
+        "article_id": article_id,
+        "claim_index": index,
+        "kind": "numeric",
+        "text": f"Officials said {value:,.0f} {population}s were affected.",
+        "start_offset": 0,
+        "end_offset": 40,
+        "cue": "said",
+        "speaker": f"Speaker {cid % ACTORS}",
+        "via": "[]",
+        "cites": "[]",
+        "hedges": "[]",
+        "hedged": False,
+        "value_low": value,
+        "value_high": value,
+        "qualifier": "exact",
+        "unit": population + "s",
+        "rate_per": rate,
+        "unit_norm": population,
+        "unit_class": "person",
+        "event": event,
+        "place": place,
+        "figure_kind": "rate" if rate else "total",
+        "speaker_actor_id": cid % ACTORS + 1,
+        "extractor_version": "bench",
+        "created_at": when,
+    }
+
+
+CLAIM_COLS = list(claim_row(1, "a", 0, 0, 1.0, None, NOW))
+
+
+def _copy(conn: Any, table: str, cols: list[str], rows: Iterator[tuple[Any, ...]]) -> None:
+    with conn.cursor() as cur, cur.copy(f"copy {table} ({', '.join(cols)}) from stdin") as cp:
+        for row in rows:
+            cp.write_row(row)
+
+
+def load(url: str, n: int, per_measure: int, rng: random.Random) -> dict[str, Any]:
+    """Bulk-load N linked claims; return what the sample needs (measures, next ids)."""
+    engine = make_engine(url)
+    upgrade(engine)
+    measures = max(1, n // per_measure)
+    articles = max(1, n // 5)
+    raw = engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        assert conn is not None
+        _copy(
+            conn,
+            "source",
+            ["id", "name", "created_at"],
+            ((i + 1, f"Outlet {i}", NOW) for i in range(OUTLETS)),
+        )
+        _copy(
+            conn,
+            "feed",
+            [
+                "id",
+                "source_id",
+                "url",
+                "tags",
+                "enabled",
+                "status",
+                "failures",
+                "created_at",
+                "updated_at",
+            ],
+            (
+                (i + 1, i + 1, f"http://127.0.0.1/{i}.xml", "[]", True, "ok", 0.0, NOW, NOW)
+                for i in range(OUTLETS)
+            ),
+        )
+        _copy(
+            conn,
+            "actor",
+            ["id", "key", "name", "kind", "created_at"],
+            ((i + 1, f"speaker {i}", f"Speaker {i}", "person", NOW) for i in range(ACTORS)),
+        )
+        _copy(
+            conn,
+            "entity",
+            ["id", "name", "normalized", "label", "created_at"],
+            ((i + 1, f"Place{i}", f"place{i}", "GPE", NOW) for i in range(measures // 64 + 1)),
+        )
+        _copy(
+            conn,
+            "measure",
+            [
+                "id",
+                "key",
+                "label",
+                "event",
+                "population",
+                "unit_class",
+                "place",
+                "figure_group",
+                "created_at",
+            ],
+            (
+                (
+                    m + 1,
+                    "|".join(
+                        ("value", *measure_parts(m)[:2], "person", "?", measure_parts(m)[2].lower())
+                    ),
+                    " · ".join(measure_parts(m)),
+                    *measure_parts(m)[:2],
+                    "person",
+                    measure_parts(m)[2],
+                    "value",
+                    NOW,
+                )
+                for m in range(measures)
+            ),
+        )
+        when = [
+            NOW - timedelta(days=365) + timedelta(seconds=rng.randrange(365 * 86400))
+            for _ in range(articles)
+        ]
+        when.sort()
+        _copy(
+            conn,
+            "article",
+            [
+                "id",
+                "url",
+                "source_id",
+                "feed_id",
+                "discovered_at",
+                "discovered_run_id",
+                "status",
+                "attempts",
+                "updated_at",
+                "published_at",
+                "text",
+            ],
+            (
+                (
+                    f"{a:064x}",
+                    f"http://127.0.0.1/a/{a}",
+                    a % OUTLETS + 1,
+                    a % OUTLETS + 1,
+                    when[a],
+                    "bench",
+                    "published",
+                    1,
+                    when[a],
+                    when[a],
+                    "text",
+                )
+                for a in range(articles)
+            ),
+        )
+        claims: list[tuple[int, int, int, float, str | None]] = []  # id, article, m, value, rate
+        by_measure: dict[int, list[int]] = {}
+        for cid in range(1, n + 1):
+            a = (cid - 1) // 5
+            m = rng.randrange(measures)
+            earlier = by_measure.setdefault(m, [])
+            if earlier and cid % 5 == 0:  # a repeated figure
+                value, rate = claims[rng.choice(earlier) - 1][3:5]
+            else:
+                value = float(rng.randrange(100, 500_000))
+                rate = "month" if rng.random() < 0.3 else None
+            claims.append((cid, a, m, value, rate))
+            earlier.append(cid)
+        _copy(
+            conn,
+            "claim",
+            CLAIM_COLS,
+            (
+                tuple(claim_row(cid, f"{a:064x}", (cid - 1) % 5, m, v, r, when[a]).values())
+                for cid, a, m, v, r in claims
+            ),
+        )
+        _copy(
+            conn,
+            "claim_measure",
+            [
+                "claim_id",
+                "measure_id",
+                "article_id",
+                "source_id",
+                "seen_at",
+                "evidence",
+                "low",
+                "high",
+                "linked_at",
+            ],
+            (
+                (cid, m + 1, f"{a:064x}", a % OUTLETS + 1, when[a], "{}", v, v, NOW)
+                for cid, a, m, v, _ in claims
+            ),
+        )
+        figures: dict[tuple[int, str], int] = {}
+        members = []
+        for cid, _, m, v, r in claims:
+            key = (m + 1, f"{'rate' if r else 'total'}|{v:g}|{v:g}|{r or ''}")
+            first = key not in figures
+            figures.setdefault(key, len(figures) + 1)
+            members.append((cid, figures[key], "origin" if first else "independent"))
+        _copy(
+            conn,
+            "claim_cluster",
+            ["id", "measure_id", "figure", "created_at"],
+            ((i, m, f, NOW) for (m, f), i in figures.items()),
+        )
+        _copy(conn, "claim_cluster_member", ["claim_id", "cluster_id", "role"], iter(members))
+        pairs: set[tuple[int, int]] = set()
+        for ids in by_measure.values():
+            for k, cid in enumerate(ids[1:], start=1):
+                for other in rng.sample(ids[:k], min(2, k)):
+                    pairs.add((other, cid))
+        _copy(
+            conn,
+            "claim_relation",
+            ["claim_a", "claim_b", "measure_id", "relation", "reason", "created_at"],
+            ((x, y, claims[x - 1][2] + 1, "diverges", "bench", NOW) for x, y in sorted(pairs)),
+        )
+        for table in ("source", "feed", "actor", "entity", "measure", "claim", "claim_cluster"):
+            conn.execute(
+                f"select setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(select max(id) from {table}))"
+            )
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("vacuum analyze")
+    finally:
+        raw.close()
+    engine.dispose()
+    return {"measures": measures, "articles": articles, "claims": n, "relations": len(pairs)}
+
+
+def add_sample(url: str, state: dict[str, Any], count: int, rng: random.Random, tag: str) -> None:
+    """Insert ``count`` new, unlinked numeric claims (5 per new published article)."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        next_claim = conn.execute(sa.text("select max(id) from claim")).scalar_one() + 1
+        rows_a, rows_c = [], []
+        for k in range(count):
+            if k % 5 == 0:
+                aid = f"{tag}{k:060d}"[:64]
+                when = NOW + timedelta(minutes=k)
+                rows_a.append(
+                    {
+                        "id": aid,
+                        "url": f"http://127.0.0.1/{aid}",
+                        "source_id": k % OUTLETS + 1,
+                        "feed_id": k % OUTLETS + 1,
+                        "discovered_at": when,
+                        "discovered_run_id": "bench",
+                        "status": "published",
+                        "attempts": 1,
+                        "updated_at": when,
+                        "published_at": when,
+                        "text": "text",
+                    }
+                )
+            m = (
+                rng.randrange(state["measures"])
+                if k % 2 == 0
+                else state["measures"] + rng.randrange(10**6)
+            )
+            value = float(rng.randrange(100, 500_000))
+            rate = "month" if rng.random() < 0.3 else None
+            row = claim_row(next_claim + k, aid, k % 5, m, value, rate, when)
+            row["speaker_actor_id"] = None
+            for col in ("via", "cites", "hedges"):
+                row[col] = []
+            rows_c.append(row)
+        conn.execute(
+            sa.text(
+                "insert into article (id, url, source_id, feed_id, discovered_at, "
+                "discovered_run_id, status, attempts, updated_at, published_at, text) values "
+                "(:id, :url, :source_id, :feed_id, :discovered_at, :discovered_run_id, :status, "
+                ":attempts, :updated_at, :published_at, :text)"
+            ),
+            rows_a,
+        )
+        from pipeline.warehouse.schema_claims import claim
+
+        conn.execute(sa.insert(claim), rows_c)
+    engine.dispose()
+
+
+def timed_link(url: str) -> tuple[float, dict[str, int]]:
+    engine = make_engine(url)
+    try:
+        t0 = time.perf_counter()
+        counts = link_pending(engine).as_dict()
+        return time.perf_counter() - t0, counts
+    finally:
+        engine.dispose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,1000000")
+    parser.add_argument("--sample", type=int, default=1000)
+    parser.add_argument("--per-measure", type=int, default=50)
+    parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--seed", type=int, default=15)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    print(f"command: {' '.join(sys.argv)}")
+    per_claim: dict[int, float] = {}
+    for n in sizes:
+        rng = random.Random(args.seed)
+        with throwaway_database(args.pg_url) as url:
+            t0 = time.perf_counter()
+            state = load(url, n, args.per_measure, rng)
+            load_s = time.perf_counter() - t0
+            add_sample(url, state, 200, rng, "w")
+            warm_s, _ = timed_link(url)
+            add_sample(url, state, args.sample, rng, "s")
+            secs, counts = timed_link(url)
+            per_claim[n] = secs / max(counts["claims"], 1) * 1000
+            print(
+                json.dumps(
+                    {
+                        "stored_claims": n,
+                        "measures": state["measures"],
+                        "stored_relations": state["relations"],
+                        "load_s": round(load_s, 1),
+                        "warm_up_s": round(warm_s, 2),
+                        "sample_claims": counts["claims"],
+                        "relations_written": counts["relations"],
+                        "link_s": round(secs, 2),
+                        "ms_per_claim": round(per_claim[n], 3),
+                    }
+                )
+            )
+    small, large = min(sizes), max(sizes)
+    ratio = per_claim[large] / per_claim[small]
+    print(f"ratio ms/claim at {large:,} vs {small:,} stored claims: {ratio:.2f} (goal <= 1.5)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
