@@ -130,7 +130,7 @@ article = sa.Table(
     sa.Column("title", sa.Text),
     sa.Column("text", sa.Text),
     sa.Column("authors", sa.Text),
-    sa.Column("published_at", TS),
+    sa.Column("published_at", TS, index=True),
     sa.Column("language", sa.String(16)),
     sa.Column("sitename", sa.Text),
     sa.Column("canonical_url", sa.Text),

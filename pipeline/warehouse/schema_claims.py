@@ -77,7 +77,7 @@ claim = sa.Table(
     sa.Column("value_to", sa.Float),
     # Canonical actors (issue 15), set by the ledger stage: who gave the figure, through which
     # outlet or agency, citing what (the first of each list).
-    sa.Column("speaker_actor_id", sa.Integer, sa.ForeignKey("actor.id")),
+    sa.Column("speaker_actor_id", sa.Integer, sa.ForeignKey("actor.id"), index=True),
     sa.Column("via_actor_id", sa.Integer, sa.ForeignKey("actor.id")),
     sa.Column("cites_actor_id", sa.Integer, sa.ForeignKey("actor.id")),
     sa.Column("extractor_version", sa.String(40), nullable=False),

@@ -154,11 +154,15 @@ def upgrade() -> None:
     op.create_index(
         "ix_claim_cluster_member_cluster_id", "claim_cluster_member", ["cluster_id"]
     )
-    # The claims view filters numeric claims by measure key fields and outlet by date.
+    # The claim views filter by kind, speaker and publication date.
     op.create_index("ix_claim_kind_article_id", "claim", ["kind", "article_id"])
+    op.create_index("ix_claim_speaker_actor_id", "claim", ["speaker_actor_id"])
+    op.create_index("ix_article_published_at", "article", ["published_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_article_published_at", table_name="article")
+    op.drop_index("ix_claim_speaker_actor_id", table_name="claim")
     op.drop_index("ix_claim_kind_article_id", table_name="claim")
     op.drop_table("claim_cluster_member")
     op.drop_table("claim_cluster")
