@@ -103,6 +103,7 @@ def claim_row(
         "speaker_actor_id": cid % ACTORS + 1,
         "extractor_version": "bench",
         "created_at": when,
+        "linked": True,
     }
 
 
@@ -344,6 +345,7 @@ def add_sample(url: str, state: dict[str, Any], count: int, rng: random.Random, 
             rate = "month" if rng.random() < 0.3 else None
             row = claim_row(next_claim + k, aid, k % 5, m, value, rate, when)
             row["speaker_actor_id"] = None
+            row["linked"] = False
             for col in ("via", "cites", "hedges"):
                 row[col] = []
             rows_c.append(row)

@@ -26,7 +26,7 @@ from pipeline.ledger.measures import measure_key
 from pipeline.nlp.comparable import bare_name, place_matches
 from pipeline.warehouse.engine import UnsupportedDialectError
 from pipeline.warehouse.schema import article, source
-from pipeline.warehouse.schema_claims import article_entity, claim, entity
+from pipeline.warehouse.schema_claims import UNLINKED, article_entity, claim, entity
 from pipeline.warehouse.schema_dedupe import article_dedupe, article_signature
 from pipeline.warehouse.schema_ledger import (
     claim_cluster,
@@ -79,7 +79,6 @@ def _seen_at() -> Any:
 
 def _pending(conn: Connection, limit: int) -> list[Any]:
     """Numeric claims of published articles that the ledger has not handled yet."""
-    done = sa.select(claim_measure.c.claim_id).where(claim_measure.c.claim_id == claim.c.id)
     return list(
         conn.execute(
             sa.select(
@@ -91,7 +90,7 @@ def _pending(conn: Connection, limit: int) -> list[Any]:
             .join(article, article.c.id == claim.c.article_id)
             .join(source, source.c.id == article.c.source_id)
             .outerjoin(article_signature, article_signature.c.article_id == article.c.id)
-            .where(claim.c.kind == "numeric", article.c.status == "published", ~done.exists())
+            .where(UNLINKED, article.c.status == "published")
             .order_by(claim.c.id)
             .limit(limit)
         )
@@ -254,6 +253,7 @@ class _Linker:
                     speaker_actor_id=sa.bindparam("speaker_actor_id"),
                     via_actor_id=sa.bindparam("via_actor_id"),
                     cites_actor_id=sa.bindparam("cites_actor_id"),
+                    linked=True,
                 ),
                 actor_rows,
             )

@@ -32,6 +32,7 @@ def forget_claims(conn: Connection, article_id: str) -> None:
             claim_cluster_member.c.cluster_id.in_(clusters)
         )
         conn.execute(sa.delete(claim_measure).where(claim_measure.c.claim_id.in_(siblings)))
+        conn.execute(sa.update(claim).where(claim.c.id.in_(siblings)).values(linked=False))
         conn.execute(
             sa.delete(claim_cluster_member).where(claim_cluster_member.c.cluster_id.in_(clusters))
         )

@@ -67,6 +67,7 @@ def test_two_workers_link_like_one(pg_url: str, extractor: ClaimExtractor) -> No
     with engine.begin() as conn:
         for table in ("claim_cluster_member", "claim_cluster", "claim_relation", "claim_measure"):
             conn.execute(sa.text(f"delete from {table}"))
+        conn.execute(sa.text("update claim set linked = false"))
     _link(pg_url)
     single = _ledger_state(engine)
     for key in ("claim_measure", "claim_relation", "claim_actors"):

@@ -73,6 +73,9 @@ def upgrade() -> None:
         for name in ACTOR_COLUMNS:
             batch.add_column(sa.Column(name, sa.Integer))
             batch.create_foreign_key(f"fk_claim_{name}_actor", "actor", [name], ["id"])
+        batch.add_column(
+            sa.Column("linked", sa.Boolean, nullable=False, server_default=sa.false())
+        )
     op.create_table(
         "claim_measure",
         sa.Column("claim_id", sa.Integer, nullable=False),
@@ -158,9 +161,19 @@ def upgrade() -> None:
     op.create_index("ix_claim_kind_article_id", "claim", ["kind", "article_id"])
     op.create_index("ix_claim_speaker_actor_id", "claim", ["speaker_actor_id"])
     op.create_index("ix_article_published_at", "article", ["published_at"])
+    # The ledger's queue: only unlinked numeric claims are in this index.
+    unlinked = sa.text("kind = 'numeric' and linked = false")
+    op.create_index(
+        "ix_claim_unlinked",
+        "claim",
+        ["id"],
+        postgresql_where=unlinked,
+        sqlite_where=unlinked,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_claim_unlinked", table_name="claim")
     op.drop_index("ix_article_published_at", table_name="article")
     op.drop_index("ix_claim_speaker_actor_id", table_name="claim")
     op.drop_index("ix_claim_kind_article_id", table_name="claim")
@@ -174,6 +187,7 @@ def downgrade() -> None:
             batch.drop_column(name)
         for name, _ in CLAIM_COLUMNS:
             batch.drop_column(name)
+        batch.drop_column("linked")
     op.drop_table("measure")
     op.drop_table("actor_alias")
     op.drop_table("actor")
