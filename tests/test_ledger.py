@@ -365,6 +365,22 @@ def test_stage_on_sqlite(home: Path, extractor: ClaimExtractor) -> None:
     engine = get_engine()
     upgrade(engine)
     check_stage(engine, extractor)
+    # The warehouse side of the command reads the same views.
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    runner = CliRunner()
+    rows = runner.invoke(app, ["ledger", "--measure", "desert", "--format", "json"])
+    assert rows.exit_code == 0, rows.output
+    parsed = [json.loads(line) for line in rows.stdout.splitlines()]
+    assert parsed and all("desert" in r["measure"] for r in parsed)
+    text = runner.invoke(app, ["ledger", "--conflicts"])
+    assert text.exit_code == 0 and "diverges" in text.stdout and "Eastern Wire" in text.stdout
+    table = runner.invoke(app, ["ledger", "--since", "2026-11-01"])
+    assert "Measure" in table.stdout and "Spread:" in table.stdout
+    bad = runner.invoke(app, ["ledger", "--format", "xml"])
+    assert bad.exit_code == 2 and "--format" in bad.output
 
 
 def test_flow_stage_records_its_run_and_an_empty_run_is_green(home: Path) -> None:
