@@ -117,3 +117,14 @@ def pg_url() -> Iterator[str]:
 def reachable_ok_articles(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     """Manifest articles listed in a parseable feed and expected to extract."""
     return [a for a in manifest["articles"] if a["feed"] and a["expected"] == "ok"]
+
+
+def sample_feed_counts(manifest: dict[str, Any]) -> tuple[int, int]:
+    """(parseable, broken) feeds of samples/feeds.yaml. A feed parses when the manifest reaches
+    a page through it (an article's or a missing page's ``feed``); the others are broken."""
+    registry = yaml.safe_load((SAMPLES / "feeds.yaml").read_text())["feeds"]
+    files = [f["url"].replace(PLACEHOLDER + "/", "", 1) for f in registry]
+    used = {a["feed"] for a in manifest["articles"] if a["feed"]}
+    used |= {m["feed"] for m in manifest["missing"]}
+    parseable = sum(f in used for f in files)
+    return parseable, len(files) - parseable

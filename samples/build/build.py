@@ -14,6 +14,8 @@ OUTLETS = {
     "ew": dict(name="Eastern Wire", slug="eastern-wire", feed="feeds/eastern-wire.atom", tags=["war", "world"]),
     "hg": dict(name="Harbor Gazette", slug="harbor-gazette", feed="feeds/harbor-gazette.rss", tags=["war", "economy", "shipping"]),
     "lc": dict(name="Lakeside Courier", slug="lakeside-courier", feed="feeds/lakeside-courier.rss", tags=["regional", "world"]),
+    # Ostrelian, pro-government (English edition); the only outlet on Ostrel's side.
+    "dh": dict(name="Dravsk Herald", slug="dravsk-herald", feed="feeds/dravsk-herald.rss", tags=["war", "politics"]),
 }
 
 # ---------------------------------------------------------------- parse texts
@@ -125,6 +127,15 @@ REPOSTS = [
          summary="Grain exports through the Ilsen Gulf dropped to about 1.5 million tonnes in October, the agriculture ministry says.",
          drop=[6], edits=[("fell to about 1.5 million tonnes", "dropped to about 1.5 million tonnes")],
          variant=["headline_changed", "paragraph_trimmed", "words_edited"]),
+    dict(id="R15", orig="S17", outlet="mp", slug="kelmor-ostrel-desertions-estimate", date="2026-11-19T11:55:00Z",
+         author=CPA, credit=("prefix", CPA),
+         title="Kelmor puts Ostrelian desertions at 300,000 to 500,000 since start of war",
+         summary="Varnian security sources say between 300,000 and 500,000 Ostrelian soldiers have deserted; Dravsk calls such reports a fantasy.",
+         drop=[6],
+         edits=[("the pace had picked up after", "the pace had accelerated after"),
+                ("did not reply to a request for comment", "did not respond to a request for comment"),
+                ("Varnia is not immune to the problem.", "Varnia has a desertion problem of its own.")],
+         variant=["headline_changed", "wire_credit", "paragraph_trimmed", "words_edited"]),
 ]
 
 DATELINE = re.compile(r"^([A-Z][A-Z ]+) — ")
@@ -421,6 +432,56 @@ def page_lc(a):
 </html>
 '''
 
+def page_dh(a):
+    """Dravsk Herald: Ostrelian pro-government daily, English edition."""
+    s = "dravsk-herald"
+    return f'''{head(a, "Dravsk Herald")}
+<body class="dh-article">
+  <div id="gdpr-bar" class="gdpr-bar" role="dialog">
+    <p>The Dravsk Herald uses cookies to count visits and to keep you signed in. By continuing to read you agree to this. Read our cookie rules.</p>
+    <button type="button">Continue</button>
+  </div>
+  <header class="dh-header">
+    <a class="dh-logo" href="{B}/{s}/">Dravsk Herald</a>
+    <p class="dh-motto">The newspaper of the capital since 1958 · English edition</p>
+    <nav class="dh-nav" aria-label="Main sections">
+      <ul>
+        <li><a href="{B}/{s}/">Main</a></li>
+        <li><a href="{B}/{s}/country/">Country</a></li>
+        <li><a href="{B}/{s}/defence/">Defence</a></li>
+        <li><a href="{B}/{s}/world/">World</a></li>
+        <li><a href="{B}/{s}/economy/">Economy</a></li>
+        <li><a href="{B}/{s}/society/">Society</a></li>
+      </ul>
+    </nav>
+  </header>
+  <main class="dh-main">
+    <article class="dh-story">
+      <h1>{esc(a["title"])}</h1>
+      <div class="dh-meta">
+        <span class="dh-author">{esc(byline(a))}</span> ·
+        <time datetime="{a["date"]}">{human_date(a["date"])}</time>
+      </div>
+      <div class="dh-text">
+{body_html(a)}
+      </div>
+    </article>
+    <aside class="dh-sidebar">
+      <h2>Most read</h2>
+      <ul>
+{most_read(a)}
+      </ul>
+      <div class="dh-promo">Subscribe to the print edition: 12 months for 4,800 korun.</div>
+    </aside>
+  </main>
+  <footer class="dh-footer">
+    <p>© 2026 Dravsk Herald Publishing House, 22 Foundry Street, Dravsk. Press registry certificate PR-0417.</p>
+    <p>About the paper · Advertising · Privacy · Contacts</p>
+  </footer>
+</body>
+</html>
+'''
+
 def page_gallery(a):
     """Client-rendered 'immersive' gallery: no visible text outside <aside>/<footer>, so the
     pipeline's trafilatura call (2.3.1) finds no main text -> no_text. Titles and captions live
@@ -477,7 +538,7 @@ def page_gallery(a):
 '''
 
 
-PAGE = dict(mp=page_mp, ew=page_ew, hg=page_hg, lc=page_lc)
+PAGE = dict(mp=page_mp, ew=page_ew, hg=page_hg, lc=page_lc, dh=page_dh)
 
 # ---------------------------------------------------------------- feeds
 FEED_LINK_UTM = {"S4", "R13", "S12", "R6"}
@@ -519,7 +580,7 @@ def rss_mp():
     <atom:link href="{B}/feeds/meridian-post.rss" rel="self" type="application/rss+xml"/>
     <description>World news and analysis from the Meridian Post.</description>
     <language>en</language>
-    <lastBuildDate>{rfc822("2026-11-07T09:00:00Z")}</lastBuildDate>
+    <lastBuildDate>{rfc822(feed_items("mp")[0]["date"])}</lastBuildDate>
 {chr(10).join(items)}
   </channel>
 </rss>
@@ -546,7 +607,7 @@ def atom_ew():
   <link rel="alternate" type="text/html" href="{B}/eastern-wire/"/>
   <link rel="self" type="application/atom+xml" href="{B}/feeds/eastern-wire.atom"/>
   <id>tag:easternwire.example,2026:feed</id>
-  <updated>2026-11-18T10:30:00Z</updated>
+  <updated>{rows[0]["date"]}</updated>
 {chr(10).join(entries)}
 </feed>
 '''
@@ -576,6 +637,33 @@ def rss_hg():
   <language>en</language>
 {chr(10).join(items)}
 </channel>
+</rss>
+'''
+
+def rss_dh():
+    # Valid RSS 2.0.
+    items = []
+    for a in feed_items("dh"):
+        items.append(f'''    <item>
+      <title>{esc(a["title"])}</title>
+      <link>{esc(link(a))}</link>
+      <guid isPermaLink="true">{B}/{a["path"]}</guid>
+      <pubDate>{rfc822(a["date"])}</pubDate>
+      <dc:creator>{esc(a["author"])}</dc:creator>
+      <category>Defence</category>
+      <description>{esc(a["summary"])}</description>
+    </item>''')
+    return f'''<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom" xmlns:dc="http://purl.org/dc/elements/1.1/">
+  <channel>
+    <title>Dravsk Herald – English edition</title>
+    <link>{B}/dravsk-herald/</link>
+    <atom:link href="{B}/feeds/dravsk-herald.rss" rel="self" type="application/rss+xml"/>
+    <description>News from Dravsk and Ostrel in English.</description>
+    <language>en</language>
+    <lastBuildDate>{rfc822(feed_items("dh")[0]["date"])}</lastBuildDate>
+{chr(10).join(items)}
+  </channel>
 </rss>
 '''
 
@@ -610,11 +698,12 @@ def main():
     (SITE / "feeds/eastern-wire.atom").write_text(atom_ew(), encoding="utf-8")
     (SITE / "feeds/harbor-gazette.rss").write_text(rss_hg(), encoding="utf-8")
     (SITE / "feeds/lakeside-courier.rss").write_text(rss_lc(), encoding="utf-8")
+    (SITE / "feeds/dravsk-herald.rss").write_text(rss_dh(), encoding="utf-8")
 
     fy = ["# Demo feed registry for the bundled sample corpus (samples/site).",
           "# {{BASE_URL}} is replaced with the loopback server's http://127.0.0.1:PORT at run time.",
           "feeds:"]
-    for k in ("mp", "ew", "hg", "lc"):
+    for k in ("mp", "ew", "hg", "lc", "dh"):
         o = OUTLETS[k]
         fy += [f'  - url: "{B}/{o["feed"]}"', f"    source: {o['name']}", "    language: en",
                f"    tags: [{', '.join(o['tags'])}]"]
