@@ -103,6 +103,11 @@ def test_dag_parses_without_db_or_network_access(tmp_path: Path) -> None:
     # A rejected batch is a data problem: the gate fails at once, every other task retries.
     assert tasks["gate_articles"]["retries"] == 0
     assert all(t["retries"] >= 1 for name, t in tasks.items() if name != "gate_articles")
+    # The ledger runs on the asset the gate publishes, one task, retried like the others.
+    ledger = result["dags"]["mediamon_ledger"]
+    assert "mediamon://warehouse/published_articles" in ledger["schedule"]
+    assert list(ledger["tasks"]) == ["link_claims"] and ledger["catchup"] is False
+    assert ledger["tasks"]["link_claims"]["retries"] >= 1 and ledger["max_active_runs"] == 1
     reextract = result["dags"]["mediamon_reextract"]
     assert reextract["schedule"] in ("None", "NullTimetable()") or "Null" in reextract["schedule"]
     assert list(reextract["tasks"]) == ["reextract"]
@@ -182,16 +187,58 @@ def test_demo_runs_the_dag_end_to_end_idempotent_and_gated(
     # The summary printed to the user shows the same facts.
     assert "Lakeside Courier" in first.stdout and "parse_error" in first.stdout
     assert "http_404" in first.stdout and "no_text" in first.stdout
+    # The gate's asset event queued mediamon_ledger, which ran after ingest and linked the
+    # contested measure: three outlets from both sides plus a wire copy, with conflicts.
+    assert "asset-triggered mediamon_ledger: dag run state: success" in first.stdout
+    assert "desert · soldier · Ostrel" in first.stdout and "Conflicts for" in first.stdout
+    ledger = _ledger_counts(url)
+    assert ledger["runs"] == 1 and ledger["linked"] > 0
+    assert {"Eastern Wire", "Dravsk Herald", "Harbor Gazette", "Meridian Post"} <= ledger["outlets"]
+    assert ledger["copies"] >= 1 and ledger["conflicts"] >= 1 and ledger["contradicts"] >= 1
 
     second = _run_demo(tmp_path, port)
     assert second.returncode == 0, (second.stdout + second.stderr)[-5000:]
     after_two = _counts(url)
+    # Nothing new was published: the ledger (if queued again) linked nothing new.
+    again = _ledger_counts(url)
+    assert again["linked"] == ledger["linked"] and again["relations"] == ledger["relations"]
     assert after_two["by_status"] == after_one["by_status"]
     for table in ("source", "feed", "article"):
         assert after_two["tables"][table] == after_one["tables"][table]
     assert after_two["tables"]["feed_poll"] == 2 * after_one["tables"]["feed"]
     # Third run, on the same warehouse: a batch the gate must reject as a whole.
     _check_batch_rejection(tmp_path, port)
+
+
+def _ledger_counts(url: str) -> dict[str, Any]:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        one = lambda sql: conn.execute(sa.text(sql)).scalar_one()  # noqa: E731
+        out = {
+            "runs": one("select count(*) from pipeline_run where stage = 'ledger'"),
+            "linked": one("select count(*) from claim_measure where measure_id is not null"),
+            "relations": one("select count(*) from claim_relation"),
+            "outlets": set(
+                conn.execute(
+                    sa.text(
+                        "select distinct outlet from v_claim_ledger "
+                        "where measure like 'desert · soldier · Ostrel%'"
+                    )
+                ).scalars()
+            ),
+            "copies": one(
+                "select coalesce(sum(copies), 0) from v_claim_spread "
+                "where measure like 'desert · soldier · Ostrel%'"
+            ),
+            "conflicts": one(
+                "select count(*) from v_claim_conflicts where measure like 'desert · soldier%'"
+            ),
+            "contradicts": one(
+                "select count(*) from v_claim_conflicts where relation = 'contradicts'"
+            ),
+        }
+    engine.dispose()
+    return out
 
 
 def _published_views(url: str) -> dict[str, Any]:
