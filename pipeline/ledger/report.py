@@ -197,6 +197,9 @@ def demo_report(engine: Engine, *, measures: int = 2) -> str:
             )
             parts.append(format_spread(spread[:10]))
             parts.append("")
+        contradictions = [r for r in conflict_rows(conn) if r["relation"] == "contradicts"]
+        parts.append(f"Contradictions, all measures ({len(contradictions)}):")
+        parts.append(format_conflicts(contradictions[:10]))
     return "\n".join(parts).rstrip()
 
 

@@ -333,6 +333,14 @@ class ComparableRules:
             c.dep_ == "conj" and self._event_word(c) == "wound" for c in verb.children
         ):
             return "casualty"  # "killed or wounded"
+        if lemma == "lose":
+            # "losing 1,200 soldiers each month to desertion": the loss is to the event named.
+            for p in verb.children:
+                if p.dep_ == "prep" and p.lower_ == "to":
+                    for obj in (c for c in p.children if c.dep_ == "pobj"):
+                        hit = self._event_word(obj)
+                        if hit:
+                            return hit
         phrases = []
         if unit_lemma:
             phrases.append(f"{lemma} {unit_lemma}")
