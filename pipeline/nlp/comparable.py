@@ -164,15 +164,25 @@ class Ordinal:
     owner: str | None
 
 
+_PERIOD_PREP = re.compile(
+    r"\b(?:since|during|by|from|until|after|before|over|throughout|through|in)\s+$"
+)
+
+
 def find_ordinals(text: str) -> list[Ordinal]:
     """Ordinals that carry a countable fact; "for the first time" is left out (it is how news
     introduces events, rarely a figure anyone disputes)."""
     out: list[Ordinal] = []
-    for pattern in _ORDINAL_PATTERNS:
+    for k, pattern in enumerate(_ORDINAL_PATTERNS):
         for m in pattern.finditer(text):
             word = m.group("ord").lower()
             value = _ORDINAL_WORDS.get(word) or int(re.sub(r"\D", "", word))
-            if m.group("unit").lower() == "time" and value < 2:
+            if value < 2:
+                continue  # "the first week of the offensive" dates, it does not count
+            # "since the third week of the offensive": a period, not a fact ("in its fifth year"
+            # is one: the possessive states where a thing has got to).
+            before = text[max(0, m.start() - 12) : m.start()].lower()
+            if _PERIOD_PREP.search(before) and not (k == 2 or (k == 0 and before.endswith("in "))):
                 continue
             if any(o.start <= m.start("ord") < o.end for o in out):
                 continue
