@@ -29,7 +29,6 @@ import json
 import random
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,6 +39,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.bench_dedupe import throwaway_database  # noqa: E402
 from pipeline.ledger.stage import link_pending  # noqa: E402
 from pipeline.warehouse import make_engine  # noqa: E402
 from pipeline.warehouse.migrate import upgrade  # noqa: E402
@@ -49,21 +49,6 @@ OUTLETS = 200
 ACTORS = 500
 EVENTS = ["desert", "return", "kill", "casualty", "detain", "capture", "export", "produce"]
 POPULATIONS = ["soldier", "civilian", "prisoner", "tonne", "drone", "village", "case", "person"]
-
-
-@contextlib.contextmanager
-def throwaway_database(pg_url: str) -> Iterator[str]:
-    """A new database on ``pg_url``'s server, dropped at the end; yields its URL."""
-    name = f"mediamon_bench_ledger_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'create database "{name}"'))
-        yield pg_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
 
 
 def measure_parts(m: int) -> tuple[str, str, str]:
@@ -392,7 +377,7 @@ def main() -> int:
         urls, states, rngs = {}, {}, {}
         for n in sizes:
             rngs[n] = random.Random(args.seed)
-            urls[n] = stack.enter_context(throwaway_database(args.pg_url))
+            urls[n] = stack.enter_context(throwaway_database(args.pg_url, "mediamon_bench_ledger"))
             t0 = time.perf_counter()
             states[n] = load(urls[n], n, args.per_measure, rngs[n])
             add_sample(urls[n], states[n], 200, rngs[n], "w")

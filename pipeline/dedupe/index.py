@@ -32,7 +32,7 @@ from pipeline.dedupe.minhash import (
     jaccard,
     to_bytes,
 )
-from pipeline.warehouse.engine import UnsupportedDialectError
+from pipeline.warehouse.engine import write_lock
 from pipeline.warehouse.schema import article
 from pipeline.warehouse.schema_dedupe import (
     article_dedupe,
@@ -68,14 +68,7 @@ class BatchResult:
 
 def lock(conn: Connection) -> None:
     """Take the dedupe write lock for the rest of this transaction (must be its first statement)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
-    elif conn.dialect.name == "sqlite":
-        # pysqlite begins transactions lazily as DEFERRED; an explicit IMMEDIATE takes the write
-        # lock now, before we read the index, so no other writer can slip in between.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-    else:
-        raise UnsupportedDialectError(conn.dialect.name)
+    write_lock(conn, ADVISORY_LOCK_KEY)
 
 
 def _member(row: Any) -> Member:

@@ -20,7 +20,8 @@ from pipeline.nlp.claims import ClaimExtractor
 from pipeline.nlp.store import store_analysis
 from pipeline.warehouse.engine import make_engine
 from pipeline.warehouse.migrate import create_views
-from pipeline.warehouse.schema import article, feed, metadata, source
+from pipeline.warehouse.queries import add_source_and_feed
+from pipeline.warehouse.schema import article, metadata
 from pipeline.warehouse.schema_claims import claim
 from pipeline.warehouse.schema_ledger import actor, claim_measure, claim_relation, measure
 
@@ -123,25 +124,9 @@ def build_file_ledger(
                 ):
                     article_id = hashlib.sha256(f"{k}:{label}".encode()).hexdigest()
                     ids[article_id] = label
-                    src = conn.execute(
-                        sa.insert(source)
-                        .values(name=f"{k}:{label}"[:200], created_at=now)
-                        .returning(source.c.id)
-                    ).scalar_one()
-                    fid = conn.execute(
-                        sa.insert(feed)
-                        .values(
-                            source_id=src,
-                            url=f"file:{k}:{label}",
-                            tags=[],
-                            enabled=False,
-                            status="ok",
-                            failures=0.0,
-                            created_at=now,
-                            updated_at=now,
-                        )
-                        .returning(feed.c.id)
-                    ).scalar_one()
+                    src, fid = add_source_and_feed(
+                        conn, name=f"{k}:{label}"[:200], feed_url=f"file:{k}:{label}", now=now
+                    )
                     # Files given in order count as published in that order within their day.
                     when = datetime.combine(day, time(12, 0), UTC).replace(second=k % 60)
                     conn.execute(

@@ -24,7 +24,7 @@ from pipeline.ledger.actors import ActorResolver, actor_kind, article_aliases
 from pipeline.ledger.compare import Figure, interval, per_day, relate
 from pipeline.ledger.measures import measure_key
 from pipeline.nlp.comparable import bare_name, place_matches
-from pipeline.warehouse.engine import UnsupportedDialectError
+from pipeline.warehouse.engine import write_lock
 from pipeline.warehouse.schema import article, source
 from pipeline.warehouse.schema_claims import UNLINKED, article_entity, claim, entity
 from pipeline.warehouse.schema_dedupe import article_dedupe, article_signature
@@ -63,12 +63,7 @@ class LedgerCounts:
 
 def lock(conn: Connection) -> None:
     """Take the ledger write lock for the rest of this transaction (its first statement)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
-    elif conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-    else:
-        raise UnsupportedDialectError(conn.dialect.name)
+    write_lock(conn, ADVISORY_LOCK_KEY)
 
 
 def _seen_at() -> Any:

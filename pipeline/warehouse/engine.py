@@ -6,7 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 
@@ -61,3 +61,16 @@ def get_engine(url: str | None = None) -> Engine:
 
         url = resolve_warehouse_url()
     return _cached_engine(url)
+
+
+def write_lock(conn: Connection, key: int) -> None:
+    """Take a stage's write lock for the rest of this transaction (must be its first statement):
+    a PostgreSQL advisory transaction lock on ``key``; on SQLite ``BEGIN IMMEDIATE``, which takes
+    the database write lock now, before the stage reads what it will write against (pysqlite
+    begins transactions lazily as DEFERRED)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": key})
+    elif conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        raise UnsupportedDialectError(conn.dialect.name)
