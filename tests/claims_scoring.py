@@ -64,6 +64,10 @@ class Score:
     pred_quotes: int = 0
     matched_quotes: int = 0
     quote_speaker_ok: int = 0
+    # Numeric claims right in every gated field; attributed gold figures (a speaker) found.
+    fully_right: int = 0
+    gold_attributed: int = 0
+    matched_attributed: int = 0
     gold_statements: int = 0
     pred_statements: int = 0
     matched_statements: int = 0
@@ -78,6 +82,29 @@ class Score:
     def precision(self) -> float:
         return self.matched_numeric / self.pred_numeric if self.pred_numeric else 1.0
 
+    @property
+    def strict_precision(self) -> float:
+        """Numeric claims right in every gated field, over claims emitted (issue 16)."""
+        return self.fully_right / self.pred_numeric if self.pred_numeric else 1.0
+
+    @property
+    def attributed_recall(self) -> float:
+        """Gold figures with a speaker that were found."""
+        return self.matched_attributed / self.gold_attributed if self.gold_attributed else 1.0
+
+    @property
+    def quote_recall(self) -> float:
+        return self.matched_quotes / self.gold_quotes if self.gold_quotes else 1.0
+
+    @property
+    def quote_speaker_accuracy(self) -> float:
+        """Quotes found with the right speaker, over quotes found."""
+        return self.quote_speaker_ok / self.matched_quotes if self.matched_quotes else 1.0
+
+    @property
+    def statement_recall(self) -> float:
+        return self.matched_statements / self.gold_statements if self.gold_statements else 1.0
+
     def accuracy(self, name: str) -> float:
         return self.field_ok.get(name, 0) / self.matched_numeric if self.matched_numeric else 0.0
 
@@ -85,18 +112,21 @@ class Score:
         lines = [
             f"numeric claims: gold {self.gold_numeric}, predicted {self.pred_numeric}, "
             f"matched {self.matched_numeric}: recall {self.recall:.3f}, "
-            f"precision {self.precision:.3f}",
+            f"precision {self.precision:.3f}; fully right {self.fully_right} "
+            f"(strict precision {self.strict_precision:.3f}); attributed figures found "
+            f"{self.matched_attributed}/{self.gold_attributed} ({self.attributed_recall:.3f})",
         ]
         lines += [
             f"  {name:<10} accuracy {self.accuracy(name):.3f}" for name in FIELDS + EXTRA_FIELDS
         ]
         lines.append(
             f"quotes: gold {self.gold_quotes}, predicted {self.pred_quotes}, matched "
-            f"{self.matched_quotes}, speaker right {self.quote_speaker_ok}"
+            f"{self.matched_quotes}, speaker right {self.quote_speaker_ok}: recall "
+            f"{self.quote_recall:.3f}, speaker accuracy {self.quote_speaker_accuracy:.3f}"
         )
         lines.append(
             f"statements: gold {self.gold_statements}, predicted {self.pred_statements}, "
-            f"matched (speaker) {self.matched_statements}"
+            f"matched (speaker) {self.matched_statements}: recall {self.statement_recall:.3f}"
         )
         return "\n".join(lines)
 
@@ -115,6 +145,7 @@ def score_article(
     s.pred_numeric += len(p_num)
     free = list(p_num)
     for g in g_num:
+        s.gold_attributed += g.get("speaker") is not None
         hit = next(
             (
                 p
@@ -129,6 +160,8 @@ def score_article(
             continue
         free.remove(hit)
         s.matched_numeric += 1
+        s.matched_attributed += g.get("speaker") is not None
+        s.fully_right += all(field_equal(f, g.get(f), hit.get(f)) for f in FIELDS)
         for f in FIELDS + EXTRA_FIELDS:
             if field_equal(f, g.get(f), hit.get(f)):
                 s.field_ok[f] = s.field_ok.get(f, 0) + 1

@@ -17,7 +17,14 @@ from datetime import date
 TOLERANCE = 0.10
 # Periods whose ends differ by at most this many days are the same period.
 SAME_PERIOD_DAYS = 3
-DAYS_PER = {"day": 1.0, "week": 7.0, "month": 30.44, "year": 365.25}
+DAYS_PER = {
+    "second": 1 / 86400,
+    "hour": 1 / 24,
+    "day": 1.0,
+    "week": 7.0,
+    "month": 30.44,
+    "year": 365.25,
+}
 APPROXIMATE = 0.10
 
 

@@ -137,6 +137,10 @@ def _is_cue(tok: Token) -> bool:
         return False
     if any(c.dep_ == "auxpass" for c in tok.children):
         return False  # "were told to expect", "is said to be": the subject is not the source
+    if tok.lower_ in ("add", "adds", "added", "adding") and any(
+        c.dep_ == "dobj" for c in tok.children
+    ):
+        return False  # "would add 300 roubles to a bill": adding, not speaking
     return tok.dep_ not in ("amod", "acl") or tok.lower_ in ("said", "told")
 
 

@@ -28,7 +28,7 @@ from pipeline.nlp.comparable import (
     lemmatizer_for,
 )
 from pipeline.nlp.figures import carried_unit, not_a_figure, rate_of, unit_of
-from pipeline.nlp.hedges import find_hedges
+from pipeline.nlp.hedges import find_hedges, hedges_of_figure
 from pipeline.nlp.loading import pipe_chunks
 from pipeline.nlp.numbers import Quantity, find_quantities
 from pipeline.nlp.periods import Period, find_periods
@@ -152,7 +152,10 @@ def analyse_docs(
     claims += _quote_claims(text, quotes, sentences, quote_attr)
     known = article_places([e for _, d in docs for e in d.ents])
     context = _Context(rules, known)
+    headline = _headline_end(text)
     for sent in sentences:
+        if sent.start < headline:
+            continue  # the headline restates a figure of the body, where it is attributed
         numeric = _numeric_claims(text, sent, quotes, quote_attr, published)
         numeric += _ordinal_claims(text, sent, quotes, quote_attr, rules)
         numeric.sort(key=lambda c: c.value_start or 0)
@@ -163,6 +166,18 @@ def analyse_docs(
     claims.sort(key=lambda c: (c.start, c.value_start or 0))
     ents = [EntityCount(first_text[k], k[0], k[1], n) for k, n in sorted(entities.items()) if k[0]]
     return Analysis(claims=claims, entities=ents, words=len(text.split()))
+
+
+_HEADLINE = re.compile(r"[^\n]{1,200}?(?<![.!?\"”’:;])[ \t]*\n[ \t]*\n")
+
+
+def _headline_end(text: str) -> int:
+    """End of a headline at the top of the text (a short first line without closing punctuation,
+    then a blank line): page furniture, not a sentence of the article. 0 when there is none."""
+    m = _HEADLINE.match(text)
+    if m is None or len(m.group(0).split()) > 25:
+        return 0
+    return m.end()
 
 
 def _numeric_claims(
@@ -179,7 +194,7 @@ def _numeric_claims(
     periods = find_periods(stext, published)
     spans = [(p.start, p.end) for p in periods]
     found = [q for q in find_quantities(stext) if not_a_figure(stext, q, spans) is None]
-    hedges = find_hedges(stext)
+    spans = [(q.start + sent.start, q.end + sent.start) for q in found]
     out: list[Claim] = []
     for k, q in enumerate(found):
         nxt = found[k + 1].start if k + 1 < len(found) else None
@@ -198,7 +213,7 @@ def _numeric_claims(
                 value_start=absolute.start,
                 value_end=absolute.end,
                 attribution=attr,
-                hedges=list(hedges),
+                hedges=hedges_of_figure(sent.span, sent.offset, spans[k], spans),
                 value_low=q.low,
                 value_high=q.high,
                 qualifier=q.qualifier,

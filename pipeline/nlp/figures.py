@@ -170,10 +170,11 @@ _COUNT_NOUNS = {"population", "toll", "workforce", "electorate", "membership", "
 _NUMBER_NOUNS = {"number", "total", "count", "tally", "numbers", "totals"}
 _QUOTE_MARKS = {'"', "“", "”", "‘", "’", "'"}
 _RATE = re.compile(
-    r"(?i)^[^.;]{0,40}?\b(?:(?<!\bin )(?:a|per|each|every) (?P<u1>day|week|month|year)\b(?! "
-    r"(?:earlier|ago|later|before|after|on))|(?P<u2>daily|weekly|monthly|annually|yearly"
-    r"|(?<!\bin )a year)\b(?! "
-    r"(?:earlier|ago|later|before|after))|per annum)"
+    r"(?i)^[^.;]{0,40}?\b(?:(?<!\bin )(?:a|an|per|each|every) (?P<u1>day|week|month|year|night"
+    r"|second|hour)\b(?! (?:earlier|ago|later|before|after|on))"
+    r"|(?:hours|minutes) (?:a|per|each|every) (?P<u3>day|week)\b"
+    r"|(?P<u2>daily|weekly|monthly|annually|yearly)\b"
+    r"|(?<!\bin )a year\b(?! (?:earlier|ago|later|before|after))|per annum)"
 )
 _RATE_WORDS = {
     "daily": "day",
@@ -183,7 +184,14 @@ _RATE_WORDS = {
     "yearly": "year",
     "a year": "year",
     "per annum": "year",
+    "night": "day",
 }
+
+
+_SCORE_AFTER = re.compile(
+    r"(?i)^\s*(?:victory|win|defeat|draw|loss|lead|scoreline|home win|away win|triumph|thrashing)\b"
+)
+_SCORE_BEFORE = re.compile(r"(?i)\b(?:beat|beating|defeated|won|lost|drew|draw)\b[^.;]{0,30}$")
 
 
 def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str | None:
@@ -219,7 +227,25 @@ def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str 
     if _ORDINAL_AFTER.match(after):
         return "ordinal"
     plain = not (q.percent or q.currency or q.has_scale or "," in raw or "." in raw)
+    if plain and re.fullmatch(r"\d{1,2}", raw):
+        # "3-1" read as two numbers (the second is smaller, so not a range): a score when a
+        # result word follows the pair or a "beat X" precedes it.
+        tail = re.match(r"^[–-](\d{1,2})\b", after)
+        head = re.search(r"\b(\d{1,2})[–-]$", before)
+        if tail and (_SCORE_AFTER.match(after[tail.end() :]) or _SCORE_BEFORE.search(before)):
+            return "score"
+        if head and (_SCORE_AFTER.match(after) or _SCORE_BEFORE.search(before[: head.start()])):
+            return "score"
     if plain and q.is_range:
+        small = [int(p) for p in re.findall(r"\d+", raw)]
+        if (
+            len(small) == 2
+            and max(small) <= 30
+            and (_SCORE_AFTER.match(after) or _SCORE_BEFORE.search(before))
+        ):
+            return "score"  # "their 3-1 victory", "beat Pelko 2-1": a result, not a range
+        if len(small) == 2 and max(small) <= 31 and re.match(rf"^\s+{_MONTH}\b", after):
+            return "date"  # "from 2 to 9 May"
         parts = re.findall(r"\d+", raw)
         if all(_YEARLIKE.match(p) for p in parts):
             return "year"
@@ -242,8 +268,13 @@ def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str 
         and _AGE_AFTER.match(after)
     ):
         return "age"  # "The minister, 58, said"
-    if plain and re.search(r"[A-Z][a-z]+,\s*$", before) and after.startswith(","):
-        return "age"
+    if (
+        plain
+        and re.search(r"[A-Za-z]+,\s*$", before)
+        and after.startswith(",")
+        and (re.fullmatch(r"\d{1,2}", raw) or re.search(r"[A-Z][a-z]+,\s*$", before))
+    ):
+        return "age"  # "Captain Emil Strand, 29,", "her grandson, 12, carried"
     if _MODIFIER_AFTER.match(after):
         return "modifier"  # "the 27-member bloc", "a three-month delay"
     if (
@@ -366,7 +397,7 @@ def rate_of(text: str, q: Quantity, next_start: int | None) -> str | None:
     window = text[q.end : next_start if next_start is not None else len(text)]
     m = _RATE.search(window)
     if m:
-        word = (m.group("u1") or m.group("u2") or "per annum").lower()
+        word = (m.group("u1") or m.group("u3") or m.group("u2") or "per annum").lower()
         return _RATE_WORDS.get(word, word)
     before = text[max(0, q.start - 25) : q.start].lower()
     m2 = re.search(r"\b(daily|weekly|monthly|annual|yearly)\b[\w\s]*$", before)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+
+from spacy.tokens import Span, Token
 
 _TERMS = (
     r"reportedly",
@@ -32,3 +35,81 @@ def find_hedges(text: str) -> list[str]:
         if term not in seen:
             seen.append(term)
     return seen
+
+
+# Cue verbs that distance the writer from a claim ("alleged", "claimed"): the cue's stance says
+# so, they are not hedges of the figure.
+_DISTANCING_CUES = {"alleged", "claimed", "insisted", "maintained", "asserted"}
+# "an estimated 6%" / "estimated 40": a hedge written right before a figure is that figure's.
+_BEFORE_FIGURE = re.compile(r"^\s*(?:at\s+)?$")
+
+
+@dataclass(frozen=True)
+class HedgeSpan:
+    """A hedge expression at [start, end) of the searched text."""
+
+    start: int
+    end: int
+    term: str
+
+
+def hedge_spans(text: str) -> list[HedgeSpan]:
+    """Every hedge expression of ``text`` with its offsets."""
+    return [HedgeSpan(m.start(), m.end(), m.group(0).lower()) for m in _HEDGE.finditer(text)]
+
+
+# Hedges about the whole report ("reportedly", "could not be verified", "according to"): they
+# cover every figure of their sentence, whatever clause they sit in.
+_SENTENCE_WIDE = re.compile(
+    r"^(?:reportedly|allegedly|unverified|unconfirmed|could not|according to|purportedly"
+    r"|supposedly|apparently)"
+)
+
+
+def _clause_head(tok: Token) -> Token:
+    """The verb heading the clause a token is in (the token itself if it is one; the main verb
+    for an auxiliary: "is said to" belongs to "said")."""
+    cur = tok
+    if cur.pos_ == "AUX" and cur.dep_ in ("aux", "auxpass") and cur.head.i != cur.i:
+        cur = cur.head
+    for _ in range(10):
+        if cur.pos_ in ("VERB", "AUX") or cur.head.i == cur.i:
+            return cur
+        cur = cur.head
+    return cur
+
+
+def hedges_of_figure(
+    sent: Span, offset: int, figure: tuple[int, int], figures: list[tuple[int, int]]
+) -> list[str]:
+    """The hedges that cover the figure at ``figure`` (article offsets) in sentence ``sent``
+    (which starts at article offset ``offset + sent.start_char``): a hedge written right
+    before a figure covers that figure only; any other hedge covers the figures of its clause
+    (the subtree of the verb it belongs to). Distancing cue verbs are not hedges."""
+    base = offset + sent.start_char
+    text = sent.text
+    out: list[str] = []
+    for h in hedge_spans(text):
+        start, end = base + h.start, base + h.end
+        owner = next(
+            (f for f in figures if f[0] >= end and _BEFORE_FIGURE.match(text[h.end : f[0] - base])),
+            None,
+        )
+        if owner is not None:
+            covered = owner == figure
+        else:
+            toks = [t for t in sent if offset + t.idx >= start and offset + t.idx < end]
+            if not toks:
+                continue
+            if toks[0].lower_ in _DISTANCING_CUES and toks[0].pos_ == "VERB":
+                continue
+            head = _clause_head(toks[0])
+            if head.dep_ == "ROOT" or _SENTENCE_WIDE.match(h.term):
+                # A sentence-level hedge ("reportedly", "according to") covers the sentence.
+                covered = True
+            else:
+                ids = {t.i for t in head.subtree}
+                covered = any(t.i in ids for t in sent if figure[0] <= offset + t.idx < figure[1])
+        if covered and h.term not in out:
+            out.append(h.term)
+    return out

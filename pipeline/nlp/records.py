@@ -11,7 +11,7 @@ EXTRACTOR_VERSION = "mm-claims-3"
 
 KINDS = ("numeric", "quote", "statement")
 QUALIFIERS = ("exact", "approximately", "more_than", "less_than", "up_to", "at_least", "range")
-RATES = ("day", "week", "month", "year")
+RATES = ("second", "hour", "day", "week", "month", "year")
 
 # The CLI contract (issue 6): exactly these keys, in this order.
 JSON_KEYS = (

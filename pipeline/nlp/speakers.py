@@ -169,7 +169,11 @@ def describe(tokens: list[Token]) -> tuple[str, str | None, int, int] | None:
                 best = e
                 break
     if best is None:
-        return (clean(base.text), None, base.start_char, base.end_char)
+        # Whitespace tokens at the edges ("& Co.\n\n") are not part of the name or its span.
+        raw = base.text
+        lead = len(raw) - len(raw.lstrip())
+        trail = len(raw) - len(raw.rstrip())
+        return (clean(raw), None, base.start_char + lead, base.end_char - trail)
     name = best.text
     role_text = (
         doc_text(doc)[base.start_char : best.start_char]

@@ -67,9 +67,15 @@ def np_tokens(head: Token) -> list[Token]:
     for c in head.children:
         if c.dep_ in ("appos", "npadvmod", "nummod") and c.like_num and c.i > head.i:
             drop.update(t.i for t in c.subtree)  # "The minister, 58, said": an age
-    if head.text.lower() not in ANONYMOUS_HEADS:
-        for c in head.children:
-            if c.dep_ in ("relcl", "acl") and c.i > head.i:
+    anonymous = head.text.lower() in ANONYMOUS_HEADS or (
+        head.pos_ == "NOUN" and head.dep_ != "pobj"
+    )
+    for c in head.children:
+        if c.dep_ in ("relcl", "acl") and c.i > head.i:
+            first = min(t.i for t in c.subtree)
+            # An anonymous source keeps a restrictive clause ("an analyst who asked not to be
+            # named"), not one set off by a comma ("The official, who was not authorised ...").
+            if not anonymous or (first > 0 and head.doc[first - 1].text == ","):
                 drop.update(t.i for t in c.subtree)
     toks = [t for t in head.subtree if t.i not in drop]
     # the words after a dropped clause are not part of the name ("X, which mediated ..., said")
