@@ -49,7 +49,11 @@ class Page:
 
 
 def fetch_page(url: str, client: SafeClient, *, now: datetime | None = None) -> Page:
-    """Fetch one article page through the safe client (robots.txt honoured); never raises."""
+    """Fetch one article page through the safe client (robots.txt honoured); never raises.
+
+    ``reason`` is the client's error kind or ``http_<status>``: an address the SSRF guard refuses
+    is ``blocked`` (checked before robots.txt, so it is never mistaken for robots_disallowed).
+    """
     resp = client.get(url, max_bytes=client.settings.page_max_bytes, robots=True)
     fetched_at = now or datetime.now(UTC)
     reason: str | None = None

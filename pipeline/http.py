@@ -12,7 +12,8 @@ What it guarantees, whatever the server does:
   connect to, so DNS rebinding (a second lookup that answers differently) cannot slip past it;
   proxies from the environment are ignored for the same reason;
 - a descriptive User-Agent; per-host politeness (shared through the warehouse when an engine is
-  given, in-process otherwise) with Retry-After honoured; robots.txt on request.
+  given, in-process otherwise) with Retry-After honoured; robots.txt (RFC 9309, read with
+  Protego) on request, asked only after the SSRF guard has passed the address.
 It never raises for network trouble: failures come back as an :class:`HttpResponse` whose
 ``error_kind`` says what happened.
 """
@@ -29,11 +30,11 @@ from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self
-from urllib.parse import urljoin, urlsplit
-from urllib.robotparser import RobotFileParser
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import httpcore
 import httpx
+from protego import Protego
 
 from pipeline.config import Settings, get_settings
 
@@ -98,6 +99,15 @@ class BlockedAddressError(Exception):
     """The URL resolves to an address we refuse to contact."""
 
 
+class UnresolvableHostError(httpcore.ConnectError):
+    """The host name did not resolve.
+
+    A network failure that may heal (DNS outage, typo fixed upstream), not the guard's refusal:
+    it is reported as ``connect_error`` and retried, never as a permanent ``blocked``. Being an
+    httpcore.ConnectError, httpx maps it like any other failed connection.
+    """
+
+
 class HostGate(Protocol):
     """Per-host politeness: who may start a request to a host, and when."""
 
@@ -130,12 +140,13 @@ def resolve_checked(host: str, port: int, *, allow_private: bool) -> list[str]:
     """Addresses of ``host`` we may connect to; raises BlockedAddressError if any is refused.
 
     Every address must pass: a name that mixes public and private answers is refused as a whole,
-    since which one a later connection picks is up to the resolver.
+    since which one a later connection picks is up to the resolver. A name that does not resolve
+    raises UnresolvableHostError.
     """
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise BlockedAddressError(f"cannot resolve {host}: {exc}") from exc
+        raise UnresolvableHostError(f"cannot resolve {host}: {exc}") from exc
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     for text in addresses:
         reason = _blocked_reason(ipaddress.ip_address(text.split("%", 1)[0]))
@@ -160,9 +171,12 @@ def check_destination(url: str, *, allow_private: bool) -> None:
     if not host:
         raise ValueError("URL has no host")
     if not allow_private:
-        resolve_checked(
-            host, parts.port or (443 if parts.scheme == "https" else 80), allow_private=False
-        )
+        resolve_checked(host, _port_of(parts), allow_private=False)
+
+
+def _port_of(parts: SplitResult) -> int:
+    """The port a URL connects to (raises ValueError for a malformed port)."""
+    return parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def host_key(url: str) -> str:
@@ -387,12 +401,17 @@ class _BoundedDecoder:
 @dataclass
 class _Robots:
     expires: float
-    parser: RobotFileParser | None  # None = everything allowed (no robots.txt)
+    rules: Protego | None  # None = everything allowed (no robots.txt)
     disallow_all: str | None = None  # reason, when the file could not be had (RFC 9309 §2.3.1.4)
 
 
 class RobotsCache:
-    """robots.txt per scheme+host, fetched through the client itself and cached for ``ttl``."""
+    """robots.txt per scheme+host, fetched through the client itself and cached for ``ttl``.
+
+    Rules are read by RFC 9309 (Protego): the group of our product token (case-insensitive,
+    groups naming it merged) or else ``*``; the longest matching rule wins, ``allow`` on a tie;
+    ``*`` matches any run of characters and a trailing ``$`` anchors the end.
+    """
 
     def __init__(self, client: SafeClient, *, ttl: float, agent: str) -> None:
         self.client = client
@@ -415,16 +434,15 @@ class RobotsCache:
                 self._cache[origin] = entry
         if entry.disallow_all:
             return entry.disallow_all
-        if entry.parser is not None and not entry.parser.can_fetch(self.agent, url):
+        if entry.rules is not None and not entry.rules.can_fetch(url, self.agent):
             return f"disallowed by {origin}/robots.txt for {self.agent}"
         return None
 
     def _fetch(self, origin: str) -> _Robots:
-        resp = self.client.get(origin + "/robots.txt", max_bytes=ROBOTS_MAX_BYTES)
+        resp = self.client.get(origin + "/robots.txt", max_bytes=ROBOTS_MAX_BYTES, keep_prefix=True)
         expires = time.monotonic() + self.ttl
-        if resp.error_kind == "too_large" and resp.status and resp.status < 400:
-            return _Robots(expires, None)
-        if resp.error_kind or resp.status is None or resp.status >= 500:
+        over_cap = resp.error_kind == "too_large" and resp.status is not None and resp.status < 400
+        if (resp.error_kind and not over_cap) or resp.status is None or resp.status >= 500:
             # Unreachable robots.txt means "assume complete disallow" (RFC 9309); retry sooner.
             why = resp.error or f"HTTP {resp.status}"
             return _Robots(
@@ -433,10 +451,20 @@ class RobotsCache:
                 f"{origin}/robots.txt unavailable ({why}); treated as disallow-all",
             )
         if resp.status >= 400:
-            return _Robots(expires, None)  # no robots.txt: everything allowed
-        parser = RobotFileParser()
-        parser.parse(resp.body.decode("utf-8", errors="replace").splitlines())
-        return _Robots(expires, parser)
+            return _Robots(expires, None)  # no robots.txt (4xx): everything allowed
+        return _Robots(expires, self._parse(resp.body, truncated=over_cap))
+
+    def _parse(self, body: bytes, *, truncated: bool) -> Protego:
+        if truncated:
+            # RFC 9309 §2.5: rules past the parsing limit are ignored, those before it still
+            # hold. The line cut by the limit is dropped: half a path would change its meaning.
+            body = body[: body.rfind(b"\n") + 1]
+        # RFC 9309 §2.3: UTF-8; a byte-order mark would otherwise glue itself to the first line.
+        rules = Protego.parse(body.decode("utf-8-sig", errors="replace"))
+        # Protego builds its group choice and match index on first use; doing that here, under
+        # the origin's lock, leaves later checks from many threads read-only.
+        rules.can_fetch("/", self.agent)
+        return rules
 
 
 # --- the client -----------------------------------------------------------------------------
@@ -497,11 +525,15 @@ class SafeClient:
         max_bytes: int,
         headers: dict[str, str] | None = None,
         robots: bool = False,
+        keep_prefix: bool = False,
     ) -> HttpResponse:
         """GET ``url`` following redirects; never raises for network or server misbehaviour.
 
         ``robots=True`` honours the robots.txt of every host on the way (cached per host); a
         disallowed URL comes back with ``error_kind`` "robots_disallowed" and nothing fetched.
+        An address the SSRF guard refuses comes back as "blocked" before robots.txt is asked.
+        ``keep_prefix=True``: a body over ``max_bytes`` still fails as "too_large", but carries
+        its first ``max_bytes`` bytes instead of none.
         """
         started = time.monotonic()
         budget = self.settings.http_total_timeout
@@ -529,6 +561,9 @@ class SafeClient:
             if not parts.hostname:
                 return fail("bad_url", f"{current}: URL has no host")
             if robots:
+                refused = self._guard_refusal(parts)
+                if refused:
+                    return fail(*refused)
                 reason = self.robots.check(current)
                 if reason:
                     return fail("robots_disallowed", f"{current}: {reason}")
@@ -543,7 +578,7 @@ class SafeClient:
             _deadline.at = hop_started + budget
             backoff: float | None = None
             try:
-                outcome = self._one_hop(current, url, headers, max_bytes, started)
+                outcome = self._one_hop(current, url, headers, max_bytes, started, keep_prefix)
             except _TotalDeadlineError:
                 return fail("timeout", f"no complete response within {budget:g}s (total deadline)")
             except httpx.TimeoutException as exc:
@@ -587,6 +622,29 @@ class SafeClient:
                     "timeout", f"redirects took longer than {self.settings.http_total_timeout:g}s"
                 )
 
+    def _guard_refusal(self, parts: SplitResult) -> tuple[str, str] | None:
+        """(error kind, message) when the guard would refuse this hop's host, else None.
+
+        Asked before robots.txt: otherwise the guard refuses the robots.txt request first, that
+        reads as "robots.txt unreachable, disallow all", and a blocked host is recorded as
+        robots_disallowed and retried. The socket layer still checks the address it connects
+        to, so this early look is for the report only, not what keeps us safe.
+        """
+        url = parts.geturl()
+        try:
+            port = _port_of(parts)
+        except ValueError as exc:
+            return "bad_url", f"{url}: {exc}"
+        try:
+            resolve_checked(
+                parts.hostname or "", port, allow_private=self.settings.allow_private_networks
+            )
+        except BlockedAddressError as exc:
+            return "blocked", str(exc)
+        except UnresolvableHostError as exc:
+            return "connect_error", f"cannot connect: {exc}"
+        return None
+
     def _one_hop(
         self,
         current: str,
@@ -594,6 +652,7 @@ class SafeClient:
         headers: dict[str, str] | None,
         max_bytes: int,
         started: float,
+        keep_prefix: bool = False,
     ) -> HttpResponse | tuple[int, str]:
         """One request: a response, or (status, absolute location) for a redirect."""
         with self._client.stream("GET", current, headers=headers) as resp:
@@ -606,12 +665,12 @@ class SafeClient:
                     hdrs.get("retry-after"), cap=self.settings.retry_after_cap
                 )
             declared = hdrs.get("content-length", "")
-            if declared.isdigit() and int(declared) > max_bytes:
+            if declared.isdigit() and int(declared) > max_bytes and not keep_prefix:
                 return _too_large(url, current, resp.status_code, max_bytes, started, retry_after)
-            body, wire, truncated = _read_capped(resp, max_bytes)
+            body, wire, truncated = _read_capped(resp, max_bytes, keep_prefix=keep_prefix)
             if truncated:
                 big = _too_large(url, current, resp.status_code, max_bytes, started, retry_after)
-                return replace(big, wire_bytes=wire)
+                return replace(big, wire_bytes=wire, body=body)
             return HttpResponse(
                 url=url,
                 final_url=current,
@@ -672,8 +731,13 @@ def _with_redirects(resp: HttpResponse, redirects: list[str], codes: list[int]) 
     return replace(resp, redirects=tuple(redirects), redirect_statuses=tuple(codes))
 
 
-def _read_capped(resp: httpx.Response, max_bytes: int) -> tuple[bytes, int, bool]:
-    """(decoded body, wire bytes, truncated). Stops reading as soon as the cap is passed."""
+def _read_capped(
+    resp: httpx.Response, max_bytes: int, *, keep_prefix: bool = False
+) -> tuple[bytes, int, bool]:
+    """(decoded body, wire bytes, truncated). Stops reading as soon as the cap is passed.
+
+    A truncated body is empty, or its first ``max_bytes`` bytes with ``keep_prefix``.
+    """
     decoder = _BoundedDecoder(resp.headers.get("content-encoding", ""))
     chunks: list[bytes] = []
     size = 0
@@ -683,7 +747,10 @@ def _read_capped(resp: httpx.Response, max_bytes: int) -> tuple[bytes, int, bool
         for piece in decoder.feed(raw):
             size += len(piece)
             if size > max_bytes:
-                return b"", wire, True
+                if not keep_prefix:
+                    return b"", wire, True
+                chunks.append(piece[: len(piece) - (size - max_bytes)])
+                return b"".join(chunks), wire, True
             chunks.append(piece)
         if getattr(_deadline, "at", None) is not None and time.monotonic() > _deadline.at:
             raise _TotalDeadlineError

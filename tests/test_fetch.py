@@ -6,11 +6,14 @@ import gzip
 import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpcore
+import pytest
 import sqlalchemy as sa
 
 from pipeline import flow
-from pipeline.config import get_settings
+from pipeline.config import Settings, get_settings
 from pipeline.fetch import RawArchive, charset_from_content_type, fetch_page
 from pipeline.http import SafeClient
 from pipeline.samples import serving
@@ -87,6 +90,33 @@ def test_fetch_page_honours_robots_txt(home: Path, tmp_path: Path) -> None:
     assert allowed.reason is None and b"Open" in allowed.body
 
 
+@pytest.fixture
+def connects(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every address a socket is opened to, recorded by the backend under the guard."""
+    seen: list[str] = []
+    real = httpcore.SyncBackend.connect_tcp
+
+    def spy(self: httpcore.SyncBackend, host: str, *args: Any, **kwargs: Any) -> Any:
+        seen.append(host)
+        return real(self, host, *args, **kwargs)
+
+    monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", spy)
+    return seen
+
+
+def test_fetch_page_reports_a_guarded_address_as_blocked(
+    samples_base_url: str, connects: list[str]
+) -> None:
+    # The guard's refusal, not robots.txt's: before the fix the refused robots.txt request read
+    # as "disallow all" and the page came back robots_disallowed.
+    guarded = Settings(allow_private_networks=False, host_min_interval=0)
+    with SafeClient(guarded) as client:
+        page = fetch_page(f"{samples_base_url}/{PAGE}", client)
+    assert (page.reason, page.status, page.body) == ("blocked", None, b"")
+    assert "loopback" in (page.error or "")
+    assert connects == []
+
+
 # --- the fetch stage ------------------------------------------------------------------------
 
 
@@ -143,3 +173,25 @@ def test_fetch_stage_archives_bodies_and_records_failures_for_retry(home: Path) 
     assert retried.next_attempt_at - retried.fetched_at == timedelta(
         seconds=2 * get_settings().fetch_retry_base
     )
+
+
+def test_fetch_stage_records_blocked_addresses_permanently(home: Path, connects: list[str]) -> None:
+    engine = get_engine()
+    upgrade(engine)
+    # Link-local (cloud metadata) is refused even though the test home allows private networks.
+    ids = _seed(engine, "http://169.254.169.254", ["latest/meta-data/"], "Metadata")
+    counts = flow.fetch_articles("run-1")
+    assert (counts["fetched"], counts["reasons"]) == (0, {"blocked": 1})
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(article).where(article.c.id == ids[0])).one()
+    assert (row.status, row.failure_reason, row.attempts, row.http_status) == (
+        "fetch_failed",
+        "blocked",
+        1,
+        None,
+    )
+    assert "link-local" in row.error
+    # Permanent: no retry is scheduled, so later runs never try it again.
+    assert row.next_attempt_at is None
+    assert flow.fetch_articles("run-2")["failed"] == 0
+    assert connects == []
