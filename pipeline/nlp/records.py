@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from pipeline.warehouse.schema_claims import CLAIM_RATES
+
 # Bump when rules change, so stored claims can be told apart from newer extractions.
 EXTRACTOR_VERSION = "mm-claims-3"
 
 KINDS = ("numeric", "quote", "statement")
 QUALIFIERS = ("exact", "approximately", "more_than", "less_than", "up_to", "at_least", "range")
-RATES = ("second", "hour", "day", "week", "month", "year")
+RATES = CLAIM_RATES
 
 # The CLI contract (issue 6): exactly these keys, in this order.
 JSON_KEYS = (

@@ -45,7 +45,7 @@ from great_expectations.expectations.row_conditions import Column
 
 from pipeline.config import Settings
 from pipeline.warehouse.schema import ARTICLE_STATUSES, FEED_STATUSES
-from pipeline.warehouse.schema_claims import CLAIM_KINDS
+from pipeline.warehouse.schema_claims import CLAIM_KINDS, CLAIM_RATES
 
 ARTICLE = "article"
 ARTICLE_SOURCE = "article_source"
@@ -54,7 +54,7 @@ FEED_POLL = "feed_poll"
 SUITE_NAMES = (ARTICLE, ARTICLE_SOURCE, CLAIM, FEED_POLL)
 
 QUALIFIERS = ("exact", "approximately", "more_than", "less_than", "up_to", "at_least", "range")
-RATE_PERIODS = ("day", "week", "month", "year")
+RATE_PERIODS = CLAIM_RATES
 # Nothing before this is news we monitor; earlier dates are parse errors (epoch 0, year 0201).
 EARLIEST_PUBLISHED = datetime(1990, 1, 1, tzinfo=UTC)
 

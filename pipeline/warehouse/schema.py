@@ -131,6 +131,9 @@ article = sa.Table(
     sa.Column("text", sa.Text),
     sa.Column("authors", sa.Text),
     sa.Column("published_at", TS, index=True),
+    # "ok", or why claims and entities were not extracted ("skipped: language de"); null until
+    # the analyse stage has seen the article.
+    sa.Column("nlp_status", sa.String(60)),
     sa.Column("language", sa.String(16)),
     sa.Column("sitename", sa.Text),
     sa.Column("canonical_url", sa.Text),

@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from pipeline.warehouse.schema import TS, metadata
 
 CLAIM_KINDS = ("numeric", "quote", "statement")
+# rate_per values (the claim stage's vocabulary, checked by the quality gate).
+CLAIM_RATES = ("second", "hour", "day", "week", "month", "year")
 
 # One row per distinct named entity (normalised text + spaCy label) across all articles.
 entity = sa.Table(
@@ -91,4 +93,12 @@ sa.Index("ix_claim_kind_article_id", claim.c.kind, claim.c.article_id)
 UNLINKED = sa.and_(claim.c.kind == "numeric", claim.c.linked == sa.false())
 sa.Index("ix_claim_unlinked", claim.c.id, postgresql_where=UNLINKED, sqlite_where=UNLINKED)
 
-__all__ = ["CLAIM_KINDS", "UNLINKED", "article_entity", "claim", "entity", "metadata"]
+__all__ = [
+    "CLAIM_KINDS",
+    "CLAIM_RATES",
+    "UNLINKED",
+    "article_entity",
+    "claim",
+    "entity",
+    "metadata",
+]

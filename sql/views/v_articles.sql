@@ -17,6 +17,8 @@
 --   status          pipeline status: always 'published' here (kept for compatibility)
 --   fetched_at      when the page was fetched
 --   extractor_version  trafilatura version + our post-processing revision
+--   nlp_status      "ok" when claims and entities were extracted, else why not ("skipped:
+--                   language de": no model is configured for the article's language)
 create view v_articles as
 with extracted as (
     select a.*
@@ -37,6 +39,7 @@ select
     e.text,
     e.status,
     e.fetched_at,
-    e.extractor_version
+    e.extractor_version,
+    e.nlp_status
 from extracted as e
 join source as s on s.id = e.source_id
