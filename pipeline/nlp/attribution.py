@@ -19,7 +19,7 @@ from pipeline.nlp.tokens import clean, np_tokens, pobj, span_text, strip_det, su
 NEUTRAL, DISTANCING, EMPHATIC, DENIAL = "neutral", "distancing", "emphatic", "denial"
 _CUE_LEMMAS = {
     NEUTRAL: "say state report note tell add announce confirm estimate write remark explain "
-    "describe accuse acknowledge admit",
+    "describe accuse acknowledge admit tweet post disclose",
     DISTANCING: "claim allege insist maintain assert",
     EMPHATIC: "argue emphasize emphasise stress warn",
     DENIAL: "deny",
@@ -137,10 +137,10 @@ def _is_cue(tok: Token) -> bool:
         return False
     if any(c.dep_ == "auxpass" for c in tok.children):
         return False  # "were told to expect", "is said to be": the subject is not the source
-    if tok.lower_ in ("add", "adds", "added", "adding") and any(
+    if CUE_FORMS[tok.lower_][0] in ("add", "post", "tweet") and any(
         c.dep_ == "dobj" for c in tok.children
     ):
-        return False  # "would add 300 roubles to a bill": adding, not speaking
+        return False  # "would add 300 roubles", "posted a video": doing, not speaking
     return tok.dep_ not in ("amod", "acl") or tok.lower_ in ("said", "told")
 
 
@@ -251,9 +251,11 @@ def _cite_data(data: Token, attr: Attribution) -> list[Token]:
     if any(c.dep_ == "acl" and c.lower_ in _AUTHORED for c in data.children):
         # keep "published by X" in what is cited, as "a poll by X" is
         np = [t for t in data.subtree if not t.is_punct or t.i < data.i]
-    if author or data.lower_ not in DOCUMENT_WORDS:
+    if author:
         attr.cites.append(clean(span_text(np)))
         return author
+    # Nobody named as the author: the data speaks for itself ("Court records show ...",
+    # "the figures show"), as a document does.
     return np
 
 
@@ -285,6 +287,37 @@ def _data_author(data: Token) -> list[Token]:
 
 # Common nouns that name the author of data when they modify it: "police estimates".
 _AUTHOR_NOUNS = {"police", "army", "ministry", "government", "hospital", "military", "council"}
+
+
+_ORDER_FORMS = {
+    "order",
+    "orders",
+    "ordered",
+    "rule",
+    "rules",
+    "ruled",
+    "block",
+    "blocks",
+    "blocked",
+    "sentence",
+    "sentenced",
+    "award",
+    "awarded",
+    "fine",
+    "fined",
+}
+_COURT_WORDS = {"judge", "judges", "court", "courts", "tribunal", "justice", "magistrate", "jury"}
+
+
+def _court(subj: Token | None) -> bool:
+    """Whether a subject is a judge or court (or a pronoun for one is out of reach: no)."""
+    if subj is None:
+        return False
+    if subj.lower_ in _COURT_WORDS:
+        return True
+    return subj.pos_ == "PROPN" and any(
+        c.lower_ in _COURT_WORDS for c in subj.children if c.dep_ == "compound"
+    )
 
 
 def find_cues(sent: Span, memory: SpeakerMemory, offset: int) -> list[Cue]:
@@ -328,6 +361,14 @@ def find_cues(sent: Span, memory: SpeakerMemory, offset: int) -> list[Cue]:
             set_speaker(attr, speaker_toks, memory, offset)
             data_ids = frozenset(t.i for t in subj.subtree if t.i < tok.i)
             cues.append(Cue(tok, tok.text, attr, data_ids | {t.i for t in speaker_toks}))
+        elif tok.lower_ in _ORDER_FORMS and tok.pos_ == "VERB" and _court(subject(tok)):
+            # "a federal judge ordered the city to pay 1,200 dollars": the court is the source.
+            subj = subject(tok)
+            assert subj is not None
+            attr = Attribution(cue=tok.text, cue_stance=NEUTRAL, via=list(via), cites=list(cites))
+            speaker_toks = np_tokens(subj)
+            set_speaker(attr, speaker_toks, memory, offset)
+            cues.append(Cue(tok, tok.text, attr, frozenset(t.i for t in speaker_toks)))
         elif _is_cue(tok):
             _, stance = CUE_FORMS[tok.lower_]
             attr = Attribution(cue=tok.text, cue_stance=stance, via=list(via), cites=list(cites))
@@ -342,6 +383,11 @@ def find_cues(sent: Span, memory: SpeakerMemory, offset: int) -> list[Cue]:
             set_speaker(attr, speaker_toks, memory, offset)
             cues.append(Cue(tok, tok.text, attr, frozenset(t.i for t in speaker_toks)))
     remember_subject(sent, memory, offset)
+    court = [c for c in cues if c.token.lower_ in _ORDER_FORMS]
+    if court and len(court) < len(cues):
+        # "The court ruled ..., a decision that could reopen 6,000 claims, lawyers said": when
+        # someone reports the ruling, the figure is theirs.
+        return [c for c in cues if c not in court]
     return cues
 
 

@@ -26,6 +26,7 @@ JSON_KEYS = (
     "cue_stance",
     "speaker",
     "speaker_role",
+    "speaker_kind",
     "via",
     "cites",
     "hedges",
@@ -60,6 +61,8 @@ class Attribution:
     speaker_role: str | None = None
     speaker_start: int | None = None
     speaker_end: int | None = None
+    # person / organisation / document / anonymous (issue 16)
+    speaker_kind: str | None = None
     via: list[str] = field(default_factory=list)
     cites: list[str] = field(default_factory=list)
     # True when the speaker was a pronoun resolved to an earlier mention (the span points there).
@@ -132,6 +135,7 @@ class Claim:
             "cue_stance": a.cue_stance,
             "speaker": a.speaker,
             "speaker_role": a.speaker_role,
+            "speaker_kind": a.speaker_kind,
             "via": list(a.via),
             "cites": list(a.cites),
             "hedges": list(self.hedges),
@@ -161,6 +165,7 @@ class Claim:
             "cue_stance": a.cue_stance,
             "speaker": a.speaker,
             "speaker_role": a.speaker_role,
+            "speaker_kind": a.speaker_kind,
             "speaker_start": a.speaker_start,
             "speaker_end": a.speaker_end,
             "value_start": self.value_start,

@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 from spacy.tokens import Span, Token
 
 from pipeline.nlp.records import Attribution
-from pipeline.nlp.tokens import clean, doc_ents, doc_text, np_tokens, strip_det, subject
+from pipeline.nlp.tokens import (
+    ANONYMOUS_HEADS,
+    clean,
+    doc_ents,
+    doc_text,
+    np_tokens,
+    strip_det,
+    subject,
+)
 
 PRONOUNS = {"he": "person", "she": "person", "they": "group", "it": "group", "we": "group"}
 
@@ -232,6 +240,88 @@ def _appositive_name(tokens: list[Token]) -> Span | None:
     return None
 
 
+SPEAKER_KINDS = ("person", "organisation", "document", "anonymous")
+_DOCUMENT_HEADS = {
+    "figures",
+    "data",
+    "estimates",
+    "statistics",
+    "records",
+    "report",
+    "reports",
+    "study",
+    "studies",
+    "survey",
+    "surveys",
+    "poll",
+    "polls",
+    "census",
+    "documents",
+    "filing",
+    "filings",
+    "analysis",
+    "assessment",
+    "audit",
+    "registry",
+    "imagery",
+    "count",
+    "tally",
+    "numbers",
+}
+
+
+_HEAD_ENDS = {"from", "of", "by", "published", "who", "which", "that", "speaking", "in", "at"}
+_DETERMINERS = {
+    "the",
+    "a",
+    "an",
+    "those",
+    "these",
+    "some",
+    "one",
+    "two",
+    "three",
+    "several",
+    "many",
+    "its",
+    "their",
+    "his",
+    "her",
+    "other",
+    "senior",
+    "newly",
+}
+
+
+def speaker_kind(name: str | None, *, person: bool | None = None) -> str | None:
+    """person, organisation, document or anonymous, from the words of a speaker's name
+    (``person``: the parse found a person there). None without a speaker."""
+    if not name:
+        return None
+    words = [w.strip(".,'’\"").lower() for w in name.split()]
+    words = [w for w in words if w]
+    if not words:
+        return None
+    head_words = words
+    for k, w in enumerate(words):
+        if k and w in _HEAD_ENDS:
+            head_words = words[:k]
+            break
+    if head_words[-1] in _DOCUMENT_HEADS:
+        return "document"  # "court records", "the report", "newly disclosed filings"
+    if person:
+        return "person"
+    if any(w in ORG_WORDS for w in head_words):
+        return "organisation"
+    if (
+        words[0] in _DETERMINERS
+        or not name.strip()[:1].isupper()
+        or head_words[-1] in ANONYMOUS_HEADS
+    ):
+        return "anonymous"  # "a diplomat", "Those prosecutors", "security sources"
+    return "person" if len(head_words) <= 4 else "organisation"
+
+
 def looks_like_person(name: str, span_is_person: bool) -> bool:
     """Whether a speaker name is a person (an antecedent for he/she)."""
     if span_is_person:
@@ -295,9 +385,11 @@ def set_speaker(attr: Attribution, toks: list[Token], memory: SpeakerMemory, off
             attr.speaker = toks[0].text
             attr.speaker_start = offset + toks[0].idx
             attr.speaker_end = attr.speaker_start + len(toks[0])
+            attr.speaker_kind = "person" if PRONOUNS[toks[0].lower_] == "person" else "anonymous"
             return
         attr.speaker, attr.speaker_role = found.text, found.role
         attr.speaker_start, attr.speaker_end = found.start, found.end
+        attr.speaker_kind = speaker_kind(found.text, person=found.person)
         attr.resolved = True
         return
     described = describe(toks)
@@ -306,13 +398,11 @@ def set_speaker(attr: Attribution, toks: list[Token], memory: SpeakerMemory, off
     name, role, start, end = described
     attr.speaker, attr.speaker_role = name, role
     attr.speaker_start, attr.speaker_end = offset + start, offset + end
-    person = looks_like_person(
-        name,
-        any(
-            e.label_ == "PERSON" and e.start_char <= start < e.end_char
-            for e in doc_ents(toks[0].doc)
-        ),
-    ) or (role is None and _person_head(toks))
+    named_person = any(
+        e.label_ == "PERSON" and e.start_char <= start < e.end_char for e in doc_ents(toks[0].doc)
+    )
+    person = looks_like_person(name, named_person) or (role is None and _person_head(toks))
+    attr.speaker_kind = speaker_kind(name, person=named_person)
     memory.speakers.append(Mention(name, role, offset + start, offset + end, person))
 
 

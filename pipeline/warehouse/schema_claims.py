@@ -52,6 +52,8 @@ claim = sa.Table(
     sa.Column("cue_stance", sa.String(20)),
     sa.Column("speaker", sa.Text),
     sa.Column("speaker_role", sa.Text),
+    # person / organisation / document / anonymous (issue 16)
+    sa.Column("speaker_kind", sa.String(20)),
     sa.Column("speaker_start", sa.Integer),
     sa.Column("speaker_end", sa.Integer),
     sa.Column("value_start", sa.Integer),

@@ -18,7 +18,8 @@
 --   speaker             canonical speaker (actor name: "Valk" in an article that named "Irena
 --                       Valk" is Irena Valk); the words as written when not linked yet
 --   speaker_as_written  speaker as the article gives it (a pronoun is already resolved)
---   speaker_kind        person | organisation | outlet | anonymous | document (null if unlinked)
+--   speaker_kind        person | organisation | anonymous | document (the actor's kind once
+--                       linked; null without a speaker)
 --   speaker_role        role words around the name ("deputy prosecutor general")
 --   speaker_actor_id    actor.id of the speaker
 --   via                 first channel the claim came through (agency, outlet), canonical
@@ -55,7 +56,7 @@ select
     c.value_end,
     coalesce(sp.name, c.speaker) as speaker,
     c.speaker as speaker_as_written,
-    sp.kind as speaker_kind,
+    coalesce(sp.kind, c.speaker_kind) as speaker_kind,
     c.speaker_role,
     c.speaker_actor_id,
     vi.name as via,
