@@ -98,14 +98,24 @@ _FURNITURE_AFTER = re.compile(
     r"(?i)^\s*(?:min(?:ute)?s?\s+read|comments?|shares?|views?|likes?|reposts?|retweets?)\b"
 )
 _STREET = re.compile(
-    r"^\s+(?:[A-Z][\w'-]+\s+){1,3}(?:Street|St\.?|Avenue|Ave\.?|Road|Rd\.?|"
-    r"Boulevard|Blvd\.?|Square|Lane|Prospekt|Embankment|Highway|Quay|Pier|Wharf)\b"
+    r"^\s+(?:(?:[NSEW]|North|South|East|West)\.?\s+)?(?:[A-Z][\w'-]+\s+){1,3}(?:Street|St\.?"
+    r"|Avenue|Ave\.?|Road|Rd\.?|Boulevard|Blvd\.?|Square|Lane|Drive|Dr\.?|Way|Court|Ct\.?"
+    r"|Place|Pl\.?|Prospekt|Embankment|Highway|Hwy\.?|Quay|Pier|Wharf)\b"
+)
+# "County Road 600S", "Route 41", "Highway 9": the number is part of a road's name.
+_ROAD_BEFORE = re.compile(r"\b(?:Road|Route|Highway|Hwy\.?|Interstate|Exit|Suite|Unit)\s+$")
+_WEEKDAYS_MONTHS = re.compile(
+    r"(?i)^(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march"
+    r"|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul"
+    r"|aug|sep|sept|oct|nov|dec)\.?$"
 )
 _TIME_AFTER = re.compile(
     r"(?i)^(?::\d\d|\.\d\d\s?(?:a\.m\.|p\.m\.|am\b|pm\b)|\s?(?:a\.m\.|p\.m\.|am\b|pm\b|o'clock"
     r"|gmt|utc|cet|eet|hrs\b|h\b|local time\b))"
 )
-_AGE = re.compile(r"(?i)(?:\baged|\bage of|\bages of|\bages)\s+$")
+_AGE = re.compile(
+    r"(?i)(?:\baged|\bage of|\bages of|\bages)\s+(?:\d{1,3},\s+)*(?:\d{1,3},?\s+(?:and|or)\s+)?$"
+)
 _ORDINAL_AFTER = re.compile(r"^(?:st|nd|rd|th|s|'s|’s)\b")  # "3rd", "the 1990s", "in her 40s"
 _TIME_UNIT = r"(?:seconds?|minutes?|hours?|days?|nights?|weeks?|months?|years?|decades?)"
 # A length of time that dates an event rather than counting something: "Two days of talks",
@@ -194,6 +204,29 @@ _SCORE_AFTER = re.compile(
 _SCORE_BEFORE = re.compile(r"(?i)\b(?:beat|beating|defeated|won|lost|drew|draw)\b[^.;]{0,30}$")
 
 
+def _named_number(before: str, after: str) -> bool:
+    """A number right after a capitalised word inside a sentence ("the Index 500", "a Kessler
+    4000 tractor", "Channel 4"), with no unit noun of its own after it, names something."""
+    words = before.rstrip().split()
+    if not words or before[-1:] not in (" ",) or len(words) < 2:
+        return False
+    word = words[-1].strip("\"'“‘(")
+    prev = words[-2]
+    if not word[:1].isupper() or _WEEKDAYS_MONTHS.match(word) or prev.endswith((".", ":", "?")):
+        return False
+    if not re.fullmatch(r"[A-Z][A-Za-z-]+", word):
+        return False
+    # "Varnia 300 soldiers" would be odd English; a lower-case noun after means a count.
+    return (
+        not re.match(r"^\s+[a-z]+", after)
+        or re.match(
+            r"^\s+(?:model|series|index|tractor|gauge|line|rifle|aircraft|jet|tank|drone)s?\b",
+            after,
+        )
+        is not None
+    )
+
+
 def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str | None:
     """Why the number at ``q`` in ``text`` is not a claimed figure, or None if it is one."""
     before, after = text[max(0, q.start - 30) : q.start], text[q.end : q.end + 40]
@@ -251,11 +284,20 @@ def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str 
             return "year"
     if plain and _YEARLIKE.match(raw):
         return "year"
-    day_month = re.match(rf"^\s+{_MONTH}\b", after) or re.search(rf"\b{_MONTH}\s+$", before)
+    # "30 Sept", "Sept. 30", "an Oct. 26 letter": the abbreviation may carry a full stop.
+    day_month = re.match(rf"^\s+{_MONTH}\b", after) or re.search(rf"\b{_MONTH}\.?\s+$", before)
     if plain and re.fullmatch(r"\d{1,2}", raw) and day_month:
         return "date"
     if plain and re.fullmatch(r"\d+", raw) and _STREET.match(after):
         return "address"
+    if (
+        plain
+        and re.fullmatch(r"\d+", raw)
+        and (_ROAD_BEFORE.search(before) or re.match(r"^[A-Za-z]\b", after))
+    ):
+        return "address"  # "County Road 600S", "Route 41", "Suite 12"
+    if plain and re.fullmatch(r"\d+", raw) and _named_number(before, after):
+        return "name"  # "the Index 500", "a Kessler 4000", "Channel 4"
     word_before = before.split()[-1].lower() if before.split() else ""
     if plain and word_before.rstrip(".") in _REF_WORDS and before.split()[-1][:1].isupper():
         return "reference"

@@ -19,6 +19,11 @@ SCALES = {
     "billion": 1e9,
     "bn": 1e9,
     "trillion": 1e12,
+    # Indian numbering: a lakh is 10^5, a crore 10^7 ("Rs 24 lakh", "₹4.8 lakh crore").
+    "lakh": 1e5,
+    "lakhs": 1e5,
+    "crore": 1e7,
+    "crores": 1e7,
 }
 _SMALL = {
     "two": 2,
@@ -86,7 +91,10 @@ _WORD = (
     r"|a thousand)"
 )
 _DIGITS = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
-_SCALE = r"(?:\s+(?:hundred|thousand|million|billion|trillion)|\s?(?:bn|mn)\b|(?<=\d)[km]\b)"
+_SCALE = (
+    r"(?:\s+(?:hundred|thousand|million|billion|trillion)|\s+lakhs?(?:\s+crores?)?|\s+crores?"
+    r"|\s?(?:bn|mn)\b|(?<=\d)[km]\b)"
+)
 _WSCALE = r"(?:[\s-](?:hundred|thousand|million|billion|trillion))"
 _FRACTION = "|".join(sorted((re.escape(f) for f in FRACTIONS), key=len, reverse=True))
 _SMALLW = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|\d{1,3})"
@@ -101,17 +109,19 @@ _FRACTION_SCALE = (
     r"|billion|trillion)"
 )
 _AND_HALF = (
-    r"(?:one|two|three|four|five|six|seven|eight|nine|ten)\s+and\s+a\s+half\s+"
-    r"(?:hundred|thousand|million|billion|trillion)"
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten)(?:\s+and\s+a\s+half\s+"
+    r"(?:hundred|thousand|million|billion|trillion)|-and-a-half\b)"
 )
-_CURRENCY = r"(?:US\$|\$|€|£|¥|₽|₴)"
+# Signs and short forms written before the figure: dollar, euro, pound, yen/yuan, rouble,
+# hryvnia, rupee (₹, Rs), real (R$), rand (R), won (₩), lira (₺).
+_CURRENCY = r"(?:US\$|R\$|\$|€|£|¥|₽|₴|₹|₩|₺|Rs\.?(?=\s?\d)|R(?=\d))"
 _PERCENT = r"(?:\s?%|\s(?:per\s?cent|percent|pct)\b|\spercentage points?\b)"
 
 # One number (no range): currency? digits|words scale? percent?
 # The lookahead fails fast inside words and on letters no number word starts with, which is
 # most positions of a sentence (the regex runs over every sentence of every article).
 NUM = (
-    r"(?=[\d$€£¥₽₴]|US\$|\b[aAbBeEfFhHnNoOsStTU1-9])"
+    r"(?=[\d$€£¥₽₴₹₩₺]|US\$|R\$|Rs\.?\s?\d|R\d|\b[aAbBeEfFhHnNoOsStTU1-9])"
     rf"(?:{_CURRENCY}\s?)?(?:\b(?:{_IN_EVERY})\b|\b(?:{_FRACTION_SCALE})\b|\b(?:{_AND_HALF})\b"
     rf"|{_DIGITS}{_SCALE}?|\b(?:{_FRACTION})\b|\b(?:{_WORD}|one(?={_WSCALE}))"
     rf"(?:{_WSCALE}+(?:\s+and\s+{_WORD}\b(?!{_WSCALE}))?)?\b)"
@@ -138,6 +148,7 @@ QUALIFIERS = (
             "nearly",
             "almost",
             "close to",
+            "closer to",
             "estimated",
             "circa",
             "approx.",
@@ -147,7 +158,19 @@ QUALIFIERS = (
     ("more_than", ("more than", "over", "above", "in excess of", "upwards of", "over than")),
     ("at_least", ("at least", "no fewer than", "no less than", "a minimum of", "not less than")),
     ("less_than", ("less than", "under", "fewer than", "below", "just under")),
-    ("up_to", ("up to", "as many as", "as much as", "a maximum of")),
+    (
+        "up_to",
+        (
+            "up to",
+            "as many as",
+            "as much as",
+            "a maximum of",
+            "a maximum value of",
+            "up to an additional",
+            "up to a further",
+            "up to another",
+        ),
+    ),
 )
 _QUALIFIER = [
     (name, re.compile(rf"(?i)\b(?:{'|'.join(re.escape(w) for w in words)})\s+$"))
@@ -189,6 +212,9 @@ def parse_number(text: str) -> float | None:
     if m and m.group(2) in SCALES:
         frac = FRACTIONS[m.group(1).removesuffix(" of")]
         return frac * SCALES[m.group(2)]
+    m = re.fullmatch(r"(\w+)-and-a-half", s)
+    if m and m.group(1) in _SMALL | {"one": 1}:
+        return ({"one": 1} | _SMALL)[m.group(1)] + 0.5  # "five-and-a-half years"
     m = re.fullmatch(r"(\w+) and a half (\w+)", s)
     if m and m.group(2) in SCALES and m.group(1) in _SMALL | {"one": 1}:
         return (({"one": 1} | _SMALL)[m.group(1)] + 0.5) * SCALES[m.group(2)]
@@ -237,7 +263,9 @@ def word_value(word: str) -> int | None:
 
 
 def _scale_of(text: str) -> str | None:
-    m = re.search(r"(?i)(hundred|thousand|million|billion|trillion|bn|mn|(?<=\d)[km])\b", text)
+    m = re.search(
+        r"(?i)(hundred|thousand|million|billion|trillion|lakhs?|crores?|bn|mn|(?<=\d)[km])\b", text
+    )
     return m.group(1).lower() if m else None
 
 
