@@ -407,6 +407,21 @@ def unit_of(q: Quantity, sent: Span, offset: int) -> str | None:
             of_run = _noun_run(rest[1:])
             if of_run:
                 return _text(of_run)
+    if len(following) > 1 and following[0].lower_ == "of" and not fraction:
+        # "three of those companies", "four of the vessel's 23 crew": a part of a whole counts
+        # what the whole counts.
+        rest = following[1:]
+        while rest and (
+            rest[0].dep_ in ("det", "poss", "predet")
+            or rest[0].tag_ == "POS"
+            or (len(rest) > 1 and rest[1].tag_ == "POS")
+        ):
+            rest = rest[1:]
+        if rest and rest[0].like_num:
+            rest = rest[1:]
+        part_of = _noun_run(rest)
+        if part_of:
+            return _text(part_of)
     run = _noun_run(following)
     if run:
         return _text(run)

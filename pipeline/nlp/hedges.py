@@ -53,9 +53,34 @@ class HedgeSpan:
     term: str
 
 
+# Modal and conditional uncertainty (issue 16): "may have perished", "could reach", "will
+# likely", and "would" in a sentence with an "if" clause. Lower case only ("in May" is a date);
+# "could (not) afford" is ability, not doubt; a plain "would" is reported speech ("said
+# exporters would save"), not a hedge.
+_MODAL = re.compile(
+    r"\b(?:may|might|could)\b(?!\s+(?:not\s+)?(?:afford|claim|spend|apply|receive|keep|use"
+    r"|borrow|carry|bring|stay|enter|own|hold|request|take|have up to)\b)|\b(?:would|will) likely\b"
+)
+_CONDITIONAL_WOULD = re.compile(r"\bwould\b")
+_IF = re.compile(r"(?i)\bif\b")
+
+
 def hedge_spans(text: str) -> list[HedgeSpan]:
-    """Every hedge expression of ``text`` with its offsets."""
-    return [HedgeSpan(m.start(), m.end(), m.group(0).lower()) for m in _HEDGE.finditer(text)]
+    """Every hedge expression of ``text`` with its offsets: the listed hedge words, modal
+    verbs of uncertainty, and "would" in a conditional sentence."""
+    spans = [HedgeSpan(m.start(), m.end(), m.group(0).lower()) for m in _HEDGE.finditer(text)]
+    taken = [(h.start, h.end) for h in spans]
+    extra = list(_MODAL.finditer(text))
+    if _IF.search(text):
+        extra += [
+            m
+            for m in _CONDITIONAL_WOULD.finditer(text)
+            if "likely" not in text[m.end() : m.end() + 8]
+        ]
+    for m in extra:
+        if not any(a <= m.start() < b for a, b in taken):
+            spans.append(HedgeSpan(m.start(), m.end(), m.group(0)))
+    return sorted(spans, key=lambda h: h.start)
 
 
 # Hedges about the whole report ("reportedly", "could not be verified", "according to"): they
