@@ -19,8 +19,8 @@ from pipeline.nlp.tokens import clean, np_tokens, pobj, span_text, strip_det, su
 NEUTRAL, DISTANCING, EMPHATIC, DENIAL = "neutral", "distancing", "emphatic", "denial"
 _CUE_LEMMAS = {
     NEUTRAL: "say state report note tell add announce confirm estimate write remark explain "
-    "describe accuse acknowledge admit tweet post disclose",
-    DISTANCING: "claim allege insist maintain assert",
+    "describe accuse acknowledge admit tweet post disclose counter",
+    DISTANCING: "claim allege insist maintain assert contend",
     EMPHATIC: "argue emphasize emphasise stress warn",
     DENIAL: "deny",
 }

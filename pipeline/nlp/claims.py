@@ -314,9 +314,17 @@ def _statement_claims(text: str, sent: _Sentence, quotes: list[QuoteSpan]) -> li
             lo, hi = rest[0], rest[-1]
         else:
             clause = next((c for c in tok.children if c.dep_ == "ccomp"), None)
-            if clause is None:
+            if clause is not None:
+                sub = list(clause.subtree)
+            elif tok.dep_ == "parataxis" and tok.head.i != tok.i:
+                # "These warnings, she argued, were ignored": the cue sits inside what it
+                # reports; the statement is the rest of its head's clause.
+                aside = {t.i for t in tok.subtree}
+                sub = [t for t in tok.head.subtree if t.i not in aside and not t.is_punct]
+            else:
                 continue
-            sub = list(clause.subtree)
+            if not sub:
+                continue
             lo, hi = sub[0], sub[-1]
         c_start = sent.offset + lo.idx
         c_end = sent.offset + hi.idx + len(hi)

@@ -28,21 +28,54 @@ def _opening_ok(text: str, i: int) -> bool:
     return (before.isspace() or before in "([“—-:") and (after.isalnum() or after in "…")
 
 
-def _close_single(text: str, i: int, mark: str) -> int | None:
-    candidates = []
+def _close_single(text: str, i: int, marks: str = "’'") -> int | None:
+    candidates: list[int] = []
     j = i + 1
     limit = min(len(text), i + MAX_QUOTE_CHARS)
-    while True:
-        j = text.find(mark, j, limit)
-        if j < 0:
-            break
-        after = text[j + 1] if j + 1 < len(text) else " "
-        if not after.isalnum():
-            if text[j - 1] in _PUNCT_BEFORE_CLOSE:
-                return j
-            candidates.append(j)
+    while j < limit:
+        ch = text[j]
+        if ch in "‘" and candidates and _opening_ok(text, j):
+            # A new quotation opens: the first plausible close was this one's ("... ‘within
+            # weeks’. Council leader ... said: ‘We’ve had ...’").
+            return candidates[0]
+        if ch == "\n" and text.startswith("\n", j + 1):
+            break  # a quotation in single marks does not run across paragraphs
+        if ch in marks:
+            after = text[j + 1] if j + 1 < len(text) else " "
+            if not after.isalnum():
+                if text[j - 1] in _PUNCT_BEFORE_CLOSE:
+                    return j
+                candidates.append(j)
         j += 1
     return candidates[0] if candidates else None
+
+
+_DOUBLE = "“”\""
+
+
+def _close_double(text: str, i: int) -> int | None:
+    """The closing double mark of the quotation opened at ``i`` (curly or straight, mixed as
+    writers mix them). A quotation still open at the end of its paragraph, with the next
+    paragraph opening a quotation, is the newspaper convention of a quote running on: it ends
+    at its paragraph's end."""
+    limit = min(len(text), i + MAX_QUOTE_CHARS)
+    j = i + 1
+    while j < limit:
+        ch = text[j]
+        if ch in _DOUBLE:
+            return j
+        if ch == "\n":
+            k = j
+            while k < len(text) and text[k].isspace():
+                k += 1
+            if k < len(text) and text[k] in "“\"":
+                end = j
+                while end > i + 1 and text[end - 1].isspace():
+                    end -= 1
+                return end
+            return None
+        j += 1
+    return None
 
 
 def find_quotes(text: str) -> list[QuoteSpan]:
@@ -53,21 +86,17 @@ def find_quotes(text: str) -> list[QuoteSpan]:
     while i < n:
         ch = text[i]
         close: int | None = None
-        if ch == "“":
-            c = text.find("”", i + 1, i + MAX_QUOTE_CHARS)
-            close = c if c >= 0 else None
-        elif ch == '"':
-            c = text.find('"', i + 1, i + MAX_QUOTE_CHARS)
-            close = c if c >= 0 else None
+        if ch == "“" or (ch in "”\"" and (ch == "“" or _opening_ok(text, i))):
+            close = _close_double(text, i)
         elif ch in "‘'" and _opening_ok(text, i):
-            close = _close_single(text, i, "’" if ch == "‘" else "'")
+            close = _close_single(text, i)
         if close is None:
             i += 1
             continue
         inner = text[i + 1 : close]
         if len(inner.split()) >= MIN_QUOTE_WORDS:
             spans.append(QuoteSpan(i + 1, close, inner))
-        i = close + 1
+        i = close + 1 if close < n and text[close] in _DOUBLE + "’'" else close
     return spans
 
 
