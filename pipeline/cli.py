@@ -5,14 +5,23 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from pipeline.config import get_settings
+from pipeline.config import get_settings, mask_url
 from pipeline.textfmt import text_table
 
-app = typer.Typer(help="Mediamon: media monitoring pipeline.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+app = typer.Typer(
+    help="Mediamon: media monitoring pipeline.",
+    no_args_is_help=True,
+    # A traceback with local variables would print the warehouse URL and the driver's connection
+    # parameters, password included; pinned here rather than left to Typer's default.
+    pretty_exceptions_show_locals=False,
+)
 db_app = typer.Typer(help="Warehouse schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -32,9 +41,7 @@ def db_upgrade(revision: str = typer.Option("head", help="Target revision.")) ->
 
     engine = get_engine()
     upgrade(engine, revision)
-    typer.echo(
-        f"warehouse {engine.url.render_as_string(hide_password=True)} at {current_revision(engine)}"
-    )
+    typer.echo(f"warehouse {_shown_url(engine)} at {current_revision(engine)}")
 
 
 @db_app.command("downgrade")
@@ -45,7 +52,16 @@ def db_downgrade(revision: str = typer.Option("base", help="Target revision.")) 
 
     engine = get_engine()
     downgrade(engine, revision)
-    typer.echo(f"warehouse at {current_revision(engine) or 'base'}")
+    # Named, like upgrade does, so an operator sees which warehouse was emptied.
+    typer.echo(f"warehouse {_shown_url(engine)} at {current_revision(engine) or 'base'}")
+
+
+def _shown_url(engine: Engine) -> str:
+    """The engine's URL as printed: the password masked (output ends up in logs and terminals).
+
+    SQLAlchemy hides the userinfo password; mask_url also hides a ``?password=`` parameter.
+    """
+    return mask_url(engine.url.render_as_string(hide_password=True))
 
 
 @app.command("serve-samples")
@@ -113,7 +129,7 @@ def demo() -> None:
     settings = get_settings()
     typer.echo(
         "\nWhere to look:\n"
-        f"  warehouse     {resolve_warehouse_url()}\n"
+        f"  warehouse     {mask_url(resolve_warehouse_url())}\n"
         "                views v_articles, v_feed_health, v_failures, v_story_spread,\n"
         "                v_duplicates, v_dq_summary, v_claims, v_claim_ledger,\n"
         "                v_claim_conflicts, v_claim_spread; table quarantine\n"

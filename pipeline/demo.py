@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.adapters.airflow import airflow_env
-from pipeline.config import get_settings, resolve_warehouse_url
+from pipeline.config import get_settings, mask_url, resolve_warehouse_url
 from pipeline.samples import PLACEHOLDER, serving
 from pipeline.warehouse import get_engine
 from pipeline.warehouse.migrate import upgrade
@@ -101,7 +101,18 @@ def shell_exports() -> str:
     settings = get_settings()
     feeds_file = prepare_feeds_file(f"http://127.0.0.1:{settings.samples_port}")
     env = demo_env(settings.home, feeds_file)
-    keys = [k for k in env if k.startswith(("AIRFLOW", "MEDIAMON_"))]
+    # Only what the demo sets or changes: the shell that evaluates these lines already passes its
+    # own environment on, and re-printing it would put any secret in it (a connection URI, a
+    # Fernet key) on a screen.
+    keys = [
+        k for k in env if k.startswith(("AIRFLOW", "MEDIAMON_")) and os.environ.get(k) != env[k]
+    ]
+    url = env["MEDIAMON_WAREHOUSE_URL"]
+    if "MEDIAMON_WAREHOUSE_URL" in keys and mask_url(url) != url:
+        # A warehouse URL with a password can only come from the environment
+        # (MEDIAMON_WAREHOUSE_URL or AIRFLOW_CONN_MEDIAMON_WAREHOUSE, here only normalised), so
+        # the evaluating shell has it already.
+        keys.remove("MEDIAMON_WAREHOUSE_URL")
     return "\n".join(f"{k}={shlex.quote(env[k])}" for k in sorted(keys))
 
 

@@ -1,7 +1,8 @@
 """Airflow plugin: the Media Monitor view (a FastAPI app shown as an external view in the UI).
 
 Wiring only; queries and rendering live in ``pipeline.monitor``. Routes require an authenticated
-Airflow user: plugin FastAPI apps are not protected by Airflow unless they ask to be.
+Airflow user: plugin FastAPI apps are not protected by Airflow unless they ask to be. Every route
+of the app is one of ours, behind that login; FastAPI's own documentation routes are turned off.
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ from fastapi.responses import HTMLResponse
 app = FastAPI(
     title="Mediamon: Media Monitor",
     dependencies=[Depends(requires_authenticated())],
+    # FastAPI serves /docs, /redoc and /openapi.json as plain routes that the app-wide
+    # dependencies above do not cover, so they would answer anyone; two routes need no API
+    # browser, so they are not served at all.
+    docs_url=None,
+    redoc_url=None,
+    openapi_url=None,
 )
 
 

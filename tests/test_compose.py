@@ -7,6 +7,7 @@ specification schema that check-jsonschema ships with itself (``--builtin-schema
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -202,3 +203,196 @@ def test_dockerfile_airflow_version_matches_pyproject_pin() -> None:
     assert requires_python.contains(f"{python_version}.0"), (
         f"image Python {python_version} outside requires-python {requires_python}"
     )
+
+
+# --- No default credentials, loopback by default (issue 19) ---------------------------------------
+
+# Settings whose value is a credential or a key: compose must have no default for any of them.
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|TOKEN|(?:^|_)KEY$")
+# Every secret the stack needs; each must stop compose when missing.
+REQUIRED_SECRETS = {
+    "_AIRFLOW_WWW_USER_PASSWORD",
+    "AIRFLOW_DB_PASSWORD",
+    "WAREHOUSE_DB_PASSWORD",
+    "AIRFLOW_JWT_SECRET",
+    "FERNET_KEY",
+}
+# The operator's values in these tests: distinct, so a resolved value can be traced to its source.
+SUPPLIED = {name: f"supplied-{name.lower().strip('_')}" for name in REQUIRED_SECRETS}
+# $$ (a literal $), ${NAME}, ${NAME<op><arg>} with op one of :- - :? ?, and $NAME.
+INTERPOLATION = re.compile(
+    r"\$\$|\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}"
+    r"|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)"
+)
+# A URL's userinfo password, as it stands after interpolation.
+URL_PASSWORD = re.compile(r"://[^/\s:@]*:(?P<password>[^@/\s]*)@")
+LOOPBACK_BIND = re.compile(r"\$\{(?P<var>[A-Za-z_][A-Za-z0-9_]*):-127\.0\.0\.1\}")
+
+
+class MissingVariableError(Exception):
+    """What compose reports for ``${NAME:?message}`` with NAME unset or empty: it does not start."""
+
+
+def _interpolate(text: str, env: dict[str, str]) -> str:
+    """Compose's interpolation of one string, as the Compose specification defines it."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name = match.group("braced") or match.group("bare")
+        op, arg = match.group("op"), match.group("arg") or ""
+        value = env.get(name)
+        if op in (":?", "?") and (value is None or (op == ":?" and value == "")):
+            raise MissingVariableError(f"required variable {name} is missing a value: {arg}")
+        if op == ":-" and not value:
+            return arg
+        if op == "-" and value is None:
+            return arg
+        return value or ""
+
+    return INTERPOLATION.sub(replace, text)
+
+
+def _resolved(node: Any, env: dict[str, str]) -> Any:
+    """The loaded compose file with every value interpolated (keys are not interpolated)."""
+    if isinstance(node, dict):
+        return {key: _resolved(value, env) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_resolved(item, env) for item in node]
+    return _interpolate(node, env) if isinstance(node, str) else node
+
+
+def _references(compose: dict[str, Any]) -> list[tuple[str, str | None, str]]:
+    """Every (variable, operator, argument) the compose file reads, one per occurrence."""
+    return [
+        (m.group("braced") or m.group("bare"), m.group("op"), m.group("arg") or "")
+        for text in _strings(compose)
+        for m in INTERPOLATION.finditer(text)
+        if m.group(0) != "$$"
+    ]
+
+
+def _env_example_values() -> dict[str, str]:
+    values = {}
+    for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            name, value = line.split("=", 1)
+            values[name.strip()] = value.strip().strip("\"'")
+    return values
+
+
+def test_interpolation_helper_follows_the_compose_spec() -> None:
+    # The checks below trust this helper, so it is held to the specification's examples.
+    env = {"SET": "v", "EMPTY": ""}
+    assert _interpolate("$$SET ${SET} $SET ${UNSET}", env) == "$SET v v "
+    assert _interpolate("${EMPTY:-d} ${EMPTY-d} ${UNSET-d} ${SET:-d}", env) == "d  d v"
+    assert _interpolate("${SET:?m} ${EMPTY?m}", env) == "v "
+    for text in ("${EMPTY:?set it}", "${UNSET?set it}"):
+        with pytest.raises(MissingVariableError, match="set it"):
+            _interpolate(text, env)
+
+
+def test_no_default_credentials_in_compose(compose: dict[str, Any]) -> None:
+    # 1. No secret-like variable is read with a default, anywhere it is read.
+    for name, op, arg in _references(compose):
+        if SECRET_NAME.search(name):
+            assert op in (":?", "?"), f"${{{name}{op or ''}{arg}}}: a credential with a default"
+            assert arg, f"${{{name}{op}}} should say how to set it"
+    secrets_read = {name for name, _, _ in _references(compose) if SECRET_NAME.search(name)}
+    assert secrets_read == REQUIRED_SECRETS, secrets_read ^ REQUIRED_SECRETS
+
+    # 2. Resolved with only the operator's secrets set, every credential in the file is one of
+    # them: no password written into a URL, no literal POSTGRES_PASSWORD or key.
+    resolved = _resolved(compose, SUPPLIED)
+    for text in _strings(resolved):
+        for m in URL_PASSWORD.finditer(text):
+            password = m.group("password")
+            # An empty password is no credential (the Redis broker has none and is not published).
+            assert password in ("", *SUPPLIED.values()), f"literal password in {text!r}"
+    for name, service in resolved["services"].items():
+        for key, value in _environment(service).items():
+            if SECRET_NAME.search(key) and not key.endswith("_CMD"):
+                assert any(s in value for s in SUPPLIED.values()), (
+                    f"{name}: {key}={value!r} does not come from the operator"
+                )
+
+
+@pytest.mark.parametrize("missing", sorted(REQUIRED_SECRETS))
+@pytest.mark.parametrize("value", [None, ""], ids=["unset", "empty"])
+def test_compose_refuses_to_start_without_each_secret(
+    compose: dict[str, Any], missing: str, value: str | None
+) -> None:
+    # Empty is what `cp .env.example .env` gives; it must stop compose as surely as unset.
+    env = {k: v for k, v in SUPPLIED.items() if k != missing}
+    if value is not None:
+        env[missing] = value
+    with pytest.raises(MissingVariableError, match=rf"\b{missing}\b"):
+        _resolved(compose, env)
+
+
+def test_env_example_sets_no_credential() -> None:
+    # Copying .env.example must not yield a working stack with well-known passwords.
+    values = _env_example_values()
+    assert values.keys() >= REQUIRED_SECRETS
+    filled = {k: v for k, v in values.items() if SECRET_NAME.search(k) and v}
+    assert not filled, f".env.example ships credentials: {filled}"
+
+
+def _published(services: dict[str, dict[str, Any]]) -> list[tuple[str, Any]]:
+    return [(name, port) for name, svc in services.items() for port in svc.get("ports", [])]
+
+
+def test_every_published_port_binds_to_loopback_unless_overridden(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    published = _published(services)
+    assert {"airflow-apiserver", "flower", "warehouse-db"} <= {name for name, _ in published}
+    bind_vars: dict[str, str] = {}
+    for name, port in published:
+        # Short syntax "HOST_IP:HOST_PORT:CONTAINER_PORT", or long syntax with host_ip.
+        host_ip = port.get("host_ip", "") if isinstance(port, dict) else str(port)
+        m = LOOPBACK_BIND.match(host_ip)
+        assert m and (isinstance(port, dict) or host_ip[m.end() :].startswith(":")), (
+            f"{name}: port {port!r} is not bound to a ${{VAR:-127.0.0.1}} address"
+        )
+        bind_vars[name] = m.group("var")
+    documented = _env_example_values()
+    for name, var in bind_vars.items():
+        assert documented.get(var) == "127.0.0.1", f"{var} ({name}) in .env.example"
+
+    def host_ips(env: dict[str, str]) -> dict[str, str]:
+        ips = {}
+        for name, port in _published(_resolved(compose, env)["services"]):
+            if isinstance(port, dict):
+                ips[name] = port["host_ip"]
+                continue
+            # Resolved, a short-syntax entry must be HOST_IP:HOST_PORT:CONTAINER_PORT[/proto].
+            m = re.fullmatch(r"(?P<ip>[0-9.]+):\d+(?:-\d+)?:\d+(?:-\d+)?(?:/\w+)?", port)
+            assert m, f"{name}: {port!r} is not HOST_IP:HOST_PORT:CONTAINER_PORT"
+            ips[name] = m.group("ip")
+        return ips
+
+    # Nothing set: loopback everywhere. The operator's variable moves only its own port.
+    assert set(host_ips(SUPPLIED).values()) == {"127.0.0.1"}
+    for name, var in bind_vars.items():
+        moved = host_ips({**SUPPLIED, var: "0.0.0.0"})
+        assert moved[name] == "0.0.0.0", (name, moved)
+        others = {n for n, v in bind_vars.items() if v != var}
+        assert all(moved[n] == "127.0.0.1" for n in others), (var, moved)
+
+
+def test_dotenv_is_git_ignored() -> None:
+    git = shutil.which("git")
+    if git is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git work tree")
+
+    def ignored(path: str) -> bool:
+        # --no-index: judge the ignore rules themselves, whether or not the file is tracked.
+        result = subprocess.run(
+            [git, "check-ignore", "--no-index", "-q", path], cwd=ROOT, check=False
+        )
+        assert result.returncode in (0, 1), f"git check-ignore failed for {path}"
+        return result.returncode == 0
+
+    assert ignored(".env") and ignored(".env.local") and ignored("config/.env")
+    assert not ignored(".env.example"), ".env.example is the template to commit"

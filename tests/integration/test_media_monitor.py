@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from fastapi.routing import APIRoute
 
 from pipeline import flow
 from pipeline.adapters.airflow import airflow_env
+from pipeline.monitor import render, snapshot
 from pipeline.warehouse import get_engine
 from pipeline.warehouse.migrate import upgrade
+from pipeline.warehouse.queries import add_source_and_feed
+from pipeline.warehouse.schema import pipeline_run
 from tests.conftest import REPO, free_port
 
 pytestmark = pytest.mark.airflow
@@ -83,6 +92,94 @@ def _token(base: str) -> str:
     resp.raise_for_status()
     token: str = resp.json()["access_token"]
     return token
+
+
+def _plugin_module() -> ModuleType:
+    """plugins/media_monitor.py, loaded by path as Airflow's plugin manager loads it."""
+    spec = importlib.util.spec_from_file_location(
+        "mediamon_test_media_monitor_plugin", REPO / "plugins" / "media_monitor.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _refused(resp: httpx.Response) -> bool:
+    """Refused as an anonymous request should be: 401/403, or a redirect to a login page."""
+    if resp.status_code in (401, 403):
+        return True
+    return resp.is_redirect and "login" in resp.headers.get("location", "").lower()
+
+
+# FastAPI adds these unless told not to, as plain routes that app-wide dependencies skip.
+FASTAPI_DOC_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
+
+
+def test_every_media_monitor_route_depends_on_the_login() -> None:
+    # Without a server: each route the app has is ours and carries the login dependency, so a
+    # route added later without it (or FastAPI's doc routes coming back) fails here first.
+    app = _plugin_module().app
+    assert app.routes, "the Media Monitor app has no routes"
+    for route in app.routes:
+        assert isinstance(route, APIRoute), f"{route!r} is not an APIRoute, so it skips the login"
+        names = [getattr(d.dependency, "__qualname__", "") for d in route.dependencies]
+        assert any(n.startswith("requires_authenticated.") for n in names), (
+            f"{route.path} does not depend on requires_authenticated: {names}"
+        )
+    assert (app.docs_url, app.redoc_url, app.openapi_url) == (None, None, None)
+
+
+def test_every_media_monitor_route_refuses_anonymous_requests(api_server: str) -> None:
+    module = _plugin_module()
+    prefix = module.MediaMonitorPlugin.fastapi_apps[0]["url_prefix"]
+    checked: list[str] = []
+    for route in module.app.routes:
+        # Path parameters get a placeholder: the login is checked before the route runs.
+        path = re.sub(r"\{[^}]*\}", "x", getattr(route, "path", ""))
+        for method in sorted(getattr(route, "methods", None) or {"GET"}):
+            resp = httpx.request(method, f"{api_server}{prefix}{path}", follow_redirects=False)
+            assert _refused(resp), f"anonymous {method} {prefix}{path}: {resp.status_code}"
+            checked.append(f"{method} {path}")
+    assert {"GET /", "GET /api/snapshot"} <= set(checked), checked
+    # The documentation routes FastAPI would add answered anyone; they are not served at all
+    # (404 carries no schema), logged in or not.
+    headers = {"Authorization": f"Bearer {_token(api_server)}"}
+    for path in FASTAPI_DOC_PATHS:
+        anonymous = httpx.get(f"{api_server}{prefix}{path}", follow_redirects=False)
+        assert anonymous.status_code in (401, 403, 404), (path, anonymous.status_code)
+        assert "openapi" not in anonymous.text.lower(), path
+        logged_in = httpx.get(f"{api_server}{prefix}{path}", headers=headers)
+        assert logged_in.status_code == 404, (path, logged_in.status_code)
+
+
+def test_media_monitor_masks_passwords_in_urls_and_errors(home: Path) -> None:
+    # Any viewer sees the page: a paywalled feed's credentials and an error quoting them or a
+    # database URL must reach it masked, in the HTML and in the JSON alike.
+    secret = "FeedPw-not-shown"
+    engine = get_engine()
+    upgrade(engine)
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        add_source_and_feed(
+            conn, name="Paywalled", feed_url=f"https://reader:{secret}@paywall.example/rss", now=now
+        )
+        conn.execute(
+            sa.insert(pipeline_run).values(
+                run_id="r1",
+                stage="poll",
+                started_at=now,
+                status="failed",
+                counts={},
+                error=f"GET https://reader:{secret}@paywall.example/rss: 401; "
+                f"warehouse postgresql+psycopg://mediamon:{secret}@db:5432/mediamon",
+            )
+        )
+    snap = snapshot(engine)
+    for shown in (render(snap), json.dumps(snap.as_dict())):
+        assert secret not in shown
+        assert "https://reader:***@paywall.example/rss" in shown
+        assert "postgresql+psycopg://mediamon:***@db:5432/mediamon" in shown
 
 
 def test_media_monitor_is_registered_protected_and_shows_the_warehouse(api_server: str) -> None:
