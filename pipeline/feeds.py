@@ -12,22 +12,29 @@ import calendar
 import hashlib
 import io
 import random
+import re
 import time
 import xml.etree.ElementTree as ET
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+from xml.parsers import expat
 
 import feedparser
 import yaml
+from feedparser.encodings import convert_to_utf8
 
-from pipeline.config import Settings
+from pipeline.config import Settings, get_settings
 from pipeline.dates import as_utc, sane_date
 from pipeline.http import HttpResponse, SafeClient
 from pipeline.textfmt import text_table
 from pipeline.urls import canonicalize
+from pipeline.warehouse.schema import feed as _feed_table
+from pipeline.warehouse.schema import source as _source_table
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -125,45 +132,307 @@ class PollResult:
 # --- registry -------------------------------------------------------------------------------
 
 
-def load_registry(path: Path, *, base_url: str | None = None) -> list[FeedSpec]:
-    """Read feeds.yaml. ``base_url`` replaces the ``{{BASE_URL}}`` placeholder (demo corpus)."""
+def _column_length(column: Any) -> int:
+    length = getattr(column.type, "length", None)
+    assert isinstance(length, int), column
+    return length
+
+
+# The warehouse's own bounds: a value past them fails the registry sync on PostgreSQL ("value too
+# long") and is stored anyway on SQLite, so every entry point refuses it before it gets that far.
+MAX_SOURCE_CHARS = _column_length(_source_table.c.name)
+MAX_LANGUAGE_CHARS = _column_length(_feed_table.c.language)
+# Not database limits, but no real feed needs more; beyond them a value is junk or an attack.
+MAX_URL_CHARS = 2048  # the de-facto URL limit (sitemaps protocol, browsers)
+MAX_TAGS = 50
+MAX_TAG_CHARS = 100
+# YAML nodes one feeds.yaml entry may expand to, aliases followed: a real entry has a few dozen
+# (five fields, a handful of tags). Aliases share nodes, so a 559-byte "billion laughs" composes
+# in microseconds; what explodes (2.8 GB, 50 s) is every later walk of the data -- building the
+# Python objects, str(), dumping -- so each entry is measured, up to this bound, before it is
+# built, and one over it is refused.
+MAX_ENTRY_NODES = 1_000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # PostgreSQL text cannot hold NUL; none belongs here
+
+
+class EntryError(ValueError):
+    """One registry entry is invalid; ``key`` names the offending field (None: the whole entry)."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A registry entry left out: where it is (file and line, or OPML outline), its URL when it has
+    one, and why."""
+
+    where: str
+    reason: str
+    url: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Registry:
+    """What a registry source yields: the valid feeds, and every entry refused."""
+
+    specs: list[FeedSpec]
+    refused: list[Refused] = field(default_factory=list)
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_text(key: str, value: Any, limit: int, *, required: bool = False) -> str | None:
+    if value is None or value == "":
+        if required:
+            raise EntryError(f"{key} is missing", key)
+        return None
+    if isinstance(value, bool):
+        # YAML 1.1 reads yes/no/on/off unquoted as booleans: "language: no" (Norwegian) is False.
+        raise EntryError(f"{key} must be text, not {value} (quote it)", key)
+    if not isinstance(value, str | int | float):
+        raise EntryError(f"{key} must be text, not {_short(value)}", key)
+    text = str(value).strip()
+    if required and not text:
+        raise EntryError(f"{key} is empty", key)
+    if len(text) > limit:
+        raise EntryError(f"{key} is {len(text)} characters long; at most {limit} allowed", key)
+    if _CONTROL.search(text):
+        raise EntryError(f"{key} contains control characters", key)
+    return text or None
+
+
+def check_url(value: Any) -> str:
+    """``value`` as a feed URL: absolute http(s) with a host, bounded, no control characters."""
+    url = _check_text("url", value, MAX_URL_CHARS, required=True)
+    assert url is not None  # required
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:  # e.g. an unbalanced IPv6 bracket
+        raise EntryError(f"url {_short(url)} is not a valid URL: {exc}", "url") from exc
+    if parts.scheme.lower() not in ("http", "https"):
+        raise EntryError(f"url {_short(url)}: only http and https feeds are allowed", "url")
+    if not host:
+        raise EntryError(f"url {_short(url)} has no host", "url")
+    if " " in url:
+        raise EntryError(f"url {_short(url)} contains a space (encode it as %20)", "url")
+    return url
+
+
+def _check_tags(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise EntryError(f"tags must be a list of words, not {_short(value)}", "tags")
+    if len(items) > MAX_TAGS:
+        raise EntryError(f"{len(items)} tags; at most {MAX_TAGS} allowed", "tags")
+    try:
+        tags = [_check_text("tag", t, MAX_TAG_CHARS) for t in items]
+    except EntryError as exc:
+        raise EntryError(str(exc), "tags") from exc
+    return tuple(t for t in tags if t)
+
+
+def _check_interval(value: Any, settings: Settings) -> int | None:
+    if value is None:
+        return None
+    seconds: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        seconds = value
+    elif isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d{1,12}\s*", value):
+        seconds = int(value)
+    if seconds is None:
+        raise EntryError(
+            f"interval must be a whole number of seconds, not {_short(value)}", "interval"
+        )
+    low, high = settings.feed_min_interval, settings.feed_max_interval
+    if not low <= seconds <= high:
+        # The same bounds as the adaptive interval: below the minimum a feed would be polled on
+        # every run (issue 19: "interval: -5"); above the maximum, less often than even a
+        # disabled feed is re-checked.
+        raise EntryError(
+            f"interval {seconds} s is outside [{low}, {high}] "
+            "(MEDIAMON_FEED_MIN_INTERVAL, MEDIAMON_FEED_MAX_INTERVAL)",
+            "interval",
+        )
+    return seconds
+
+
+def make_spec(
+    url: Any,
+    source: Any,
+    language: Any = None,
+    tags: Any = None,
+    interval: Any = None,
+    *,
+    settings: Settings | None = None,
+) -> FeedSpec:
+    """A FeedSpec from raw values (feeds.yaml, OPML, the CLI), checked by the warehouse's rules.
+
+    Raises :class:`EntryError` naming the first offending field.
+    """
+    settings = settings or get_settings()
+    checked_url = check_url(url)
+    source_name = _check_text("source", source, MAX_SOURCE_CHARS, required=True)
+    assert source_name is not None  # required
+    return FeedSpec(
+        url=checked_url,
+        source=source_name,
+        language=_check_text("language", language, MAX_LANGUAGE_CHARS),
+        tags=_check_tags(tags),
+        interval_s=_check_interval(interval, settings),
+    )
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+class _ExpandedSize:
+    """Sizes of YAML nodes with aliases expanded, capped at ``cap`` and memoised by node: a
+    subtree that aliases share is measured once, so measuring every entry of a registry costs
+    the size of the document, never of its expansion. A node that contains itself is ``cap``."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.sizes: dict[int, int] = {}
+
+    def __call__(self, root: yaml.Node) -> int:
+        stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+        entered: set[int] = set()
+        while stack:
+            node, children_done = stack.pop()
+            key = id(node)
+            if key in self.sizes:
+                continue
+            children = _children(node)
+            if children_done:
+                total = 1 + sum(self.sizes.get(id(c), self.cap) for c in children)
+                self.sizes[key] = min(total, self.cap)
+            elif key not in entered:  # (entered but unsized: a cycle, sized as the cap)
+                entered.add(key)
+                stack.append((node, True))
+                stack.extend((c, False) for c in children)
+        return self.sizes[id(root)]
+
+
+def _feeds_node(root: yaml.Node | None, path: Path) -> yaml.SequenceNode:
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == "feeds":
+                if isinstance(value, yaml.SequenceNode):
+                    return value
+                break
+    raise RegistryError(f"{path}: expected a top-level 'feeds:' list")
+
+
+def _field(node: yaml.Node, key: str | None) -> tuple[yaml.Node, yaml.Node] | None:
+    """The (key, value) nodes of ``key`` in the mapping ``node``, read without building it."""
+    if key and isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key and isinstance(v, yaml.Node):
+                return k, v
+    return None
+
+
+def _line_of(node: yaml.Node, key: str | None) -> int:
+    """1-based line of ``key`` in the entry ``node`` (the entry's own line if absent). The key's,
+    not its value's: a value given by an alias starts where its anchor is."""
+    found = _field(node, key)
+    return int((found[0] if found else node).start_mark.line) + 1
+
+
+def _yaml_error(path: Path, exc: yaml.YAMLError) -> str:
+    """One line: where in ``path`` and what (PyYAML's own text spans several, with a caret)."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path} line {mark.line + 1}" if mark else str(path)
+        what = " ".join(p for p in (exc.context, exc.problem) if p)
+        return f"{where}: not a usable registry: {what}"
+    return f"{path}: not a usable registry: {' '.join(str(exc).split())}"
+
+
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_registry(
+    path: Path, *, base_url: str | None = None, settings: Settings | None = None
+) -> Registry:
+    """Read feeds.yaml. ``base_url`` replaces the ``{{BASE_URL}}`` placeholder (demo corpus).
+
+    Each invalid entry is refused with its line and the others are kept. The file as a whole is
+    refused (:class:`RegistryError`) only when it cannot be read, is not YAML or has no ``feeds:``
+    list. An entry that expands (aliases followed) beyond :data:`MAX_ENTRY_NODES` nodes is
+    refused unread, so an alias bomb costs microseconds, not gigabytes.
+    """
+    settings = settings or get_settings()
     try:
         raw = path.read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise RegistryError(f"cannot read feed registry {path}: {exc}") from exc
     if base_url is not None:
         raw = raw.replace("{{BASE_URL}}", base_url)
     try:
-        data = yaml.safe_load(raw) or {}
+        # Composing (unlike constructing) costs the document's size: an alias is one shared node.
+        root = yaml.compose(raw, Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
-        raise RegistryError(f"{path} is not valid YAML: {exc}") from exc
-    items = data.get("feeds") if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        raise RegistryError(f"{path}: expected a top-level 'feeds:' list")
+        raise RegistryError(_yaml_error(path, exc)) from exc
+    except RecursionError as exc:
+        raise RegistryError(f"{path}: not a usable registry: nested too deeply") from exc
     specs: list[FeedSpec] = []
-    seen: set[str] = set()
-    for i, item in enumerate(items):
-        if not isinstance(item, dict) or not item.get("url") or not item.get("source"):
-            raise RegistryError(f"{path}: feed #{i + 1} needs at least 'url' and 'source'")
-        url = str(item["url"]).strip()
-        if url in seen:
-            raise RegistryError(f"{path}: feed {url} is listed twice")
-        seen.add(url)
-        interval = item.get("interval")
+    refused: list[Refused] = []
+    first_line: dict[str, int] = {}
+    size = _ExpandedSize(MAX_ENTRY_NODES + 1)
+    # One constructor for every entry, so a node that aliases share is built once.
+    constructor = _SAFE_LOADER("")
+    for node in _feeds_node(root, path).value:
+        found = _field(node, "url")
+        url = found[1].value.strip() if found and isinstance(found[1], yaml.ScalarNode) else None
         try:
-            interval_s = int(interval) if interval is not None else None
-        except (TypeError, ValueError) as exc:
-            raise RegistryError(f"{path}: feed {url}: interval must be seconds") from exc
-        specs.append(
-            FeedSpec(
-                url=url,
-                source=str(item["source"]).strip(),
-                language=item.get("language"),
-                tags=tuple(str(t) for t in item.get("tags") or ()),
-                interval_s=interval_s,
+            if size(node) > MAX_ENTRY_NODES:
+                raise EntryError(
+                    f"the entry expands to more than {MAX_ENTRY_NODES} YAML nodes "
+                    "(an alias bomb?); not read"
+                )
+            item = constructor.construct_object(node, deep=True)
+            if not isinstance(item, dict):
+                raise EntryError("an entry must be a mapping with at least 'url' and 'source'")
+            spec = make_spec(
+                item.get("url"),
+                item.get("source"),
+                item.get("language"),
+                item.get("tags"),
+                item.get("interval"),
+                settings=settings,
             )
-        )
-    return specs
+            if spec.url in first_line:
+                raise EntryError(f"listed twice (first on line {first_line[spec.url]})", "url")
+        except EntryError as exc:
+            where = f"{path} line {_line_of(node, exc.key)}"
+            refused.append(Refused(where, str(exc), url))
+            continue
+        except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
+            # A tag SafeLoader refuses, an integer too long to convert, nesting too deep.
+            where = f"{path} line {_line_of(node, None)}"
+            refused.append(Refused(where, f"unreadable entry: {type(exc).__name__}", url))
+            constructor = _SAFE_LOADER("")  # the failed one may hold half-built state
+            continue
+        first_line[spec.url] = _line_of(node, "url")
+        specs.append(spec)
+    return Registry(specs, refused)
 
 
 def save_registry(path: Path, specs: list[FeedSpec]) -> None:
@@ -184,35 +453,52 @@ def save_registry(path: Path, specs: list[FeedSpec]) -> None:
     tmp.replace(path)
 
 
-def read_registry_or_empty(path: Path) -> list[FeedSpec]:
+def read_registry_or_empty(path: Path, *, settings: Settings | None = None) -> Registry:
     """The registry at ``path``, or an empty one when the file does not exist yet."""
-    return load_registry(path) if path.exists() else []
+    return load_registry(path, settings=settings) if path.exists() else Registry([])
 
 
-def import_opml(data: bytes, *, default_source: str | None = None) -> list[FeedSpec]:
+def import_opml(
+    data: bytes, *, default_source: str | None = None, settings: Settings | None = None
+) -> Registry:
     """Feeds listed in an OPML document (``outline`` elements with ``xmlUrl``).
 
-    The source name is the outline's ``title``/``text``; ``category`` becomes tags.
+    The source name is the outline's ``title``/``text``; ``category`` becomes tags. Each outline
+    is checked like a feeds.yaml entry; an invalid one is refused with its number and line and
+    the others are kept. A document that is not XML is refused as a whole (RegistryError).
     """
+    settings = settings or get_settings()
+    outlines: list[tuple[int, dict[str, str]]] = []
+    # expat directly, for line numbers; it refuses entity-expansion bombs (>= 2.4) and never
+    # fetches external entities.
+    parser = expat.ParserCreate()
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        if name == "outline":
+            outlines.append((parser.CurrentLineNumber, attrs))
+
+    parser.StartElementHandler = start
     try:
-        root = ET.fromstring(data)  # expat >= 2.4 refuses entity-expansion bombs
-    except ET.ParseError as exc:
+        parser.Parse(data, True)
+    except expat.ExpatError as exc:
         raise RegistryError(f"not valid OPML: {exc}") from exc
     specs: list[FeedSpec] = []
+    refused: list[Refused] = []
     seen: set[str] = set()
-    for node in root.iter("outline"):
+    for number, (line, node) in enumerate(outlines, start=1):
         url = (node.get("xmlUrl") or "").strip()
         if not url or url in seen:
-            continue
+            continue  # a folder, or the same feed filed under two folders
         seen.add(url)
         source = node.get("title") or node.get("text") or default_source or url
-        tags = tuple(
-            t.strip().strip("/") for t in (node.get("category") or "").split(",") if t.strip()
-        )
-        specs.append(
-            FeedSpec(url=url, source=source.strip(), language=node.get("language"), tags=tags)
-        )
-    return specs
+        tags = [t.strip().strip("/") for t in (node.get("category") or "").split(",")]
+        try:
+            spec = make_spec(url, source, node.get("language"), tags, settings=settings)
+        except EntryError as exc:
+            refused.append(Refused(f"line {line}, outline {number}", str(exc), url))
+            continue
+        specs.append(spec)
+    return Registry(specs, refused)
 
 
 def export_opml(specs: list[FeedSpec], *, title: str = "Mediamon feeds") -> bytes:
@@ -272,7 +558,8 @@ MAX_SUMMARY_CHARS = 20_000
 
 
 def _clip(value: Any, limit: int) -> str | None:
-    return None if value is None else str(value)[:limit]
+    # NUL ("&#0;" survives feedparser's loose parser) is dropped: PostgreSQL text cannot hold it.
+    return None if value is None else str(value).replace("\x00", "")[:limit]
 
 
 # Headers feedparser would misread: the body we pass is already decoded and complete.
@@ -298,15 +585,90 @@ def _is_utf8(body: bytes) -> bool:
     return True
 
 
+# What the parse budget counts, in the body as feedparser will read it (UTF-8): start, end and
+# empty-element tags, and escaped tags in text ("&lt;p&gt;"), which feedparser's HTML sanitizer
+# parses too. Comments, declarations and processing instructions are skipped; the CDATA marker
+# alone is skipped, so HTML inside CDATA counts like any markup. ``[^<>]`` keeps every match
+# attempt short, so the scan is linear in the body whatever it holds.
+_MARKUP = re.compile(
+    rb"<!--.*?(?:-->|\Z)|<!\[CDATA\[|<[!?][^<>]*>"
+    rb"|<(?P<end>/?)(?P<name>[A-Za-z_][-\w.:]*)[^<>]*?(?P<empty>/?)>"
+    rb"|(?P<escaped>&(?:lt|#0*60|#x0*3c);[A-Za-z])",
+    re.S | re.I,
+)
+# HTML elements without an end tag: inside CDATA they would otherwise count as still open.
+# (Not "link" or "source": RSS elements of those names have end tags.)
+_VOID = frozenset(b"area base br col embed hr img input meta param track wbr".split())
+
+
+def budget_error(body: bytes, *, max_elements: int, max_depth: int) -> str | None:
+    """Why ``body`` is over the parse budget (too many elements, or nested too deep), or None.
+
+    A lenient count, not a parse: an end tag closes everything opened since its start tag (as
+    HTML parsers recover), so unclosed HTML inside CDATA cannot deepen the nesting past its
+    container. Reading stops at the first element over either bound, so a 10^6-deep feed is
+    refused after a few kilobytes.
+    """
+    elements = 0
+    stack: list[bytes] = []
+    open_count: Counter[bytes] = Counter()
+    for match in _MARKUP.finditer(body):
+        name = match.group("name")
+        if name is None:
+            if match.group("escaped") is None:
+                continue
+        elif match.group("end"):
+            if open_count[name]:
+                while stack:  # pop back to the matching start tag
+                    top = stack.pop()
+                    open_count[top] -= 1
+                    if top == name:
+                        break
+            continue
+        elif not match.group("empty") and name.lower() not in _VOID:
+            stack.append(name)
+            open_count[name] += 1
+            if len(stack) > max_depth:
+                return (
+                    f"feed refused unparsed: elements nested more than {max_depth} deep "
+                    "(parse budget, MEDIAMON_FEED_MAX_DEPTH)"
+                )
+        elements += 1
+        if elements > max_elements:
+            return (
+                f"feed refused unparsed: more than {max_elements} elements "
+                "(parse budget, MEDIAMON_FEED_MAX_ELEMENTS)"
+            )
+    return None
+
+
+def _as_parsed(body: bytes, headers: dict[str, str]) -> bytes:
+    """``body`` in UTF-8 as feedparser's parsers will see it: it honours any declared charset
+    (UTF-16, UTF-7, EBCDIC...), so a scan of the raw bytes could be dodged by re-encoding."""
+    try:
+        data = convert_to_utf8(dict(headers), body, {})
+    except (ValueError, LookupError, TypeError):  # then scan the bytes as they are
+        return body
+    return data if isinstance(data, bytes) else body
+
+
 def parse_feed(
-    body: bytes, *, url: str, now: datetime, headers: dict[str, str] | None = None
+    body: bytes,
+    *,
+    url: str,
+    now: datetime,
+    headers: dict[str, str] | None = None,
+    settings: Settings | None = None,
 ) -> ParsedFeed:
     """Parse feed bytes we fetched. Entries, warnings, error and the declared update period.
 
     A "bozo" feed that still yields entries is kept, with a warning; one with no entries is an
     error. The body goes in as a stream: given bytes, feedparser first tries them as a *file
     name* (a feed whose body is "/etc/passwd" would read that file) and would fetch a URL itself.
+    A body over the parse budget (settings ``feed_max_elements``, ``feed_max_depth``) is an
+    error without being parsed.
     """
+    settings = settings or get_settings()
     hdrs = {k: v for k, v in (headers or {}).items() if k.lower() not in _DROP_HEADERS}
     warnings: list[str] = []
     declared = _declared_charset(hdrs)
@@ -317,6 +679,13 @@ def parse_feed(
         hdrs = {k: v for k, v in hdrs.items() if k.lower() != "content-type"}
         hdrs["content-type"] = "application/xml; charset=utf-8"
         warnings.append(f"declared charset {declared} but the body is UTF-8; read as UTF-8")
+    over = budget_error(
+        _as_parsed(body, hdrs),
+        max_elements=settings.feed_max_elements,
+        max_depth=settings.feed_max_depth,
+    )
+    if over:
+        return ParsedFeed([], warnings, over)
     parsed = feedparser.parse(io.BytesIO(body), response_headers=hdrs)
     if parsed.get("bozo"):
         exc = parsed.get("bozo_exception")
@@ -334,8 +703,8 @@ def parse_feed(
             continue
         entries.append(
             Entry(
-                url=canonicalize(link),
-                guid=raw_entry.get("id"),
+                url=canonicalize(str(link).replace("\x00", "")),
+                guid=_clip(raw_entry.get("id"), MAX_URL_CHARS),
                 title=_clip(raw_entry.get("title"), MAX_TITLE_CHARS),
                 published=_entry_date(raw_entry, now, warnings),
                 summary=_clip(raw_entry.get("summary"), MAX_SUMMARY_CHARS),
@@ -450,7 +819,9 @@ def poll_feed(state: FeedState, client: SafeClient, *, now: datetime | None = No
                 bytes=resp.wire_bytes,
             )
         )
-    parsed = parse_feed(resp.body, url=state.url, now=now, headers=resp.headers)
+    parsed = parse_feed(
+        resp.body, url=state.url, now=now, headers=resp.headers, settings=client.settings
+    )
     if parsed.error:
         # Keep the old validators and hash: storing the new ones would turn the next poll of a
         # still-broken feed into a 304 "not_modified" and hide the breakage.

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -27,6 +27,7 @@ from pipeline.feeds import (
     FeedSpec,
     FeedState,
     PollResult,
+    Registry,
     load_registry,
     next_health,
     poll_feed,
@@ -35,6 +36,7 @@ from pipeline.fetch import Page, RawArchive, fetch_page
 from pipeline.http import SafeClient, host_key
 from pipeline.urls import url_key
 from pipeline.warehouse import get_engine, upsert
+from pipeline.warehouse.engine import write_lock
 from pipeline.warehouse.queries import articles_by_status, failures_by_reason
 from pipeline.warehouse.schema import article, feed, feed_poll, pipeline_run, source
 
@@ -108,23 +110,101 @@ def _stage(engine: Engine, run_id: str, name: str) -> Iterator[dict[str, Any]]:
 
 # --- registry -------------------------------------------------------------------------------
 
+# Bound parameters one statement may carry: PostgreSQL's protocol allows 65,535, SQLite 32,766
+# in stock builds since 3.32 (999 before; Debian's allows 250,000). Every write or lookup that
+# takes a list of keys is cut into statements of at most this many, so no feed or registry is
+# too big to record (issue 19: a 65,536-entry feed stopped polling for every feed).
+MAX_BIND_PARAMS = 10_000
+# Serialises registry syncs of concurrent poll runs; on SQLite it opens the transaction with
+# BEGIN IMMEDIATE, which the savepoints of the sync need (pysqlite begins lazily, and a first
+# SAVEPOINT outside a transaction would commit on release).
+REGISTRY_LOCK_KEY = int.from_bytes(b"mm:feeds", "big") & 0x7FFFFFFFFFFFFFFF
 
-def sync_registry(conn: Connection, specs: list[FeedSpec], *, now: datetime) -> dict[str, int]:
-    """Make the feed and source tables match the registry; feeds no longer listed are disabled."""
-    upsert(
-        conn,
-        source,
-        [
-            {
-                "name": s.source,
-                "homepage": None,
-                "language": s.language,
-                "created_at": now,
-            }
-            for s in specs
-        ],
-        key=["name"],
-    )
+_T = TypeVar("_T")
+
+
+def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
+    """``items`` in consecutive slices of at most ``size``."""
+    step = max(size, 1)
+    for start in range(0, len(items), step):
+        yield items[start : start + step]
+
+
+def _rows_per_statement(rows: Sequence[Mapping[str, Any]]) -> int:
+    """How many of ``rows`` one multi-row insert may carry under MAX_BIND_PARAMS."""
+    return MAX_BIND_PARAMS // max(len(rows[0]), 1) if rows else 1
+
+
+def _upsert_chunked(
+    conn: Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    key: Sequence[str],
+    update: Sequence[str] = (),
+) -> None:
+    """:func:`upsert` in statements that stay under the backend's bound-parameter limit."""
+    for chunk in _chunks(rows, _rows_per_statement(rows)):
+        upsert(conn, table, chunk, key=key, update=update)
+
+
+def _db_error(exc: BaseException) -> str:
+    """The first line of a database error, without the statement and its parameters."""
+    orig = getattr(exc, "orig", None) or exc
+    first = (str(orig).strip().splitlines() or [""])[0]
+    return f"{type(orig).__name__}: {first}"[:500]
+
+
+def _upsert_isolated(
+    conn: Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    key: Sequence[str],
+    update: Sequence[str] = (),
+) -> list[tuple[Mapping[str, Any], str]]:
+    """Upsert ``rows`` chunk by chunk, each in a savepoint; a chunk the database refuses is
+    retried row by row, so only the rows it refuses are left out. Returns (row, error) for them.
+
+    ``conn`` must be in an explicit transaction (see REGISTRY_LOCK_KEY).
+    """
+    failed: list[tuple[Mapping[str, Any], str]] = []
+    for chunk in _chunks(rows, _rows_per_statement(rows)):
+        try:
+            with conn.begin_nested():
+                upsert(conn, table, chunk, key=key, update=update)
+            continue
+        except sa.exc.StatementError:
+            pass
+        for row in chunk:
+            try:
+                with conn.begin_nested():
+                    upsert(conn, table, [row], key=key, update=update)
+            except sa.exc.StatementError as exc:
+                failed.append((row, _db_error(exc)))
+    return failed
+
+
+def sync_registry(
+    conn: Connection, specs: list[FeedSpec], *, now: datetime, keep: Collection[str] = ()
+) -> dict[str, Any]:
+    """Make the feed and source tables match the registry; feeds no longer listed are disabled.
+
+    ``keep``: URLs of entries the registry refused this time; their feeds are left as they were
+    rather than disabled. An entry the database still refuses is skipped (``feeds_failed``) and
+    the others are written: each chunk goes in a savepoint, so ``conn`` must be in an explicit
+    transaction (take the registry lock first).
+    """
+    sources: dict[str, dict[str, Any]] = {}
+    for s in specs:  # one row per source: the first feed listed gives its language
+        sources.setdefault(
+            s.source,
+            {"name": s.source, "homepage": None, "language": s.language, "created_at": now},
+        )
+    failed = [
+        str(row["name"])
+        for row, _ in _upsert_isolated(conn, source, list(sources.values()), key=["name"])
+    ]
     source_ids = dict(conn.execute(sa.select(source.c.name, source.c.id)).tuples().all())
     rows = [
         {
@@ -140,21 +220,35 @@ def sync_registry(conn: Connection, specs: list[FeedSpec], *, now: datetime) -> 
             "updated_at": now,
         }
         for s in specs
+        if s.source in source_ids
     ]
-    upsert(
+    refused = _upsert_isolated(
         conn,
         feed,
         rows,
         key=["url"],
         update=["source_id", "language", "tags", "interval_s", "enabled", "updated_at"],
     )
-    urls = [s.url for s in specs]
-    removed = conn.execute(
-        sa.update(feed)
-        .where(feed.c.enabled.is_(True), feed.c.url.not_in(urls))
-        .values(enabled=False, status="disabled", updated_at=now)
-    ).rowcount
-    return {"feeds_registered": len(specs), "feeds_removed": removed or 0}
+    errors = [f"source {name}: not stored" for name in failed]
+    errors += [f"{row['url']}: {error}" for row, error in refused]
+    for error in errors:
+        log.warning("feed registry: %s", error)
+    # Computed here rather than with NOT IN (urls): that list grows with the registry and would
+    # hit the bound-parameter limit; the ids to disable go out in bounded chunks.
+    listed = {s.url for s in specs} | set(keep)
+    enabled = conn.execute(sa.select(feed.c.id, feed.c.url).where(feed.c.enabled.is_(True)))
+    gone = [feed_id for feed_id, url in enabled.tuples() if url not in listed]
+    for ids in _chunks(gone, MAX_BIND_PARAMS):
+        conn.execute(
+            sa.update(feed)
+            .where(feed.c.id.in_(ids))
+            .values(enabled=False, status="disabled", updated_at=now)
+        )
+    return {
+        "feeds_registered": len(rows) - len(refused),
+        "feeds_removed": len(gone),
+        **({"feeds_failed": errors[:20]} if errors else {}),
+    }
 
 
 # --- poll -----------------------------------------------------------------------------------
@@ -174,7 +268,11 @@ def _record_poll(
     new = 0
     if result.entries:
         ids = [url_key(e.url) for e in result.entries]
-        known = set(conn.execute(sa.select(article.c.id).where(article.c.id.in_(ids))).scalars())
+        known: set[str] = set()
+        for chunk in _chunks(ids, MAX_BIND_PARAMS):
+            known.update(
+                conn.execute(sa.select(article.c.id).where(article.c.id.in_(chunk))).scalars()
+            )
         rows = []
         seen: set[str] = set()
         for key, entry in zip(ids, result.entries, strict=True):
@@ -199,7 +297,7 @@ def _record_poll(
                 }
             )
         # ON CONFLICT DO NOTHING: a concurrent poller that discovered the same URL wins cleanly.
-        upsert(conn, article, rows, key=["id"])
+        _upsert_chunked(conn, article, rows, key=["id"])
         new = len(rows)
     warning = "; ".join(result.warnings)[:4000] or None
     poll_cols = [
@@ -280,22 +378,100 @@ def _interleave_hosts(rows: list[Any]) -> list[Any]:
     return out
 
 
+def _failed_poll(feed_row: Any, error: str, result: PollResult | None = None) -> PollResult:
+    """A poll that failed on our side (it raised, or could not be written) as a hard failure:
+    the feed is backed off like any failed poll and keeps its old validators, so the next poll
+    fetches the body again instead of being told 304."""
+    return PollResult(
+        status="parse_error",
+        http_status=result.http_status if result else None,
+        etag=feed_row.etag,
+        last_modified=feed_row.last_modified,
+        body_hash=feed_row.body_hash,
+        bytes=result.bytes if result else 0,
+        duration_ms=result.duration_ms if result else 0,
+        error=error,
+        failure="hard",
+    )
+
+
+def _record_feed(
+    engine: Engine,
+    *,
+    run_id: str,
+    feed_row: Any,
+    result: PollResult,
+    started: datetime,
+    settings: Settings,
+) -> tuple[int, PollResult]:
+    """Record one feed's poll in its own transaction; return (new articles, what was recorded).
+
+    When that fails for a reason of the feed's own (a value the database refuses), the failure
+    is recorded instead -- its feed_poll row with the error, the feed backed off -- and every
+    other feed goes on. When even that cannot be written, the database is the problem and the
+    error propagates (the stage fails).
+    """
+    try:
+        with engine.begin() as conn:
+            new = _record_poll(
+                conn,
+                run_id=run_id,
+                feed_row=feed_row,
+                result=result,
+                started=started,
+                settings=settings,
+            )
+        return new, result
+    except Exception as exc:  # noqa: BLE001 - anything this feed trips must not stop the others
+        log.warning("feed %s: poll not recorded: %s", feed_row.url, _db_error(exc))
+        error = f"poll not recorded ({len(result.entries)} entries): {_db_error(exc)}"
+        failed = _failed_poll(feed_row, error, result)
+    with engine.begin() as conn:
+        _record_poll(
+            conn,
+            run_id=run_id,
+            feed_row=feed_row,
+            result=failed,
+            started=started,
+            settings=settings,
+        )
+    return 0, failed
+
+
+def _load_specs(settings: Settings, base_url: str | None, counts: dict[str, Any]) -> Registry:
+    """The registry for this run, each refused entry logged and noted in ``counts``.
+
+    A file that cannot be used at all (missing, not YAML, no ``feeds:`` list) still fails the
+    stage: there is no registry to poll by, and the operator must see it.
+    """
+    registry = load_registry(settings.feeds_file, base_url=base_url, settings=settings)
+    for refused in registry.refused:
+        log.warning("feed registry: refused %s", refused)
+    if registry.refused:
+        counts["feeds_refused"] = [str(r)[:300] for r in registry.refused[:20]]
+    return registry
+
+
 def poll_feeds(
     run_id: str, *, base_url: str | None = None, all_feeds: bool | None = None
 ) -> dict[str, Any]:
     """Stage 1: sync the registry, poll feeds that are due (or all), record polls and articles.
 
     ``all_feeds`` (default: setting ``feed_poll_all``) ignores the adaptive schedule. Politeness
-    is shared with every other worker through the warehouse ``host`` table.
+    is shared with every other worker through the warehouse ``host`` table. One feed never stops
+    the others: a registry entry that fails validation is refused (and its feed left as it was),
+    and a feed whose poll fails or cannot be recorded is recorded as failed and backed off.
     """
     settings = get_settings()
     engine = get_engine()
     poll_all = settings.feed_poll_all if all_feeds is None else all_feeds
     with _stage(engine, run_id, "poll") as counts:
         now = _now()
-        specs = load_registry(settings.feeds_file, base_url=base_url)
+        registry = _load_specs(settings, base_url, counts)
         with engine.begin() as conn:
-            counts.update(sync_registry(conn, specs, now=now))
+            write_lock(conn, REGISTRY_LOCK_KEY)
+            keep = [r.url for r in registry.refused if r.url]
+            counts.update(sync_registry(conn, registry.specs, now=now, keep=keep))
             query = sa.select(feed).where(feed.c.enabled.is_(True)).order_by(feed.c.id)
             if not poll_all:
                 query = query.where(
@@ -314,19 +490,24 @@ def poll_feeds(
                 state = FeedState(
                     row.poll_url or row.url, row.etag, row.last_modified, row.body_hash
                 )
-                return row, poll_feed(state, client, now=started), started
+                try:
+                    return row, poll_feed(state, client, now=started), started
+                except Exception as exc:  # a bug that one feed trips must spare the others
+                    log.exception("feed %s: poll failed", row.url)
+                    error = f"poll failed: {type(exc).__name__}: {str(exc)[:300]}"
+                    return row, _failed_poll(row, error), started
 
-            for row, result, started in pool.map(one, feeds):
+            for row, polled, started in pool.map(one, feeds):
                 # One transaction per feed: a failure writing one feed cannot undo another's.
-                with engine.begin() as conn:
-                    new_total += _record_poll(
-                        conn,
-                        run_id=run_id,
-                        feed_row=row,
-                        result=result,
-                        started=started,
-                        settings=settings,
-                    )
+                new, result = _record_feed(
+                    engine,
+                    run_id=run_id,
+                    feed_row=row,
+                    result=polled,
+                    started=started,
+                    settings=settings,
+                )
+                new_total += new
                 statuses[result.status] += 1
                 if result.error:
                     log.warning("feed %s: %s: %s", row.url, result.status, result.error)

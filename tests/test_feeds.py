@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import sqlite3
 import subprocess
 import sys
 import time
@@ -17,11 +18,12 @@ import sqlalchemy as sa
 import yaml
 
 from pipeline import flow
-from pipeline.config import Settings
+from pipeline.config import Settings, get_settings
 from pipeline.feeds import (
     FeedSpec,
     FeedState,
     PollResult,
+    Registry,
     export_opml,
     import_opml,
     next_health,
@@ -30,8 +32,9 @@ from pipeline.feeds import (
 )
 from pipeline.http import SafeClient
 from pipeline.warehouse import get_engine
+from pipeline.warehouse.engine import write_lock
 from pipeline.warehouse.migrate import upgrade
-from pipeline.warehouse.schema import article, feed, feed_poll
+from pipeline.warehouse.schema import article, feed, feed_poll, pipeline_run
 from tests.hostile_server import CASES, HEALTHY_ENTRIES, hostile_serving
 
 REPO = Path(__file__).resolve().parents[1]
@@ -326,7 +329,7 @@ def test_opml_round_trip() -> None:
         FeedSpec("http://a.test/rss", "A", "en", ("war", "world")),
         FeedSpec("http://b.test/atom", "B"),
     ]
-    assert import_opml(export_opml(specs)) == specs
+    assert import_opml(export_opml(specs)) == Registry(specs)
 
 
 def test_feeds_cli_add_list_poll_export(
@@ -375,3 +378,522 @@ def test_demo_report_shows_health_table(home: Path, sample_feeds: Path) -> None:
     assert f"Feed health ({n} feeds, {2 * n} polls" in text
     assert "parse_error" in text and "not_modified" in text
     assert time.time() > 0
+
+
+# --- issue 19: one bad feed or registry entry never stops the others -------------------------
+
+BIG_ENTRIES = 100_000
+
+
+def _big_feed(entries: int) -> bytes:
+    """A valid RSS feed of ``entries`` minimal items (about 50 bytes each, under the byte cap)."""
+    items = b"".join(
+        b"<item><link>http://big.test/story/%d.html</link></item>" % i for i in range(entries)
+    )
+    return (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>big</title>'
+        + items
+        + (b"</channel></rss>")
+    )
+
+
+def _nested_feed(depth: int) -> bytes:
+    """The feed of issue 19: ``depth`` nested elements in a channel (7 MB for 10^6)."""
+    return (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>deep</title>'
+        + b"<a>" * depth
+        + b"</a>" * depth
+        + b"</channel></rss>"
+    )
+
+
+def _site(home: Path, files: dict[str, bytes]) -> Path:
+    site = home / "site"
+    site.mkdir(exist_ok=True)
+    for name, body in files.items():
+        (site / name).write_bytes(body)
+    return site
+
+
+def _polls(engine: sa.Engine, run_id: str) -> dict[str, Any]:
+    """The run's feed_poll rows joined with their feed, by the feed URL's last path segment."""
+    query = (
+        sa.select(feed_poll, feed.c.url, feed.c.failures, feed.c.next_poll_at, feed.c.etag)
+        .join(feed, feed.c.id == feed_poll.c.feed_id)
+        .where(feed_poll.c.run_id == run_id)
+    )
+    with engine.connect() as conn:
+        return {r.url.rsplit("/", 1)[1]: r for r in conn.execute(query)}
+
+
+def check_big_feed_beside_a_healthy_one(
+    home: Path, monkeypatch: pytest.MonkeyPatch, engine: sa.Engine
+) -> float:
+    """Poll a 100,000-entry feed beside a healthy one on ``engine``: both polled, every entry of
+    the big one recorded, a second poll answered 304. Returns the first poll's wall time (s)."""
+    from pipeline.samples import serving
+    from tests.hostile_server import healthy
+
+    site = _site(home, {"big.rss": _big_feed(BIG_ENTRIES), "healthy.rss": healthy("alpha")})
+    with serving(site) as base:
+        registry = [
+            {"url": f"{base}/big.rss", "source": "Big Outlet"},
+            {"url": f"{base}/healthy.rss", "source": "Healthy Outlet"},
+        ]
+        _stage_env(home, registry, monkeypatch)
+        started = time.monotonic()
+        counts = flow.poll_feeds("big-1", all_feeds=True)
+        wall = time.monotonic() - started
+        again = flow.poll_feeds("big-2", all_feeds=True)
+    # (ok or not_modified: the healthy feeds' dates follow the clock, so their bytes may change.)
+    assert counts["feeds_polled"] == 2 and set(counts["by_status"]) <= {"ok", "not_modified"}, (
+        counts
+    )
+    assert counts["articles_new"] == BIG_ENTRIES + HEALTHY_ENTRIES
+    polls = _polls(engine, "big-1")
+    assert polls["big.rss"].entries_seen == polls["big.rss"].entries_new == BIG_ENTRIES
+    assert polls["healthy.rss"].entries_new == HEALTHY_ENTRIES
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(sa.func.count()).select_from(article)).scalar_one()
+    assert stored == BIG_ENTRIES + HEALTHY_ENTRIES
+    assert again["by_status"] == {"not_modified": 2}, again
+    return wall
+
+
+def _stock_sqlite_limit(dbapi_conn: Any, _record: Any) -> None:
+    # Debian builds SQLite with 250,000 bound variables; stock builds (3.32+) allow 32,766.
+    dbapi_conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)
+
+
+def test_hundred_thousand_entry_feed_beside_a_healthy_one_polls_on_sqlite(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = get_engine()
+    upgrade(engine)
+    sa.event.listen(engine, "connect", _stock_sqlite_limit)
+    engine.dispose()  # new connections get the stock limit
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None and raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) == 32_766
+    wall = check_big_feed_beside_a_healthy_one(home, monkeypatch, engine)
+    assert wall < 120, wall
+
+
+def test_sync_registry_chunks_a_registry_larger_than_the_parameter_limit(
+    home: Path,
+) -> None:
+    engine = get_engine()
+    upgrade(engine)
+    sa.event.listen(engine, "connect", _stock_sqlite_limit)
+    engine.dispose()
+    specs = [FeedSpec(f"http://feeds.test/{i}.rss", f"Outlet {i % 50}") for i in range(40_000)]
+    with engine.begin() as conn:
+        write_lock(conn, flow.REGISTRY_LOCK_KEY)
+        first = flow.sync_registry(conn, specs, now=NOW)
+    with engine.begin() as conn:
+        write_lock(conn, flow.REGISTRY_LOCK_KEY)
+        second = flow.sync_registry(conn, specs[:5], now=NOW)
+    assert first == {"feeds_registered": 40_000, "feeds_removed": 0}
+    assert second == {"feeds_registered": 5, "feeds_removed": 39_995}
+
+
+REGISTRY_WITH_BAD_ENTRIES = """\
+feeds:
+  - url: http://good.test/a.rss
+    source: Good A
+    tags: [war]
+  - url: http://long.test/rss
+    source: {long_source}
+  - url: http://lang.test/rss
+    source: Lang
+    language: en-GB-oxendict-x-private
+  - url: javascript:alert(1)
+    source: Script
+  - url: file:///etc/passwd
+    source: File
+  - url: http://negative.test/rss
+    source: Negative
+    interval: -5
+  - url: http://word.test/rss
+    source: Word
+    interval: hourly
+  - url: http://bool.test/rss
+    source: Bool
+    interval: true
+  - url: http://good.test/a.rss
+    source: Twice
+  - url: http://nosource.test/rss
+  - url: http://nested.test/rss
+    source: Nested
+    tags: [[a, b]]
+  - just a string
+  - url: http://good.test/b.rss
+    source: Good B
+    interval: 3600
+"""
+
+
+def _line(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def test_registry_refuses_each_bad_entry_with_its_line_and_keeps_the_rest(tmp_path: Path) -> None:
+    from pipeline.feeds import load_registry
+
+    text = REGISTRY_WITH_BAD_ENTRIES.format(long_source="S" * 201)
+    path = tmp_path / "feeds.yaml"
+    path.write_text(text)
+    registry = load_registry(path, settings=Settings())
+    assert registry.specs == [
+        FeedSpec("http://good.test/a.rss", "Good A", None, ("war",)),
+        FeedSpec("http://good.test/b.rss", "Good B", interval_s=3600),
+    ]
+    refused = {r.where.rsplit(" ", 1)[1]: r for r in registry.refused}
+    expected = {
+        "S" * 201: "source is 201 characters long; at most 200",
+        "en-GB-oxendict": "language is 24 characters long; at most 16",
+        "javascript:": "only http and https",
+        "file:///etc": "only http and https",
+        "interval: -5": "interval -5 s is outside [600, 86400]",
+        "interval: hourly": "whole number of seconds",
+        "interval: true": "whole number of seconds",
+        "source: Twice": "listed twice (first on line 2)",
+        "http://nosource.test": "source is missing",
+        "tags: [[a, b]]": "tag must be text",
+        "just a string": "must be a mapping",
+    }
+    for needle, reason in expected.items():
+        line = _line(text, needle)
+        # The duplicate is pointed at by its url line, the missing source by the entry's.
+        line = line - 1 if needle == "source: Twice" else line
+        assert str(line) in refused, (needle, line, [str(r) for r in registry.refused])
+        assert reason in refused[str(line)].reason, (needle, refused[str(line)])
+    assert len(registry.refused) == len(expected)
+    assert refused[str(_line(text, "javascript:"))].url == "javascript:alert(1)"
+
+
+OPML_WITH_BAD_OUTLINES = """\
+<?xml version="1.0"?>
+<opml version="2.0"><head><title>t</title></head><body>
+<outline text="News">
+  <outline type="rss" text="Good" xmlUrl="http://good.test/rss" language="en"/>
+  <outline type="rss" text="Script" xmlUrl="javascript:alert(document.cookie)"/>
+  <outline type="rss" text="Local" xmlUrl="file:///etc/passwd"/>
+  <outline type="rss" text="{long}" xmlUrl="http://long.test/rss"/>
+  <outline type="rss" text="Lang" xmlUrl="http://lang.test/rss" language="{long_lang}"/>
+  <outline type="rss" text="Also good" xmlUrl="https://good.test/atom" category="war,/world"/>
+</outline>
+</body></opml>
+"""
+
+
+def test_opml_import_refuses_bad_outlines_with_their_line_and_imports_the_rest() -> None:
+    text = OPML_WITH_BAD_OUTLINES.format(long="L" * 250, long_lang="x" * 17)
+    registry = import_opml(text.encode())
+    assert registry.specs == [
+        FeedSpec("http://good.test/rss", "Good", "en"),
+        FeedSpec("https://good.test/atom", "Also good", None, ("war", "world")),
+    ]
+    where = {r.url: r for r in registry.refused}
+    assert set(where) == {
+        "javascript:alert(document.cookie)",
+        "file:///etc/passwd",
+        "http://long.test/rss",
+        "http://lang.test/rss",
+    }
+    assert str(where["file:///etc/passwd"]).startswith(f"line {_line(text, 'file:')}, outline 4:")
+    assert "only http and https" in where["javascript:alert(document.cookie)"].reason
+    assert "source is 250 characters long" in where["http://long.test/rss"].reason
+    assert "language is 17 characters long" in where["http://lang.test/rss"].reason
+
+
+def _cli(home: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from typer.testing import CliRunner
+
+    monkeypatch.setenv("MEDIAMON_FEEDS_FILE", str(home / "feeds.yaml"))
+    get_settings.cache_clear()
+    return CliRunner()
+
+
+def _refused_once(result: Any) -> str:
+    """The one stderr line of a refused command (exit 2, no traceback)."""
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    line: str = lines[0]
+    return line
+
+
+def test_feeds_cli_refuses_bad_values_with_one_line_and_exit_2(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.cli import app
+
+    runner = _cli(home, monkeypatch)
+    bad = [
+        (["feeds", "add", "http://a.test/rss", "--source", "S" * 201], "201 characters"),
+        (["feeds", "add", "http://a.test/rss", "--source", "A", "--language", "x" * 17], "17"),
+        (["feeds", "add", "javascript:alert(1)", "--source", "A"], "only http and https"),
+        (["feeds", "add", "file:///etc/passwd", "--source", "A"], "only http and https"),
+        (["feeds", "add", "http://a.test/rss", "--source", "A", "--interval", "-5"], "[600,"),
+        (["feeds", "add", "http://a.test/rss", "--source", "A", "--interval", "5"], "[600,"),
+    ]
+    for args, reason in bad:
+        line = _refused_once(runner.invoke(app, args))
+        assert reason in line, (args, line)
+    assert not (home / "feeds.yaml").exists()
+    ok = runner.invoke(app, ["feeds", "add", "http://a.test/rss", "--source", "A"])
+    assert ok.exit_code == 0, ok.output
+    # OPML: the bad outlines are refused one line each, with their line; the rest imported.
+    opml = home / "in.opml"
+    opml.write_text(OPML_WITH_BAD_OUTLINES.format(long="L" * 250, long_lang="x" * 17))
+    imported = runner.invoke(app, ["feeds", "import-opml", str(opml)])
+    assert imported.exit_code == 2, imported.output
+    refusals = imported.stderr.strip().splitlines()
+    assert len(refusals) == 4 and all(" line " in r and "outline" in r for r in refusals)
+    assert "imported 2 feeds" in imported.stdout and "4 refused" in imported.stdout
+    urls = [f["url"] for f in yaml.safe_load((home / "feeds.yaml").read_text())["feeds"]]
+    assert urls == ["http://a.test/rss", "http://good.test/rss", "https://good.test/atom"]
+    # A registry with a refused entry is never rewritten (that would drop the entry): exit 2.
+    registry = (home / "feeds.yaml").read_text() + "- url: ftp://x.test/\n  source: X\n"
+    (home / "feeds.yaml").write_text(registry)
+    add = runner.invoke(app, ["feeds", "add", "http://b.test/rss", "--source", "B"])
+    assert add.exit_code == 2 and "ftp://x.test/" in add.stderr, add.output
+    assert (home / "feeds.yaml").read_text() == registry
+    listing = runner.invoke(app, ["feeds", "list"])
+    assert listing.exit_code == 0 and "refused:" in listing.stderr and "line" in listing.stderr
+
+
+def test_poll_uses_the_valid_entries_and_leaves_a_refused_feed_as_it_was(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with hostile_serving() as (base, _port, _log):
+        good = [
+            {"url": f"{base}/ok-a.rss", "source": "A"},
+            {"url": f"{base}/ok-b.rss", "source": "B"},
+        ]
+        _stage_env(home, good, monkeypatch)
+        engine = get_engine()
+        upgrade(engine)
+        assert flow.poll_feeds("v1", all_feeds=True)["by_status"] == {"ok": 2}
+        # B's entry goes bad (an over-long source, a negative interval), and a new bad one appears.
+        bad = [
+            good[0],
+            {"url": f"{base}/ok-b.rss", "source": "B" * 300, "interval": -5},
+            {"url": "javascript:alert(1)", "source": "X"},
+        ]
+        _stage_env(home, bad, monkeypatch)
+        counts = flow.poll_feeds("v2", all_feeds=True)
+    assert counts["feeds_registered"] == 1 and counts["feeds_removed"] == 0
+    refused = counts["feeds_refused"]
+    assert len(refused) == 2 and "line 5: source is 300" in refused[0]
+    # B keeps its last good registration and is still polled; nothing bad reached the database.
+    # (ok or not_modified: the healthy feeds' dates follow the clock, so their bytes may change.)
+    assert counts["feeds_polled"] == 2 and set(counts["by_status"]) <= {"ok", "not_modified"}
+    with engine.connect() as conn:
+        rows = {r.url.rsplit("/", 1)[1]: r for r in conn.execute(sa.select(feed))}
+    assert rows["ok-b.rss"].enabled and rows["ok-b.rss"].interval_s is None
+    assert len(rows) == 2
+
+
+def test_a_feed_that_fails_is_recorded_and_backed_off_while_the_others_go_on(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with hostile_serving() as (base, _port, _log):
+        registry = [
+            {"url": f"{base}{p}", "source": p} for p in ("/ok-a.rss", "/ok-b.rss", "/dates.rss")
+        ]
+        _stage_env(home, registry, monkeypatch)
+        engine = get_engine()
+        upgrade(engine)
+        # The database refuses feed A's articles (as PostgreSQL refused over-long values).
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "create trigger poison before insert on article when new.url like '%/alpha/%' "
+                "begin select raise(abort, 'poisoned entry'); end"
+            )
+        # And polling the dates feed raises: a bug that one feed trips.
+        real = flow.poll_feed
+
+        def flaky(state: FeedState, client: SafeClient, *, now: datetime) -> PollResult:
+            if state.url.endswith("/dates.rss"):
+                raise RuntimeError("parser bug")
+            return real(state, client, now=now)
+
+        monkeypatch.setattr(flow, "poll_feed", flaky)
+        before = datetime.now(UTC)
+        counts = flow.poll_feeds("iso-1", all_feeds=True)
+    assert counts["by_status"] == {"ok": 1, "parse_error": 2}, counts
+    assert counts["articles_new"] == HEALTHY_ENTRIES
+    polls = _polls(engine, "iso-1")
+    assert polls["ok-b.rss"].status == "ok" and polls["ok-b.rss"].entries_new == HEALTHY_ENTRIES
+    poisoned, raised = polls["ok-a.rss"], polls["dates.rss"]
+    assert poisoned.status == "parse_error" and poisoned.entries_new == 0
+    assert "poll not recorded (5 entries)" in poisoned.error and "poisoned entry" in poisoned.error
+    assert raised.error == "poll failed: RuntimeError: parser bug"
+    for row in (poisoned, raised):
+        # A hard failure: one point, next poll after two intervals (1 h default) +-10 % jitter.
+        assert row.failures == 1.0
+        assert row.next_poll_at.replace(tzinfo=UTC) - before > timedelta(seconds=6000)
+        assert row.etag is None  # validators not taken from a poll that was not recorded
+    with engine.connect() as conn:
+        statuses = set(conn.execute(sa.select(pipeline_run.c.status)).scalars())
+    assert statuses == {"success"}
+
+
+# The classic "billion laughs" in YAML: nine lines of nine aliases, 10^9 "lol"s once expanded.
+BILLION_LAUGHS = """\
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+feeds:
+  - url: {base}/ok-a.rss
+    source: Fine
+  - url: http://bomb.test/rss
+    source: Bomb
+    tags: *i
+  - url: http://bomb.test/other.rss
+    source: *i
+"""
+
+
+def test_yaml_alias_bomb_is_refused_in_under_a_second(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tracemalloc
+
+    from pipeline.cli import app
+    from pipeline.feeds import load_registry
+
+    path = home / "feeds.yaml"
+    path.write_text(BILLION_LAUGHS.format(base="http://fine.test"))
+    assert len(path.read_bytes()) < 600
+    tracemalloc.start()
+    started = time.monotonic()
+    registry = load_registry(path, settings=Settings())
+    elapsed = time.monotonic() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert elapsed < 1.0 and peak < 20 * 2**20, (elapsed, peak)
+    assert [s.url for s in registry.specs] == ["http://fine.test/ok-a.rss"]
+    assert [str(r) for r in registry.refused] == [
+        f"{path} line {n}: the entry expands to more than 1000 YAML nodes (an alias bomb?); "
+        "not read"
+        for n in (13, 16)
+    ]
+    # Aliases within reason still work: shared tags, and an entry repeated through an alias is
+    # refused as listed twice, cheaply (a shared node is measured and built once).
+    path.write_text(
+        "feeds:\n  - &e {url: 'http://a.test/rss', source: A, tags: &t [war, world]}\n"
+        "  - {url: 'http://b.test/rss', source: B, tags: *t}\n" + "  - *e\n" * 20_000
+    )
+    started = time.monotonic()
+    registry = load_registry(path, settings=Settings())
+    assert time.monotonic() - started < 5
+    assert [s.tags for s in registry.specs] == [("war", "world")] * 2
+    assert len(registry.refused) == 20_000 and "listed twice" in registry.refused[0].reason
+    # The poll stage polls the other feeds; the CLI lists them and says what it refused.
+    with hostile_serving() as (base, _port, _log):
+        path.write_text(BILLION_LAUGHS.format(base=base))
+        monkeypatch.setenv("MEDIAMON_FEEDS_FILE", str(path))
+        get_settings.cache_clear()
+        upgrade(get_engine())
+        started = time.monotonic()
+        counts = flow.poll_feeds("bomb-1", all_feeds=True)
+        assert time.monotonic() - started < 10
+    assert counts["by_status"] == {"ok": 1} and len(counts["feeds_refused"]) == 2
+    listing = _cli(home, monkeypatch).invoke(app, ["feeds", "list"])
+    assert listing.exit_code == 0 and "Fine" in listing.stdout
+    assert listing.stderr.count("alias bomb") == 2
+
+
+def test_feed_of_a_million_nested_elements_is_a_quick_parse_error_beside_a_healthy_one(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.samples import serving
+    from tests.hostile_server import healthy
+
+    site = _site(home, {"nested.rss": _nested_feed(10**6), "healthy.rss": healthy("alpha")})
+    with serving(site) as base:
+        registry = [
+            {"url": f"{base}/nested.rss", "source": "Nested"},
+            {"url": f"{base}/healthy.rss", "source": "Healthy"},
+        ]
+        _stage_env(home, registry, monkeypatch)
+        engine = get_engine()
+        upgrade(engine)
+        started = time.monotonic()
+        counts = flow.poll_feeds("deep-1", all_feeds=True)
+        wall = time.monotonic() - started
+    assert counts["by_status"] == {"ok": 1, "parse_error": 1}, counts
+    polls = _polls(engine, "deep-1")
+    nested = polls["nested.rss"]
+    assert "nested more than 256 deep" in nested.error and nested.bytes > 7_000_000
+    assert nested.duration_ms < 2000 and wall < 10, (nested.duration_ms, wall)
+    assert nested.failures == 1.0  # a hard failure: backed off, not retried every run
+    assert polls["healthy.rss"].entries_new == HEALTHY_ENTRIES
+
+
+def test_parse_budget_sees_markup_in_any_encoding_and_spares_real_feeds(
+    samples_base_url: str,
+) -> None:
+    import tracemalloc
+
+    budget = Settings(feed_max_elements=400_000, feed_max_depth=256)
+    doc = '<rss version="2.0"><channel><title>t</title>' + "<a>" * 300 + "</a>" * 300
+    doc += "</channel></rss>"
+    deep_utf16 = doc.encode("utf-16")
+    deep_utf7 = b'<?xml version="1.0" encoding="utf-7"?>' + doc.encode("utf-7").replace(
+        b"<", b"+ADw-"
+    ).replace(b">", b"+AD4-")
+    escaped = (
+        b'<rss version="2.0"><channel><item><link>http://x.test/1</link><description>'
+        + b"&lt;div&gt;" * 400_001
+        + b"</description></item></channel></rss>"
+    )
+    flat = b'<rss version="2.0"><channel>' + b"<a/>" * 400_001 + b"</channel></rss>"
+    headers16 = {"content-type": "application/rss+xml; charset=utf-16"}
+    for body, hdrs, reason in (
+        (deep_utf16, headers16, "nested more than 256 deep"),
+        (deep_utf7, None, "nested more than 256 deep"),
+        (escaped, None, "more than 400000 elements"),
+        (flat, None, "more than 400000 elements"),
+    ):
+        started = time.monotonic()
+        parsed = parse_feed(body, url="u", now=NOW, headers=hdrs, settings=budget)
+        assert parsed.error and reason in parsed.error, (reason, parsed.error)
+        assert time.monotonic() - started < 2
+    tracemalloc.start()
+    parsed = parse_feed(_nested_feed(10**6), url="u", now=NOW, settings=budget)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert parsed.error and peak < 64 * 2**20, peak
+    # HTML inside CDATA (unclosed <p>, void <br>) and Atom XHTML content stay within budget.
+    html = "<p>a<br>b<p>c<img src='x.png'><div><p>d</div>" * 20
+    items = "".join(
+        f"<item><link>http://x.test/{i}</link><description><![CDATA[{html}]]></description></item>"
+        for i in range(300)
+    )
+    body = f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+    assert len(parse_feed(body, url="u", now=NOW, settings=budget).entries) == 300
+    with SafeClient(FAST) as client:
+        for name in ("meridian-post.rss", "eastern-wire.atom", "harbor-gazette.rss"):
+            result = poll_feed(FeedState(f"{samples_base_url}/feeds/{name}"), client, now=NOW)
+            assert result.status == "ok" and result.entries, (name, result.error)
+
+
+def test_nul_in_an_entry_is_dropped_not_stored() -> None:
+    body = (
+        b'<rss version="2.0"><channel><title>t</title><item><title>a&#0;b</title>'
+        b"<link>http://x.test/1\x00z</link><guid>g&#0;</guid></item></channel></rss>"
+    )
+    [entry] = parse_feed(body, url="u", now=NOW).entries
+    assert (entry.title, entry.url, entry.guid) == ("ab", "http://x.test/1z", "g")

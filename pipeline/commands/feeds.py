@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
 from pipeline.config import get_settings
+
+if TYPE_CHECKING:
+    from pipeline.feeds import FeedSpec
 
 feeds_app = typer.Typer(
     help="The feed registry (feeds.yaml) and feed polling.", no_args_is_help=True
@@ -17,6 +21,29 @@ feeds_app = typer.Typer(
 
 def _registry_path() -> Path:
     return get_settings().feeds_file
+
+
+def _fail(message: str) -> NoReturn:
+    """One line on stderr and exit status 2: how every refused input ends, never a traceback."""
+    typer.echo(message, err=True)
+    raise typer.Exit(2)
+
+
+def _registry(*, for_write: bool) -> list[FeedSpec]:
+    """The registry's valid feeds. Refused entries are reported one line each on stderr; a
+    command that rewrites the file stops there (exit 2), since rewriting would drop them."""
+    from pipeline.feeds import RegistryError, read_registry_or_empty
+
+    path = _registry_path()
+    try:
+        registry = read_registry_or_empty(path)
+    except RegistryError as exc:
+        _fail(f"error: {exc}")
+    for refused in registry.refused:
+        typer.echo(f"refused: {refused}", err=True)
+    if registry.refused and for_write:
+        _fail(f"error: {path} has refused entries (above); fix them before changing it")
+    return registry.specs
 
 
 @feeds_app.command("add")
@@ -28,27 +55,29 @@ def add(
     interval: int = typer.Option(None, help="Fixed poll interval in seconds (default: adaptive)."),
 ) -> None:
     """Add a feed to the registry."""
-    from pipeline.feeds import FeedSpec, read_registry_or_empty, save_registry
+    from pipeline.feeds import EntryError, make_spec, save_registry
 
-    if not url.startswith(("http://", "https://")):
-        raise typer.BadParameter("the feed URL must start with http:// or https://")
+    try:
+        spec = make_spec(url, source, language, list(tag or ()), interval)
+    except EntryError as exc:
+        _fail(f"error: refused: {exc}")
     path = _registry_path()
-    specs = read_registry_or_empty(path)
-    if any(s.url == url for s in specs):
-        typer.echo(f"{url} is already in {path}", err=True)
+    specs = _registry(for_write=True)
+    if any(s.url == spec.url for s in specs):
+        typer.echo(f"{spec.url} is already in {path}", err=True)
         raise typer.Exit(1)
-    specs.append(FeedSpec(url, source, language, tuple(tag or ()), interval))
+    specs.append(spec)
     save_registry(path, specs)
-    typer.echo(f"added {url} ({source}) to {path}; {len(specs)} feeds")
+    typer.echo(f"added {spec.url} ({spec.source}) to {path}; {len(specs)} feeds")
 
 
 @feeds_app.command("remove")
 def remove(url: str = typer.Argument(..., help="Feed URL as listed.")) -> None:
     """Remove a feed from the registry (its polls and articles stay in the warehouse)."""
-    from pipeline.feeds import read_registry_or_empty, save_registry
+    from pipeline.feeds import save_registry
 
     path = _registry_path()
-    specs = read_registry_or_empty(path)
+    specs = _registry(for_write=True)
     kept = [s for s in specs if s.url != url]
     if len(kept) == len(specs):
         typer.echo(f"{url} is not in {path}", err=True)
@@ -60,7 +89,7 @@ def remove(url: str = typer.Argument(..., help="Feed URL as listed.")) -> None:
 @feeds_app.command("list")
 def list_feeds(output: str = typer.Option("text", "--format", help="text or json.")) -> None:
     """Registered feeds with their health: status, failures, interval, next poll, 304 rate."""
-    from pipeline.feeds import feed_health_rows, format_health, read_registry_or_empty
+    from pipeline.feeds import feed_health_rows, format_health
     from pipeline.warehouse import get_engine
     from pipeline.warehouse.migrate import upgrade
 
@@ -68,7 +97,7 @@ def list_feeds(output: str = typer.Option("text", "--format", help="text or json
     upgrade(engine)
     rows = {r["url"]: r for r in feed_health_rows(engine)}
     merged = []
-    for spec in read_registry_or_empty(_registry_path()):
+    for spec in _registry(for_write=False):
         row = rows.get(spec.url) or {
             "source": spec.source,
             "url": spec.url,
@@ -95,32 +124,40 @@ def list_feeds(output: str = typer.Option("text", "--format", help="text or json
 
 @feeds_app.command("import-opml")
 def import_opml_cmd(path: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
-    """Add every feed of an OPML file to the registry (feeds already listed are skipped)."""
-    from pipeline.feeds import RegistryError, import_opml, read_registry_or_empty, save_registry
+    """Add every feed of an OPML file to the registry (feeds already listed are skipped).
+
+    An outline that fails the registry's checks is refused on stderr with its line and the
+    others are imported; the exit status is then 2.
+    """
+    from pipeline.feeds import RegistryError, import_opml, save_registry
 
     try:
         found = import_opml(path.read_bytes())
     except RegistryError as exc:
-        typer.echo(f"{path}: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        _fail(f"error: {path}: {exc}")
+    for refused in found.refused:
+        typer.echo(f"refused: {path} {refused}", err=True)
     registry = _registry_path()
-    specs = read_registry_or_empty(registry)
+    specs = _registry(for_write=True)
     known = {s.url for s in specs}
-    added = [s for s in found if s.url not in known]
+    added = [s for s in found.specs if s.url not in known]
     save_registry(registry, specs + added)
     typer.echo(
-        f"imported {len(added)} feeds ({len(found) - len(added)} already listed) into {registry}"
+        f"imported {len(added)} feeds ({len(found.specs) - len(added)} already listed, "
+        f"{len(found.refused)} refused) into {registry}"
     )
+    if found.refused:
+        raise typer.Exit(2)
 
 
 @feeds_app.command("export-opml")
 def export_opml_cmd(
     output: Path = typer.Option(None, "--output", "-o", help="File to write (default stdout)."),
 ) -> None:
-    """Write the registry as OPML 2.0."""
-    from pipeline.feeds import export_opml, load_registry
+    """Write the registry as OPML 2.0 (entries the registry refuses are left out, on stderr)."""
+    from pipeline.feeds import export_opml
 
-    data = export_opml(load_registry(_registry_path()))
+    data = export_opml(_registry(for_write=False))
     if output is None:
         typer.echo(data.decode("utf-8"))
     else:
