@@ -58,6 +58,17 @@ def _view_exists(conn: sa.Connection, name: str) -> bool:
 # Views of later stages, shown when their migration has created them.
 OPTIONAL_SECTIONS = {
     "Stories": "select * from v_story_spread order by first_seen_at desc",
+    "Claim conflicts": (
+        "select measure, relation, ratio, a_outlet, a_speaker, a_value_low, a_value_high, "
+        "a_rate_per, b_outlet, b_speaker, b_value_low, b_value_high, b_rate_per, reason "
+        "from v_claim_conflicts order by b_seen_at desc"
+    ),
+    # Published articles whose claims were not extracted, and why (issue 16: no model for the
+    # article's language).
+    "Claims not extracted": (
+        "select nlp_status, count(*) as articles from v_articles "
+        "where nlp_status is not null and nlp_status <> 'ok' group by nlp_status"
+    ),
     "Data quality": "select * from v_dq_summary",
 }
 
