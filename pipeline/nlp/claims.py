@@ -35,6 +35,7 @@ from pipeline.nlp.periods import Period, find_periods
 from pipeline.nlp.quotes import QuoteSpan, find_quotes, inside
 from pipeline.nlp.records import Analysis, Attribution, Claim, EntityCount
 from pipeline.nlp.speakers import SpeakerMemory, remember_people
+from pipeline.nlp.tokens import doc_ents, span_ents
 
 ENTITY_LABELS = ("PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT")
 DEFAULT_MAX_CHARS = 20_000
@@ -133,7 +134,7 @@ def analyse_docs(
     entities: Counter[tuple[str, str]] = Counter()
     first_text: dict[tuple[str, str], str] = {}
     for offset, doc in docs:
-        for ent in doc.ents:
+        for ent in doc_ents(doc):
             if ent.label_ in ENTITY_LABELS:
                 key = (_entity_key(ent.text), ent.label_)
                 entities[key] += 1
@@ -150,7 +151,7 @@ def analyse_docs(
     claims: list[Claim] = []
     quote_attr: dict[int, Attribution] = {}
     claims += _quote_claims(text, quotes, sentences, quote_attr)
-    known = article_places([e for _, d in docs for e in d.ents])
+    known = article_places([e for _, d in docs for e in doc_ents(d)])
     context = _Context(rules, known)
     headline = _headline_end(text)
     for sent in sentences:
@@ -363,7 +364,7 @@ class _Context:
             _changes(rules, sent, numeric)
             for c in numeric:
                 self._fill(rules, sent, c)
-        places = [e for e in sent.span.ents if e.label_ in PLACE_LABELS]
+        places = [e for e in span_ents(sent.span) if e.label_ in PLACE_LABELS]
         if places:
             self.place = canonical_place(places[-1].text, self.known)
         if numeric:

@@ -21,6 +21,7 @@ from spacy.language import Language
 from spacy.tokens import Span, Token
 
 from pipeline.nlp.numbers import FRACTIONS, Quantity
+from pipeline.nlp.tokens import span_ents
 
 LEXICON_PATH = Path(__file__).with_name("data") / "lexicon.yaml"
 FIGURE_KINDS = ("total", "rate", "share", "change", "ordinal")
@@ -123,6 +124,14 @@ def lemmatizer_for(nlp: Language) -> Lemma:
     rules: Any = nlp.get_pipe("lemmatizer") if "lemmatizer" in nlp.component_names else None
 
     def lemma(tok: Token) -> str:
+        # Many rules ask for the same few tokens' lemmas: cache them on the doc.
+        cache: dict[int, str] = tok.doc.user_data.setdefault("mediamon_lemmas", {})
+        hit = cache.get(tok.i)
+        if hit is None:
+            hit = cache[tok.i] = _lemma(tok)
+        return hit
+
+    def _lemma(tok: Token) -> str:
         if tok.pos_ == "PROPN" or (tok.text.isupper() and len(tok.text) > 1):
             return singular(tok.text)
         if rules is not None and tok.pos_ in ("NOUN", "VERB", "ADJ", "AUX"):
@@ -413,7 +422,7 @@ class ComparableRules:
         known_low = {k.lower() for k in known}
         ents = [
             e
-            for e in sent.ents
+            for e in span_ents(sent)
             if e.label_ in PLACE_LABELS or re.sub(r"['’]s$", "", e.text).lower() in known_low
         ]
         if not ents:
@@ -433,7 +442,7 @@ class ComparableRules:
             # model gave a name it does not know.
             named = [
                 e
-                for e in sent.ents
+                for e in span_ents(sent)
                 if e in ents or (e.label_ in ("ORG", "LOC") and len(bare_name(e.text).split()) == 1)
             ]
             for e in named:

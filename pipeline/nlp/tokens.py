@@ -109,3 +109,8 @@ def pobj(prep: Token) -> Token | None:
 def span_text(tokens: list[Token]) -> str:
     doc = tokens[0].doc
     return doc_text(doc)[tokens[0].idx : tokens[-1].idx + len(tokens[-1])]
+
+
+def span_ents(span: Span) -> list[Span]:
+    """The entities inside ``span``, from the doc's cached list (``Span.ents`` rebuilds them)."""
+    return [e for e in doc_ents(span.doc) if e.start >= span.start and e.end <= span.end]
