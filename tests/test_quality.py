@@ -1,4 +1,5 @@
-"""The quality gate on SQLite: suites, quarantine with reasons, batch rejection, release, docs."""
+"""The quality gate on SQLite: suites, quarantine with reasons, held sources and claims, batch
+rejection, release, docs."""
 
 from __future__ import annotations
 
@@ -18,14 +19,18 @@ from pipeline.quality.gate import BatchRejectedError, run_gate
 from pipeline.quality.release import list_quarantine, release
 from pipeline.quality.results import Validator
 from pipeline.quality.suites import ARTICLE, CLAIM
-from pipeline.warehouse import get_engine
+from pipeline.warehouse import get_engine, make_engine
 from pipeline.warehouse.schema import article, pipeline_run
+from pipeline.warehouse.schema_claims import claim
+from pipeline.warehouse.schema_quality import quarantine
 from tests.conftest import reachable_ok_articles
 from tests.quality_checks import (
     RUN,
     Warehouse,
+    check_claim_is_held_not_its_article,
+    check_failing_source_is_held,
     check_gate_row_defects,
-    check_source_failure_rejects,
+    plant_claim_defects,
     plant_row_defects,
     text_of,
 )
@@ -51,8 +56,8 @@ def test_gate_quarantines_exactly_the_planted_rows(home: Path) -> None:
     assert any((home / "cache" / "jinja").iterdir())
 
 
-def test_source_failure_share_rejects_the_batch(home: Path) -> None:
-    check_source_failure_rejects(get_engine(), get_settings())
+def test_failing_source_is_held_and_the_healthy_one_publishes(home: Path) -> None:
+    check_failing_source_is_held(get_engine(), get_settings())
 
 
 def test_stage_fails_with_batch_rejected_and_records_it(home: Path) -> None:
@@ -155,29 +160,92 @@ def test_claim_suite_flags_each_planted_defect(home: Path) -> None:
     }
 
 
-def test_a_bad_claim_holds_back_its_article(home: Path) -> None:
+def test_a_bad_claim_is_held_and_its_article_published(home: Path) -> None:
+    check_claim_is_held_not_its_article(get_engine(), get_settings())
+
+
+def test_a_held_claim_stays_held_when_its_article_is_gated_again(home: Path) -> None:
+    # art-3 has no title and a quote without a speaker: both are held. Release only the title
+    # row after fixing the title: the article publishes, the claim stays held with its one row.
     engine = get_engine()
     wh = Warehouse(engine)
-    for aid in ("art-1", "art-2", "art-3"):
-        wh.article(aid)
-    wh.poll("Eastern Wire")
+    c = plant_claim_defects(wh)
+    run_gate(engine, RUN, get_settings())
+    title = list_quarantine(engine, expectation="article.title_not_null")
+    with engine.begin() as conn:
+        conn.execute(sa.update(article).where(article.c.id == "art-3").values(title="Fixed"))
+    result = release(engine, ids=[r.id for r in title])
+    assert (result.articles_requeued, result.claims_unheld) == (1, 0)
+    wh.poll("Eastern Wire", run_id="gate-run-2")
+    counts = run_gate(engine, "gate-run-2", get_settings())
+    assert (counts.published, counts.claims_held) == (1, 0)
+    assert wh.statuses()["art-3"] == "published"
+    assert c["art3_mute"] in wh.held_claims()
+    assert c["art3_numeric_ok"] in wh.view_claims()
+    assert c["art3_mute"] not in wh.view_claims()
+    rows = [
+        r
+        for r in list_quarantine(engine, include_released=True)
+        if r.entity_id == str(c["art3_mute"])
+    ]
+    assert [(r.run_id, r.released_at) for r in rows] == [(RUN, None)]
+
+    # Releasing every claim row un-holds the claims; their articles stay as they are.
+    out = runner.invoke(app, ["quarantine", "release", "--all"])
+    assert out.exit_code == 0, out.output
+    assert wh.held_claims() == set()
+    assert wh.statuses() == {a: "published" for a in ("art-1", "art-2", "art-3")}
+    assert c["art3_mute"] in wh.view_claims()
+
+
+def test_migration_holds_claims_quarantined_before_it(tmp_path: Path) -> None:
+    # Before 0012 a bad claim quarantined its article; its open row now holds the claim, so
+    # releasing it means the same as for a claim the gate holds today.
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.sqlite'}")
+    wh = Warehouse(engine, revision="20261206_0011")
+    wh.article("old-1", status="quarantined")
     body = text_of(300)
-    good_quote = {"kind": "quote", "speaker": "the mayor", "qualifier": None}
-    wh.claim("art-1", 0, body, 8, 40)
-    wh.claim("art-1", 1, body, 50, 90, **good_quote)
-    bad_qualifier = wh.claim("art-2", 0, body, 8, 40, qualifier="roughly")
-    wrong_text = wh.claim("art-3", 0, body, 8, 40, text="a sentence the article never had")
-    mute = wh.claim("art-3", 1, body, 50, 90, **(good_quote | {"speaker": None}))
-    counts = run_gate(engine, RUN, get_settings())
-    assert wh.statuses() == {"art-1": "published", "art-2": "quarantined", "art-3": "quarantined"}
-    assert wh.quarantine_keys() == {
-        ("claim", str(bad_qualifier), "claim.qualifier_valid"),
-        ("claim", str(wrong_text), "claim.evidence_matches_text"),
-        ("claim", str(mute), "claim.quote_has_speaker"),
-    }
-    assert (counts.published, counts.quarantined) == (1, 2)
-    held = list_quarantine(engine, expectation="claim.qualifier_valid")
-    assert [(r.article_id, r.observed_value) for r in held] == [("art-2", "roughly")]
+    old = {"via": [], "cites": [], "hedges": [], "hedged": False, "extractor_version": "t"}
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        ids = [
+            conn.execute(
+                claim.insert()
+                .values(
+                    article_id="old-1",
+                    claim_index=i,
+                    kind="numeric",
+                    text=body[8:40],
+                    start_offset=8,
+                    end_offset=40,
+                    created_at=now,
+                    **old,
+                )
+                .returning(claim.c.id)
+            ).scalar_one()
+            for i in range(3)
+        ]
+        for cid, released in ((ids[0], None), (ids[1], now)):
+            conn.execute(
+                quarantine.insert().values(
+                    entity="claim",
+                    entity_id=str(cid),
+                    article_id="old-1",
+                    expectation="claim.qualifier_valid",
+                    reason="qualifier outside its vocabulary",
+                    run_id="old-run",
+                    created_at=now,
+                    released_at=released,
+                )
+            )
+    wh = Warehouse(engine)  # upgrades to head
+    assert wh.held_claims() == {ids[0]}
+    # Only a claim row held the old article: releasing it un-holds the claim and sends the
+    # article back through the gate.
+    result = release(engine, release_all=True, now=now)
+    assert (result.rows_released, result.claims_unheld, result.articles_requeued) == (1, 1, 1)
+    assert wh.statuses() == {"old-1": "analysed"}
+    engine.dispose()
 
 
 def test_many_failures_across_batches_are_all_quarantined(

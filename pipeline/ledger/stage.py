@@ -73,7 +73,11 @@ def _seen_at() -> Any:
 
 
 def _pending(conn: Connection, limit: int) -> list[Any]:
-    """Numeric claims of published articles that the ledger has not handled yet."""
+    """Numeric claims of published articles that the ledger has not handled yet.
+
+    Claims the quality gate holds back wait outside the queue; releasing one clears ``held``
+    and it is linked on the next run (``linked`` is still false).
+    """
     return list(
         conn.execute(
             sa.select(
@@ -85,7 +89,7 @@ def _pending(conn: Connection, limit: int) -> list[Any]:
             .join(article, article.c.id == claim.c.article_id)
             .join(source, source.c.id == article.c.source_id)
             .outerjoin(article_signature, article_signature.c.article_id == article.c.id)
-            .where(UNLINKED, article.c.status == "published")
+            .where(UNLINKED, claim.c.held == sa.false(), article.c.status == "published")
             .order_by(claim.c.id)
             .limit(limit)
         )

@@ -125,15 +125,20 @@ def claim_frame(
 ) -> pd.DataFrame:
     """The claims of ``article_ids`` with their article's length and evidence slice.
 
-    ``texts`` (article id -> text) saves re-reading texts the caller already holds; each text
-    is read once per article, not once per claim (a claim-dense article has dozens).
+    Claims already held back (``claim.held``) are left out: their open quarantine row stands
+    until it is released, so an article that comes back through the gate does not quarantine
+    them a second time. ``texts`` (article id -> text) saves re-reading texts the caller already
+    holds; each text is read once per article, not once per claim (a claim-dense article has
+    dozens).
     """
     claim = metadata.tables.get("claim")
     if claim is None or not article_ids:
         return pd.DataFrame(columns=[*CLAIM_COLUMNS, "article_length", "evidence_slice"])
     df = _frame(
         conn,
-        sa.select(*(claim.c[c] for c in CLAIM_COLUMNS)).where(claim.c.article_id.in_(article_ids)),
+        sa.select(*(claim.c[c] for c in CLAIM_COLUMNS)).where(
+            claim.c.article_id.in_(article_ids), claim.c.held == sa.false()
+        ),
         CLAIM_COLUMNS,
     )
     if texts is None:

@@ -1,9 +1,10 @@
 """Expectation suites, declared in code (GX 1.x): one per kind of frame the gate validates.
 
 Every expectation carries ``meta``: ``key`` (the stable name stored in dq_result and quarantine),
-``level`` (``row``: failing rows are quarantined; ``batch``: the whole batch is rejected) and
-``reason`` (what a person reads in ``mediamon quarantine list``). Thresholds come from settings,
-so the suites are rebuilt from them on every gate run.
+``level`` (``row``: what a failing row is about is held back, and only that: the article, the
+claim, or the source's waiting articles; ``batch``: the whole batch is rejected) and ``reason``
+(what a person reads in ``mediamon quarantine list``). Thresholds come from settings, so the
+suites are rebuilt from them on every gate run.
 
 The frames (pipeline/quality/frames.py) carry a few derived columns, computed in pandas, where a
 check spans two tables or needs arithmetic (an article slice, fetched_at + 1 day); the comparison
@@ -132,7 +133,11 @@ def article_suite(settings: Settings) -> gx.ExpectationSuite:
 
 
 def article_source_suite(settings: Settings) -> gx.ExpectationSuite:
-    """Batch-level check: each source's share of failed fetches/extractions in the window."""
+    """Per source: its share of failed fetches/extractions in the window.
+
+    A failing row is a source: the gate quarantines that source's waiting articles with the
+    reason and publishes the other sources' (issue 19; this used to reject the whole batch).
+    """
     bound = settings.dq_max_source_failure_share
     return gx.ExpectationSuite(
         name=ARTICLE_SOURCE,
@@ -145,7 +150,6 @@ def article_source_suite(settings: Settings) -> gx.ExpectationSuite:
                 meta=_meta(
                     "source_failure_share",
                     f"share of failed fetches/extractions above {bound:.0%}",
-                    level="batch",
                 ),
             )
         ],
@@ -153,7 +157,10 @@ def article_source_suite(settings: Settings) -> gx.ExpectationSuite:
 
 
 def claim_suite(settings: Settings) -> gx.ExpectationSuite:
-    """Row-level checks of the claims of one batch of articles (issue 6's claim table)."""
+    """Row-level checks of the claims of one batch of articles (issue 6's claim table).
+
+    A failing claim is held back on its own (``claim.held``); its article still publishes.
+    """
     del settings  # no claim thresholds yet; same signature as the other suites
     expectations: list[Expectation] = [
         ExpectColumnValuesToBeInSet(

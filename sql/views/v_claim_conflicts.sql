@@ -1,6 +1,7 @@
 -- v_claim_conflicts: one row per pair of claims about the same measure whose figures diverge
 -- (comparable, no overlap within 10 %) or contradict (different ordinals: "fourth year" vs
--- "fifth year"), both from published articles. Side a is the earlier seen claim.
+-- "fifth year"), both from published articles and neither held back by the quality gate
+-- (claim.held). Side a is the earlier seen claim.
 --
 -- columns:
 --   measure_id, measure     the measure both claims count
@@ -38,7 +39,7 @@ with side as (
     left join actor as sp on sp.id = c.speaker_actor_id
     left join actor as vi on vi.id = c.via_actor_id
     left join actor as ci on ci.id = c.cites_actor_id
-    where a.status = 'published'
+    where a.status = 'published' and not c.held
 ),
 pairs as (
     select

@@ -1,6 +1,7 @@
 -- v_claim_ledger: one row per numeric claim of a published article that the ledger linked to a
 -- measure: every figure for a measure, by outlet and speaker, over time. Filter on measure_id
--- (or measure) and order by seen_at to read one measure's history.
+-- (or measure) and order by seen_at to read one measure's history. Claims the quality gate holds
+-- back (claim.held) are left out.
 --
 -- columns:
 --   measure_id, measure     the measure (measure.label: "desert · soldier · Ostrel")
@@ -62,4 +63,4 @@ left join actor as sp on sp.id = c.speaker_actor_id
 left join actor as vi on vi.id = c.via_actor_id
 left join actor as ci on ci.id = c.cites_actor_id
 left join claim_cluster_member as mem on mem.claim_id = c.id
-where a.status = 'published'
+where a.status = 'published' and not c.held

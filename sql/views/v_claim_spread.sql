@@ -1,5 +1,6 @@
 -- v_claim_spread: one row per figure cluster: one figure of one measure repeated by published
--- articles (same values, kind and rate), with where it was first seen and how it spread.
+-- articles (same values, kind and rate), with where it was first seen and how it spread. Claims
+-- the quality gate holds back (claim.held) are not members.
 --
 -- columns:
 --   cluster_id              claim_cluster.id
@@ -29,7 +30,7 @@ with members as (
     join claim as c on c.id = mem.claim_id
     join claim_measure as cm on cm.claim_id = mem.claim_id
     join article as a on a.id = c.article_id
-    where a.status = 'published'
+    where a.status = 'published' and not c.held
 ),
 counts as (
     select

@@ -1,5 +1,6 @@
 -- v_claims: one row per claim (numeric figure, quote or attributed statement) of a published
--- article. Claims of quarantined articles and of articles still in the pipeline are left out.
+-- article. Claims of quarantined articles and of articles still in the pipeline are left out,
+-- and so are claims the quality gate holds back (claim.held: see `mediamon quarantine list`).
 -- Offsets point into article.text (v_articles.text): text[start_offset:end_offset] is the
 -- evidence sentence(s), text[value_start:value_end] the figure, quoted words or reported clause.
 --
@@ -94,4 +95,4 @@ left join actor as vi on vi.id = c.via_actor_id
 left join actor as ci on ci.id = c.cites_actor_id
 left join claim_measure as cm on cm.claim_id = c.id
 left join measure as m on m.id = cm.measure_id
-where a.status = 'published'
+where a.status = 'published' and not c.held

@@ -253,51 +253,82 @@ def _published_views(url: str) -> dict[str, Any]:
 
 
 def _check_batch_rejection(tmp_path: Path, port: int) -> None:
-    """A batch-level failure fails the gate task (so the DAG run) and publishes nothing."""
+    """A failing source no longer rejects the batch (issue 19): its article is held back with
+    the reason, an article of a healthy source in the same run publishes, the DAG run is green.
+    """
     url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
     before = _published_views(url)
     assert before["v_articles"], "the first run published nothing to compare against"
+    failing_id, healthy_id = "f" * 64, "e" * 64
     engine = make_engine(url)
     with engine.begin() as conn:
         # A new analysed article from a source that also has failed fetches/extractions in the
-        # window: with the failure-share bound at 0 the gate must reject the whole batch.
-        src, feed_id = conn.execute(
+        # window (with the failure-share bound at 0 the gate holds that source back), and one
+        # from a source without failures.
+        failing = conn.execute(
             sa.text(
                 "select source_id, feed_id from article "
                 "where status in ('fetch_failed', 'extract_failed') limit 1"
             )
         ).one()
-        conn.execute(
+        healthy = conn.execute(
             sa.text(
-                "insert into article (id, url, source_id, feed_id, discovered_at, "
-                "discovered_run_id, status, attempts, fetched_at, title, text, word_count, "
-                "language, published_at, updated_at) values (:id, :url, :src, :feed, "
-                "CURRENT_TIMESTAMP, 'seeded', 'analysed', 1, CURRENT_TIMESTAMP, 'Seeded', "
-                ":text, 120, 'en', NULL, CURRENT_TIMESTAMP)"
-            ),
-            {
-                "id": "f" * 64,
-                "url": "http://127.0.0.1/seeded.html",
-                "src": src,
-                "feed": feed_id,
-                "text": " ".join(["word"] * 120),
-            },
-        )
+                "select source_id, feed_id from article where status = 'published' and "
+                "source_id not in (select source_id from article "
+                "where status in ('fetch_failed', 'extract_failed')) limit 1"
+            )
+        ).one()
+        for aid, (src, feed_id) in ((failing_id, failing), (healthy_id, healthy)):
+            conn.execute(
+                sa.text(
+                    "insert into article (id, url, source_id, feed_id, discovered_at, "
+                    "discovered_run_id, status, attempts, fetched_at, title, text, word_count, "
+                    "language, published_at, updated_at) values (:id, :url, :src, :feed, "
+                    "CURRENT_TIMESTAMP, 'seeded', 'analysed', 1, CURRENT_TIMESTAMP, 'Seeded', "
+                    ":text, 120, 'en', NULL, CURRENT_TIMESTAMP)"
+                ),
+                {
+                    "id": aid,
+                    "url": f"http://127.0.0.1/seeded-{aid[0]}.html",
+                    "src": src,
+                    "feed": feed_id,
+                    "text": " ".join(["word"] * 120),
+                },
+            )
     engine.dispose()
     strict = {"MEDIAMON_DQ_MAX_SOURCE_FAILURE_SHARE": "0", "MEDIAMON_DQ_SOURCE_MIN_ARTICLES": "1"}
-    second = _run_demo(tmp_path, port, strict)
-    log = second.stdout + second.stderr
-    assert second.returncode != 0, log[-5000:]
-    assert "gate_articles" in log and "BatchRejectedError" in log, log[-5000:]
-    assert _published_views(url) == before
+    third = _run_demo(tmp_path, port, strict)
+    log = third.stdout + third.stderr
+    assert third.returncode == 0, log[-5000:]
+    assert "dag run state: success" in log and "BatchRejectedError" not in log, log[-5000:]
+    after = _published_views(url)
+    # Only the healthy source's article joined the published views.
+    assert {r[0] for r in after["v_articles"]} == {r[0] for r in before["v_articles"]} | {
+        healthy_id
+    }
+    assert after["v_story_spread"] == before["v_story_spread"]
+    assert after["v_duplicates"] == before["v_duplicates"]
     engine = make_engine(url)
     with engine.connect() as conn:
-        assert (
-            conn.execute(sa.text(f"select status from article where id = '{'f' * 64}'")).scalar()
-            == "analysed"
+        statuses = dict(
+            conn.execute(
+                sa.text("select id, status from article where id in (:f, :h)"),
+                {"f": failing_id, "h": healthy_id},
+            ).all()
         )
-        outcomes = conn.execute(
-            sa.text("select distinct outcome from dq_run where suite = 'article_source'")
-        ).scalars()
-        assert "rejected" in set(outcomes)
+        assert statuses == {failing_id: "quarantined", healthy_id: "published"}
+        held = conn.execute(
+            sa.text(
+                "select entity, entity_id, reason from quarantine "
+                "where expectation = 'article_source.source_failure_share'"
+            )
+        ).all()
+        assert [(e, i) for e, i, _ in held] == [("article", failing_id)]
+        assert "share of failed fetches/extractions above 0%" in held[0][2]
+        outcomes = set(
+            conn.execute(
+                sa.text("select distinct outcome from dq_run where suite = 'article_source'")
+            ).scalars()
+        )
+        assert "quarantined" in outcomes and "rejected" not in outcomes
     engine.dispose()

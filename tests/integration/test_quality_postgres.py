@@ -9,7 +9,11 @@ import sqlalchemy as sa
 
 from pipeline.config import get_settings
 from pipeline.warehouse import make_engine
-from tests.quality_checks import check_gate_row_defects, check_source_failure_rejects
+from tests.quality_checks import (
+    check_claim_is_held_not_its_article,
+    check_failing_source_is_held,
+    check_gate_row_defects,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -26,9 +30,17 @@ def test_gate_row_defects_on_postgres(pg_url: str, home: Path) -> None:
         engine.dispose()
 
 
-def test_source_failure_rejects_on_postgres(pg_url: str, home: Path) -> None:
+def test_failing_source_is_held_on_postgres(pg_url: str, home: Path) -> None:
     engine = make_engine(pg_url)
     try:
-        check_source_failure_rejects(engine, get_settings())
+        check_failing_source_is_held(engine, get_settings())
+    finally:
+        engine.dispose()
+
+
+def test_claim_is_held_not_its_article_on_postgres(pg_url: str, home: Path) -> None:
+    engine = make_engine(pg_url)
+    try:
+        check_claim_is_held_not_its_article(engine, get_settings())
     finally:
         engine.dispose()
