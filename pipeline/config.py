@@ -221,7 +221,8 @@ class Settings(BaseSettings):
     dq_min_words: int = 80
     dq_max_words: int = 30_000
     # A source whose fetch/extract failures exceed this share of its recent articles has most
-    # likely changed its site layout (Fundus's publisher canary): stop publishing, alert.
+    # likely changed its site layout (Fundus's publisher canary): its articles are quarantined
+    # (releasable) while the other sources publish.
     dq_max_source_failure_share: float = 0.5
     # ... but only judge a source on enough articles; 2 failures out of 3 is noise, not drift.
     dq_source_min_articles: int = 10

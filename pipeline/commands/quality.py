@@ -47,7 +47,9 @@ def release_rows(
     result = release(get_engine(), ids=ids or (), expectation=expectation, release_all=release_all)
     typer.echo(
         f"released {result.rows_released} row(s); {result.articles_requeued} article(s) back to "
-        f"analysed for the next gate run; {result.articles_still_held} still held by other reasons"
+        f"analysed for the next gate run; {result.articles_still_held} still held by other "
+        f"reasons; {result.claims_unheld} claim(s) back in the claim views and the ledger's "
+        f"queue; {result.claims_still_held} claim(s) still held"
     )
 
 

@@ -5,7 +5,9 @@ Defined on the shared ``pipeline.warehouse.schema.metadata`` so migrations see o
 - ``dq_run``: one row per suite validated on one batch (or one pre-flight check) of a gate run.
 - ``dq_result``: one row per expectation of a ``dq_run``, with its counts and a sample.
 - ``quarantine``: one row per (entity row, failed expectation). A row is open until released;
-  ``article_id`` names the article whose publication it holds back (null for feed polls).
+  ``article_id`` names the article the row is about: for an article row, the article it holds
+  back; for a claim row, the claim's article (which publishes; the claim itself is held, claim.held)
+  (null for feed polls).
 """
 
 from __future__ import annotations

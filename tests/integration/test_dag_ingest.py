@@ -206,7 +206,7 @@ def test_demo_runs_the_dag_end_to_end_idempotent_and_gated(
     for table in ("source", "feed", "article"):
         assert after_two["tables"][table] == after_one["tables"][table]
     assert after_two["tables"]["feed_poll"] == 2 * after_one["tables"]["feed"]
-    # Third run, on the same warehouse: a batch the gate must reject as a whole.
+    # Third run, on the same warehouse: one failing source is held back, the rest publishes.
     _check_batch_rejection(tmp_path, port)
 
 
