@@ -162,9 +162,20 @@ def describe(tokens: list[Token]) -> tuple[str, str | None, int, int] | None:
         best = _appositive_name(tokens)
     if best is None:
         best = _trailing_name(tokens)
+    # The phrase's own head: when it is a common noun ("prosecutors in Calder", "Education
+    # advocacy groups", "Labour ministry data"), a name inside it only modifies it.
+    heads = [t for t in base if t.head.i < base.start or t.head.i >= base.end or t.head.i == t.i]
+    common_head = heads[0] if len(heads) == 1 and heads[0].pos_ == "NOUN" else None
     if best is None:
         for e in ents:
             if e.label_ not in SPEAKER_LABELS:
+                continue
+            if (
+                common_head is not None
+                and not (e.start <= common_head.i < e.end)
+                and e.root.dep_ != "appos"
+                and not (e.start > 0 and doc[e.start - 1].text == ",")  # ", Per Lunde,"
+            ):
                 continue
             poss = (e.end < base.end and doc[e.end].tag_ == "POS") or doc[e.end - 1].tag_ == "POS"
             if e.start > base.start and doc[e.start - 1].tag_ == "POS":
