@@ -356,9 +356,22 @@ class _Context:
     last: Claim | None = None
     last_sentence: int = -1
     sentence: int = 0
+    # speaker -> (sentence number, what they cited there)
+    cited: dict[str, tuple[int, list[str]]] = dataclasses.field(default_factory=dict)
 
     def annotate(self, sent: _Sentence, numeric: list[Claim]) -> None:
         self.sentence += 1
+        # "..., Loret said, citing the Prosecutor General's Office. She said 1,500 a month":
+        # the next sentence's figures from the same speaker rest on the same source.
+        for c in numeric:
+            a = c.attribution
+            prior = self.cited.get(a.speaker or "")
+            if a.speaker and not a.cites and prior and prior[0] == self.sentence - 1:
+                a.cites = list(prior[1])
+        for cue in sent.cues:
+            a = cue.attribution
+            if a.speaker and a.cites:
+                self.cited[a.speaker] = (self.sentence, list(a.cites))
         rules = self.rules
         if rules is not None:
             _changes(rules, sent, numeric)
