@@ -657,3 +657,15 @@ def test_posting_or_adding_a_thing_is_not_a_cue(extractor: ClaimExtractor) -> No
     claims = {c.value_low: c for c in _claims(extractor, text) if c.kind == "numeric"}
     assert claims[300.0].attribution.speaker == "Ilse Brandt"
     assert claims[40.0].attribution.cue is None
+
+
+def test_descriptions_resolve_to_the_person_named_before(extractor: ClaimExtractor) -> None:
+    text = (
+        "Finance Minister Oskar Lemm presented the budget on Monday. The 61-year-old said the "
+        "deficit would fall to 3.1% next year. President Ilya Marek backed the plan. The "
+        "president said 40,000 public jobs were safe."
+    )
+    claims = {c.value_low: c for c in _claims(extractor, text) if c.kind == "numeric"}
+    assert claims[3.1].attribution.speaker == "Oskar Lemm"
+    assert claims[40000.0].attribution.speaker == "Ilya Marek"
+    assert claims[40000.0].attribution.speaker_kind == "person"

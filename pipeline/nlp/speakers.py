@@ -3,6 +3,7 @@ through an article so "She claimed" / "They argue" resolve to the right name."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from spacy.tokens import Span, Token
@@ -403,6 +404,14 @@ def set_speaker(attr: Attribution, toks: list[Token], memory: SpeakerMemory, off
         attr.speaker_kind = speaker_kind(found.text, person=found.person)
         attr.resolved = True
         return
+    found = _description_of(toks, memory, offset)
+    if found is not None:
+        # "The 56-year-old", "the president": a description of a person named earlier.
+        attr.speaker, attr.speaker_role = found.text, found.role
+        attr.speaker_start, attr.speaker_end = found.start, found.end
+        attr.speaker_kind = "person"
+        attr.resolved = True
+        return
     described = describe(toks)
     if described is None:
         return
@@ -417,14 +426,47 @@ def set_speaker(attr: Attribution, toks: list[Token], memory: SpeakerMemory, off
     memory.speakers.append(Mention(name, role, offset + start, offset + end, person))
 
 
+# Roles that only a person holds, beyond TITLES and PERSON_NOUNS ("the statistician said").
+_ROLE_NOUNS = {"statistician", "economist", "lawyer", "physician", "doctor", "professor", "author"}
+_AGE_DESCRIPTION = re.compile(r"^(?:the|The)\s+\d{1,3}-year-old$")
+
+
+def _description_of(toks: list[Token], memory: SpeakerMemory, offset: int) -> Mention | None:
+    """The person a definite description refers to: "The 56-year-old" -> the most recent person
+    named before; "the president" -> the most recent person whose role has that word."""
+    if not toks or toks[0].lower_ != "the" or len(toks) > 6:
+        return None
+    text = doc_text(toks[0].doc)[toks[0].idx : toks[-1].idx + len(toks[-1])]
+    before = offset + toks[0].idx
+    people = [m for m in memory.speakers + memory.people if m.person and m.start < before]
+    if not people:
+        return None
+    if _AGE_DESCRIPTION.match(text):
+        return max(people, key=lambda m: m.start)
+    if len(toks) == 2 and toks[1].pos_ == "NOUN" and (
+        toks[1].lower_ in TITLES or toks[1].lower_ in PERSON_NOUNS or toks[1].lower_ in _ROLE_NOUNS
+    ):
+        word = toks[1].lower_
+        roles = [m for m in people if m.role and word in m.role.lower().split()]
+        if roles:
+            return max(roles, key=lambda m: m.start)
+    return None
+
+
 def remember_people(sent: Span, memory: SpeakerMemory, offset: int) -> None:
     """Record the people named in ``sent`` (antecedents for he/she)."""
     for e in doc_ents(sent.doc):
         if not (sent.start <= e.start < sent.end):
             continue
         if e.label_ == "PERSON":
+            # A title written before the name ("President Ilya Marek") is the person's role, for
+            # a later "the president".
+            k = e.start
+            while k > sent.start and sent.doc[k - 1].lower_ in TITLES:
+                k -= 1
+            role = sent.doc[k : e.start].text or None
             memory.people.append(
-                Mention(e.text, None, offset + e.start_char, offset + e.end_char, True)
+                Mention(e.text, role, offset + e.start_char, offset + e.end_char, True)
             )
 
 
