@@ -457,7 +457,7 @@ def _ordinal_claims(
         )
         attr = _attribution_for(q, sent, quotes, quote_attr)
         lemma = rules.lemma if rules is not None else (lambda t: str(t.lower_))
-        event = _ordinal_event(sent, start, o.owner, o.unit, lemma)
+        event = _ordinal_event(sent, start, o.owner, o.unit or "", lemma)
         out.append(
             Claim(
                 kind="numeric",
@@ -473,9 +473,10 @@ def _ordinal_claims(
                 qualifier="exact",
                 unit=o.unit,
                 unit_norm=o.unit,
-                unit_class="ordinal",
+                unit_class={"ordinal": "ordinal", "duration": "duration"}.get(o.kind),
                 event=event,
-                figure_kind="ordinal",
+                # a multiple ("twice as much") is a ratio: a share of something named elsewhere
+                figure_kind={"ordinal": "ordinal", "duration": "total"}.get(o.kind, "share"),
             )
         )
     return out

@@ -168,10 +168,95 @@ class Ordinal:
 
     start: int
     end: int
-    value: int
-    unit: str
+    value: float
+    unit: str | None
     owner: str | None
+    # ordinal ("the fifth year"), multiple ("twice as much") or duration ("an 18-year
+    # insurgency")
+    kind: str = "ordinal"
 
+
+# "a sixth fatality", "a fifth helicopter", "the third month in a row": a new instance counted.
+_A_NTH = re.compile(
+    rf"(?i)\b(?:a\s+(?P<ord>{_ORD})\s+(?:straight\s+|consecutive\s+)?(?P<unit>[a-z]+)\b"
+    rf"|the\s+(?P<ord2>{_ORD})\s+(?P<unit2>[a-z]+)\s+(?:in\s+a\s+row|running|straight)\b)"
+)
+# Ordinals that name or rank a thing rather than count it ("a second round", "a third term").
+_NAMING_NOUNS = {
+    "night",
+    "hour",
+    "minute",
+    "decade",
+    "century",
+    "of",
+    "in",
+    "to",
+    "and",
+    "or",
+    "the",
+    "a",
+    "an",
+    "as",
+    "for",
+    "at",
+    "on",
+    "by",
+    "with",
+    "from",
+    "more",
+    "less",
+    "round",
+    "term",
+    "stage",
+    "phase",
+    "half",
+    "quarter",
+    "place",
+    "edition",
+    "season",
+    "leg",
+    "wave",
+    "reading",
+    "attempt",
+    "time",
+    "year",
+    "month",
+    "week",
+    "day",
+    "floor",
+    "grade",
+    "generation",
+    "party",
+    "person",
+    "hand",
+    "look",
+    "opinion",
+    "chance",
+    "thought",
+}
+_SMALL_NUMBERS = {
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "fifteen": 15,
+    "twenty": 20,
+    "thirty": 30,
+}
+# "an 18-year insurgency", "a three-month siege": how long a named thing lasted.
+_N_LONG = re.compile(
+    r"(?i)\ban?\s+(?P<num>\d{1,3}|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+    r"|fifteen|twenty|thirty)-(?P<unit>year|month|week|day)(?:-long)?\s+(?P<owner>insurgency|war"
+    r"|conflict|siege|occupation|campaign|blockade|strike|standoff|drought|shutdown|rebellion)\b"
+)
+_TWICE = re.compile(r"(?i)\btwice\s+as\s+(?:much|many|high|large|long|likely|fast|big)\b")
 
 _PERIOD_PREP = re.compile(
     r"\b(?:since|during|by|from|until|after|before|over|throughout|through|in)\s+$"
@@ -199,6 +284,34 @@ def find_ordinals(text: str) -> list[Ordinal]:
             out.append(
                 Ordinal(m.start("ord"), m.end("unit"), value, m.group("unit").lower(), owner)
             )
+    for m in _A_NTH.finditer(text):
+        in_a_row = m.group("ord") is None
+        g_ord, g_unit = ("ord2", "unit2") if in_a_row else ("ord", "unit")
+        word = m.group(g_ord).lower()
+        value = _ORDINAL_WORDS.get(word) or int(re.sub(r"\D", "", word))
+        unit = m.group(g_unit).lower()
+        if value < 2 or (unit in _NAMING_NOUNS and not in_a_row):
+            continue
+        if any(o.start <= m.start(g_ord) < o.end for o in out):
+            continue
+        out.append(Ordinal(m.start(g_ord), m.end(g_unit), value, unit, None))
+    for m in _N_LONG.finditer(text):
+        raw = m.group("num").lower()
+        length = float(raw) if raw.isdigit() else float(_SMALL_NUMBERS.get(raw, 0))
+        if length and not any(o.start <= m.start("num") < o.end for o in out):
+            out.append(
+                Ordinal(
+                    m.start("num"),
+                    m.end("unit"),
+                    length,
+                    m.group("unit").lower(),
+                    m.group("owner").lower(),
+                    "duration",
+                )
+            )
+    for m in _TWICE.finditer(text):
+        if not any(o.start <= m.start() < o.end for o in out):
+            out.append(Ordinal(m.start(), m.start() + len("twice"), 2, None, None, "multiple"))
     return sorted(out, key=lambda o: o.start)
 
 

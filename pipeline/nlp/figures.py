@@ -391,6 +391,8 @@ def unit_of(q: Quantity, sent: Span, offset: int) -> str | None:
     if q.currency:
         return q.currency  # "$4.2 billion in aid": the money is what is counted
     following = [t for t in sent if t.idx >= q.end - offset]
+    if following and following[0].lower_ == "times":
+        return None  # "three times the original budget": a multiple, not a count of times
     fraction = q.text.strip().lower() in FRACTIONS or re.search(
         r"(?i)thirds|quarters|fifths|\b(?:in|out of)\b", q.text
     )
