@@ -24,8 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 GOLD = REPO / "tests" / "gold" / "claims"
 # Written blind (issue 16: by an annotator who never read pipeline/ nor ran the extractor,
 # following tests/gold/ANNOTATION.md and its issue-16 section), committed before any code looked
-# at it, never tuned on. Its scores are reported (python -m tests.claims_scoring
-# tests/gold/claims_holdout_2), not asserted: issue 16's bars are not met on it yet. The first
+# at it, never tuned on (python -m tests.claims_scoring tests/gold/claims_holdout_2). The first
 # held-out set (h*.txt in tests/gold/claims) became part of the tuning set.
 HOLDOUT = REPO / "tests" / "gold" / "claims_holdout_2"
 SAMPLE_HTML = REPO / "samples/site/eastern-wire/2026/10/prisoner-swap-180-observers.html"
@@ -67,6 +66,24 @@ def test_gold_set_scores(extractor: ClaimExtractor) -> None:
     for field in claims_scoring.FIELDS:
         assert score.accuracy(field) >= 0.85, (field, score.errors)
     assert score.strict_precision >= 0.85, score.errors
+    assert score.attributed_recall >= 0.95, score.errors
+    assert score.quote_recall >= 0.9 and score.quote_speaker_accuracy >= 0.88, score.errors
+    assert score.statement_recall >= 0.8, score.errors
+
+
+def test_held_out_set_scores(extractor: ClaimExtractor) -> None:
+    """The blind set: issue 6's bars and those of issue 16 that it meets. Issue 16's strict
+    precision (every field right, over claims emitted; >= 0.85) is printed, not asserted: it is
+    not met on this set yet (see the issue notes)."""
+
+    def run(items: list[tuple[str, date | None]]) -> list[list[dict[str, Any]]]:
+        return [[c.to_json() for c in a.claims] for a in extractor.analyse_many(items)]
+
+    score = claims_scoring.score(run, HOLDOUT)
+    print(f"\n{HOLDOUT.name} (held out): " + score.report())
+    assert score.recall >= 0.9 and score.precision >= 0.85, score.errors
+    for field in claims_scoring.FIELDS:
+        assert score.accuracy(field) >= 0.85, (field, score.errors)
     assert score.attributed_recall >= 0.95, score.errors
     assert score.quote_recall >= 0.9 and score.quote_speaker_accuracy >= 0.88, score.errors
     assert score.statement_recall >= 0.8, score.errors
