@@ -62,7 +62,7 @@ if TYPE_CHECKING:
 
 # Bump the suffix when our own post-processing changes, so `mediamon reextract` knows which rows
 # are stale. The trafilatura version is part of it because its heuristics change between releases.
-EXTRACTOR_VERSION = f"trafilatura-{trafilatura.__version__}+mm3"
+EXTRACTOR_VERSION = f"trafilatura-{trafilatura.__version__}+mm4"
 
 FAILURE_REASONS = (
     "not_html",
@@ -188,13 +188,46 @@ class Decoded:
     warnings: tuple[str, ...] = ()
 
 
+# A page declared UTF-8 keeps UTF-8 through this many invalid sequences, replaced with U+FFFD
+# (issue 19: three bad bytes had the whole page re-decoded as windows-1252). Beyond it, only if
+# the page has more valid multi-byte characters than invalid sequences: a legacy page that says
+# UTF-8 has (almost) none of the former and one of the latter per non-ASCII letter.
+_STRAY_UTF8_ERRORS = 8
+
+
+def _utf8_with_stray_bytes(body: bytes, declared: str | None, meta: str | None) -> Decoded | None:
+    """``body`` as UTF-8 with its invalid sequences replaced, when the page declares UTF-8 (in
+    the header, else in ``<meta>``) and its bytes are UTF-8 but for a few; else None.
+
+    Browsers decode a page declared UTF-8 as UTF-8 whatever its bytes hold; we do too unless
+    the bytes are plainly another charset, rather than let stray bytes cost every character.
+    """
+    said = next((codec for codec in map(_codec, filter(None, (declared, meta))) if codec), None)
+    if said != "utf-8":
+        return None
+    text = body.decode("utf-8", "replace")
+    # Each maximal invalid subsequence becomes one U+FFFD; some may have been in the page.
+    errors = text.count("\ufffd") - body.count("\ufffd".encode())
+    if errors > _STRAY_UTF8_ERRORS:
+        multibyte = len(text) - len(text.encode("ascii", "ignore")) - errors
+        if multibyte <= errors:
+            return None
+    source = "header" if declared and _codec(declared) else "meta"
+    return Decoded(
+        text,
+        "utf-8",
+        (f"{errors} invalid UTF-8 sequence(s) replaced; kept the {source} charset",),
+    )
+
+
 def decode_html(body: bytes, *, declared: str | None = None) -> Decoded:
     """Decode a page body; never raises.
 
     Order: a byte-order mark; strict UTF-8 (legacy-encoded text is almost never valid UTF-8, while
     servers and templates often declare a wrong legacy charset for UTF-8 pages); the charset of
-    the HTTP header, then of ``<meta charset>``, each only if the bytes decode cleanly with it;
-    a statistical guess; finally UTF-8 with replacement characters.
+    the HTTP header, then of ``<meta charset>``, each only if the bytes decode cleanly with it,
+    except that a page declared UTF-8 whose bytes are UTF-8 but for a few invalid ones keeps
+    UTF-8 with those replaced; a statistical guess; finally UTF-8 with replacement characters.
     """
     warnings: list[str] = []
     for bom, codec in _BOMS:
@@ -217,6 +250,9 @@ def decode_html(body: bytes, *, declared: str | None = None) -> Decoded:
             elif said != "utf-8" and not body.isascii():
                 warnings.append(f"{source} charset {label!r} is wrong: the bytes are UTF-8")
         return Decoded(text, "utf-8", tuple(warnings))
+    stray = _utf8_with_stray_bytes(body, declared, meta)
+    if stray is not None:
+        return stray
     for label, source in ((declared, "header"), (meta, "meta")):
         legacy = _codec(label) if label else None
         if label and legacy is None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -97,11 +99,20 @@ class RawArchive:
         path = self._path(key)
         if not self.fs.exists(path):
             self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-            tmp = path + ".tmp"
-            # mtime=0 makes the compressed bytes a pure function of the body.
-            with self.fs.open(tmp, "wb") as fh:
-                fh.write(gzip.compress(body, mtime=0))
-            self.fs.mv(tmp, path)
+            # A name of its own: two processes storing the same body at once must not write into
+            # one temporary file, nor move it from under each other. The move replaces the
+            # other's identical file if it got there first.
+            tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+            try:
+                # mtime=0 makes the compressed bytes a pure function of the body.
+                with self.fs.open(tmp, "wb") as fh:
+                    fh.write(gzip.compress(body, mtime=0))
+                self.fs.mv(tmp, path)
+            except BaseException:
+                # No half-written temporary file left behind (a full disk, an interrupt).
+                with contextlib.suppress(OSError):
+                    self.fs.rm(tmp)
+                raise
         return key
 
     def get(self, key: str) -> bytes:

@@ -2,17 +2,22 @@
 
 Each stage reads a batch of rows in one status from the warehouse, does its work, and writes its
 results and the next status in ONE transaction per batch. A crash loses at most the batch in hand
-and leaves no half-written one; a re-run picks up where the last committed batch ended. Stages
-return small dicts of counts (they travel through XCom), never article bodies.
+and leaves no half-written one; a re-run picks up where the last committed batch ended (fetch
+and extract lease their batches, so concurrent runs never share one; a crashed run's batch is
+taken again when its lease lapses). Stages return small dicts of counts (they travel through
+XCom), never article bodies.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -72,22 +77,162 @@ def raw_archive(settings: Settings | None = None) -> RawArchive:
     return RawArchive(str((settings.home / "raw").resolve()))
 
 
+# What a pipeline_run row's status may be: "running" until the stage ends in "success" or
+# "failed"; "abandoned" when a later stage found it still "running" with no process behind it.
+STAGE_STATUSES = ("running", "success", "failed", "abandoned")
+
+# How long a stage may run: its DAG task's execution_timeout (dags/), past which Airflow kills
+# the task. Claimed rows are leased for as long (no batch outlives the task that took it), and a
+# stage row still "running" past it, by a process we cannot see, has no live process behind it.
+# Never shorter than the DAG's (tests/test_flow.py checks): a live task would be called dead.
+STAGE_TIMEOUTS: dict[str, timedelta] = {
+    "poll": timedelta(minutes=30),
+    "fetch": timedelta(hours=1),
+    "extract": timedelta(hours=1),
+    "dedupe": timedelta(hours=1),
+    "analyse": timedelta(hours=1),
+    "gate": timedelta(minutes=30),
+    "ledger": timedelta(hours=1),
+    "reextract": timedelta(hours=6),
+}
+# Stages whose task has no execution_timeout (finish) or that are not in a DAG.
+DEFAULT_STAGE_TIMEOUT = timedelta(hours=6)
+
+
+def stage_timeout(name: str) -> timedelta:
+    """How long stage ``name`` may run before a row of it still "running" counts as dead."""
+    return STAGE_TIMEOUTS.get(name, DEFAULT_STAGE_TIMEOUT)
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="ascii", errors="replace") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def _process_start(pid: int) -> str | None:
+    """When process ``pid`` started, in clock ticks since boot (Linux /proc), or None when there
+    is no such process (or no /proc). With the pid it names one process: pids are reused."""
+    stat = _read(f"/proc/{pid}/stat")
+    if not stat:
+        return None
+    # starttime is field 22; fields are counted after the command name, which may hold spaces
+    # and parentheses, so split after its closing one (field 3 is then index 0).
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def _this_process() -> dict[str, Any] | None:
+    """Who runs a stage: host, boot, pid and start time, or None where /proc cannot tell. Read
+    at each stage (not cached): a forked worker is another process."""
+    pid = os.getpid()
+    start = _process_start(pid)
+    boot = _read("/proc/sys/kernel/random/boot_id")
+    if start is None or boot is None:
+        return None
+    return {"host": socket.gethostname(), "boot": boot.strip(), "pid": pid, "start": start}
+
+
+def _why_dead(row: Any, me: dict[str, Any] | None, now: datetime) -> str | None:
+    """Why the "running" stage ``row`` cannot have a live process behind it, or None if it may.
+
+    On this host (and boot) the answer is certain: its process exists or it does not, however
+    long ago it started. Elsewhere we cannot look, so the stage's timeout decides.
+    """
+    counts = row.counts if isinstance(row.counts, dict) else {}
+    proc = counts.get("process")
+    if (
+        me is not None
+        and isinstance(proc, dict)
+        and (proc.get("host"), proc.get("boot")) == (me["host"], me["boot"])
+        and isinstance(proc.get("pid"), int)
+    ):
+        if _process_start(proc["pid"]) == proc.get("start"):
+            return None
+        return f"its process {proc['pid']} on {proc['host']} is gone"
+    age = now - as_utc(row.started_at)
+    limit = stage_timeout(row.stage)
+    if age <= limit:
+        return None
+    where = f" on {proc.get('host')}" if isinstance(proc, dict) else ""
+    return (
+        f"still running{where} {str(age).split('.')[0]} after it started, "
+        f"past the {row.stage} stage's timeout of {limit}"
+    )
+
+
+def _abandon_dead_stages(
+    conn: Connection, run_id: str, name: str, now: datetime, me: dict[str, Any] | None
+) -> int:
+    """Mark every "running" pipeline_run row whose process is dead (see :func:`_why_dead`) as
+    ``abandoned``, with when (finished_at) and why (error); return how many.
+
+    A process killed mid-stage (kill -9, OOM, a lost worker) never writes its row's end, which
+    would otherwise show as running forever. A stage that was wrongly given up on (no timeout
+    outside Airflow) still records its own end when it finishes. ``me``: :func:`_this_process`.
+    """
+    rows = conn.execute(
+        sa.select(
+            pipeline_run.c.id,
+            pipeline_run.c.run_id,
+            pipeline_run.c.stage,
+            pipeline_run.c.started_at,
+            pipeline_run.c.counts,
+        ).where(
+            pipeline_run.c.status == "running",
+            # Our own row is about to be rewritten as running anyway.
+            sa.not_(sa.and_(pipeline_run.c.run_id == run_id, pipeline_run.c.stage == name)),
+        )
+    ).all()
+    abandoned = 0
+    for row in rows:
+        why = _why_dead(row, me, now)
+        if why is None:
+            continue
+        log.warning("stage %s of run %s abandoned: %s", row.stage, row.run_id, why)
+        # Guarded by what we read: a row that ended or restarted meanwhile is left alone.
+        done = conn.execute(
+            sa.update(pipeline_run)
+            .where(
+                pipeline_run.c.id == row.id,
+                pipeline_run.c.status == "running",
+                pipeline_run.c.started_at == row.started_at,
+            )
+            .values(
+                status="abandoned",
+                finished_at=now,
+                error=f"abandoned: {why} (found by stage {name} of run {run_id})"[:4000],
+            )
+        )
+        abandoned += done.rowcount
+    return abandoned
+
+
 @contextmanager
 def _stage(engine: Engine, run_id: str, name: str) -> Iterator[dict[str, Any]]:
-    """Record a stage in pipeline_run: started, then finished with its counts (or failed)."""
+    """Record a stage in pipeline_run: started, then finished with its counts (or failed).
+
+    Starting a stage also marks as ``abandoned`` the stage rows of any run left "running" by a
+    process that died. While running, the row's counts name the process (host, pid), so the next
+    stage on that host knows at once whether it is still alive.
+    """
     started = _now()
     counts: dict[str, Any] = {}
+    me = _this_process()
     row: dict[str, Any] = {
         "run_id": run_id,
         "stage": name,
         "started_at": started,
         "finished_at": None,
         "status": "running",
-        "counts": {},
+        "counts": {"process": me} if me else {},
         "error": None,
     }
     cols = ["started_at", "finished_at", "status", "counts", "error"]
     with engine.begin() as conn:
+        _abandon_dead_stages(conn, run_id, name, started, me)
         upsert(conn, pipeline_run, [row], key=["run_id", "stage"], update=cols)
     try:
         yield counts
@@ -539,6 +684,57 @@ def _batches(
         yield ids
 
 
+# Leases (issue 19: two runs at once fetched the same pages). The fetch and extract stages take
+# their work a batch at a time: one transaction selects due rows and moves their next_attempt_at
+# to the end of a lease, so no other run finds them due until it lapses, and the batch's results
+# clear it. A run that dies mid-batch leaves its lease to lapse; its rows are then taken again.
+# The lease's end is also its token: results are written only where next_attempt_at still holds
+# it, so a batch whose lease lapsed and was taken again cannot overwrite the new holder's work.
+# A lease lasts the stage's timeout: no batch outlives the task that took it.
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A batch of article ids taken by this run, and the lease's end (its token)."""
+
+    ids: list[str]
+    until: datetime
+
+
+def _unleased(now: datetime) -> sa.ColumnElement[bool]:
+    """Rows no run holds a lease on at ``now`` (rows never leased have no next_attempt_at)."""
+    return sa.or_(article.c.next_attempt_at.is_(None), article.c.next_attempt_at <= now)
+
+
+def _leased_batches(
+    engine: Engine, due: sa.Select[tuple[str]], *, size: int, lease: timedelta
+) -> Iterator[Lease]:
+    """Take batches of at most ``size`` ids of ``due`` (a select of article ids, in order), each
+    leased for ``lease`` in the transaction that selects it, until none is left.
+
+    Taking is serialised per row on PostgreSQL (FOR UPDATE SKIP LOCKED: a concurrent taker skips
+    the rows being taken rather than waiting for them, then finds them leased) and per database
+    on SQLite (BEGIN IMMEDIATE: the write lock before the read, so two takers cannot both read a
+    row as due).
+    """
+    handed: set[str] = set()  # never hand out a row twice, even one whose result was not kept
+    while True:
+        with engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            query = due.limit(size + len(handed)).with_for_update(skip_locked=True)
+            ids = [i for i in conn.execute(query).scalars() if i not in handed][:size]
+            until = _now() + lease
+            for chunk in _chunks(ids, MAX_BIND_PARAMS):
+                conn.execute(
+                    sa.update(article).where(article.c.id.in_(chunk)).values(next_attempt_at=until)
+                )
+        if not ids:
+            return
+        handed.update(ids)
+        yield Lease(ids, until)
+
+
 def _retry_delay(settings: Settings, attempts: int) -> timedelta:
     seconds = min(settings.fetch_retry_base * 2 ** max(attempts - 1, 0), settings.fetch_retry_cap)
     return timedelta(seconds=seconds)
@@ -549,62 +745,76 @@ def fetch_articles(run_id: str) -> dict[str, Any]:
 
     Every body goes to the raw archive before the row says ``fetched``; every failure is a row
     in ``fetch_failed`` with its reason and, unless it cannot heal, the time of the next try.
+    Safe to run in several processes at once: each batch is leased (see :class:`Lease`), so no
+    page is fetched twice.
     """
     settings = get_settings()
     engine = get_engine()
     archive = raw_archive(settings)
     with _stage(engine, run_id, "fetch") as counts:
         now = _now()
-
-        def due(conn: Connection, handed: set[str]) -> list[str]:
-            retry = sa.and_(
-                article.c.status == "fetch_failed",
-                article.c.next_attempt_at.is_not(None),
-                article.c.next_attempt_at <= now,
-                article.c.attempts < settings.fetch_max_attempts,
-            )
-            query = (
-                sa.select(article.c.id)
-                .where(sa.or_(article.c.status == "discovered", retry))
-                .order_by(article.c.discovered_at, article.c.id)
-                .limit(settings.batch_size + len(handed))
-            )
-            return list(conn.execute(query).scalars())
-
+        # A failed row's next_attempt_at is its retry time, or the end of a run's lease on it.
+        retry = sa.and_(
+            article.c.status == "fetch_failed",
+            article.c.next_attempt_at.is_not(None),
+            article.c.next_attempt_at <= now,
+            article.c.attempts < settings.fetch_max_attempts,
+        )
+        due = (
+            sa.select(article.c.id)
+            .where(sa.or_(sa.and_(article.c.status == "discovered", _unleased(now)), retry))
+            .order_by(article.c.discovered_at, article.c.id)
+        )
         reasons: Counter[str] = Counter()
         fetched = 0
+        lost = 0
         with (
             SafeClient(settings, engine=engine) as client,
             ThreadPoolExecutor(FETCH_THREADS) as pool,
         ):
-            for ids in _batches(engine, due):
+            for lease in _leased_batches(
+                engine, due, size=settings.batch_size, lease=stage_timeout("fetch")
+            ):
                 with engine.connect() as conn:
                     rows = conn.execute(
                         sa.select(
                             article.c.id, article.c.url, article.c.attempts, article.c.status
-                        ).where(article.c.id.in_(ids))
+                        ).where(article.c.id.in_(lease.ids))
                     ).all()
                 pages = list(pool.map(lambda r: (r, fetch_page(r.url, client)), rows))
                 with engine.begin() as conn:
                     for row, page in pages:
-                        ok = _record_fetch(conn, row, page, archive, settings)
-                        fetched += ok
-                        if not ok:
-                            reasons[page.reason or "unknown"] += 1
+                        if not _record_fetch(conn, row, page, archive, settings, lease.until):
+                            lost += 1
+                        elif page.reason is None:
+                            fetched += 1
+                        else:
+                            reasons[page.reason] += 1
         counts.update(
             {
                 "fetched": fetched,
                 "failed": sum(reasons.values()),
                 "reasons": dict(reasons),
+                # Results not kept: the lease had lapsed and another run had taken the row.
+                **({"lease_lost": lost} if lost else {}),
             }
         )
     return counts
 
 
 def _record_fetch(
-    conn: Connection, row: Any, page: Page, archive: RawArchive, settings: Settings
+    conn: Connection,
+    row: Any,
+    page: Page,
+    archive: RawArchive,
+    settings: Settings,
+    lease: datetime | None = None,
 ) -> bool:
-    """Write one fetch outcome; the body is archived before the row points at it."""
+    """Write one fetch outcome; the body is archived before the row points at it.
+
+    Returns whether it was written: not when the row moved on meanwhile, or, with ``lease`` (the
+    end of this run's lease on the row), when another run holds the row now.
+    """
     # A deferral (the host asked for a pause longer than we wait in-task) is not the page's
     # failure: it does not use up one of the page's attempts.
     attempts = row.attempts + (0 if page.reason == "deferred" else 1)
@@ -639,13 +849,15 @@ def _record_fetch(
             # Null next_attempt_at = no more automatic retries; the row stays, visible.
             "next_attempt_at": None if give_up else page.fetched_at + delay,
         }
-    # Guarded by the status we read, so a concurrent fetcher's result is never overwritten.
-    conn.execute(
-        sa.update(article)
-        .where(article.c.id == row.id, article.c.status == row.status)
-        .values(**values)
-    )
-    return page.reason is None
+    # Guarded by the status we read (and our lease), so a concurrent fetcher's result is never
+    # overwritten.
+    guard = [article.c.id == row.id, article.c.status == row.status]
+    if lease is not None:
+        guard.append(article.c.next_attempt_at == lease)
+    written = conn.execute(sa.update(article).where(*guard).values(**values))
+    if not written.rowcount:
+        log.warning("fetch of %s not recorded: the row moved on or another run holds it", row.url)
+    return bool(written.rowcount)
 
 
 # --- extract --------------------------------------------------------------------------------
@@ -703,8 +915,13 @@ def _extract_batch(
     archive: RawArchive,
     next_status: Callable[[Any, ExtractResult], str],
     reasons: Counter[str],
+    lease: datetime | None = None,
 ) -> int:
-    """Extract one batch from the raw archive and write it in one transaction; return # ok."""
+    """Extract one batch from the raw archive and write it in one transaction; return # ok.
+
+    With ``lease`` (the end of this run's lease on the batch) only rows this run still holds are
+    written, and their lease is cleared; a result not written is not counted.
+    """
     with engine.connect() as conn:
         rows = conn.execute(sa.select(*_EXTRACT_INPUT).where(article.c.id.in_(ids))).all()
     results: dict[str, ExtractResult] = {}
@@ -730,41 +947,45 @@ def _extract_batch(
     for result in worker.extract_many(jobs()):
         results[queued.popleft()] = result
     updates: list[tuple[Any, dict[str, Any]]] = []
-    ok = 0
     for row in rows:
-        result = results[row.id]
-        if result.ok:
-            ok += 1
-        else:
-            reasons[result.reason or "unknown"] += 1
-        updates.append((row, _extraction_values(result, next_status(row, result), _now())))
+        values = _extraction_values(results[row.id], next_status(row, results[row.id]), _now())
+        if lease is not None:
+            values["next_attempt_at"] = None
+        updates.append((row, values))
+    ok = 0
     with engine.begin() as conn:
         for row, values in updates:
-            conn.execute(
-                sa.update(article)
-                .where(article.c.id == row.id, article.c.status == row.status)
-                .values(**values)
-            )
+            guard = [article.c.id == row.id, article.c.status == row.status]
+            if lease is not None:
+                guard.append(article.c.next_attempt_at == lease)
+            if not conn.execute(sa.update(article).where(*guard).values(**values)).rowcount:
+                log.warning("extraction of %s not recorded: the row moved on", row.id)
+                continue
+            result = results[row.id]
+            if result.ok:
+                ok += 1
+            else:
+                reasons[result.reason or "unknown"] += 1
     # Between batches, so trafilatura's caches cannot grow over a long run.
     worker.end_batch()
     return ok
 
 
 def extract_articles(run_id: str) -> dict[str, Any]:
-    """Stage 3: extract text and metadata of fetched pages from the raw archive."""
+    """Stage 3: extract text and metadata of fetched pages from the raw archive.
+
+    Safe to run in several processes at once: each batch is leased (see :class:`Lease`).
+    """
     settings = get_settings()
     engine = get_engine()
     archive = raw_archive(settings)
     with _stage(engine, run_id, "extract") as counts:
-
-        def fetched_ids(conn: Connection, handed: set[str]) -> list[str]:
-            query = (
-                sa.select(article.c.id)
-                .where(article.c.status == "fetched")
-                .order_by(article.c.id)
-                .limit(settings.batch_size + len(handed))
-            )
-            return list(conn.execute(query).scalars())
+        now = _now()
+        due = (
+            sa.select(article.c.id)
+            .where(article.c.status == "fetched", _unleased(now))
+            .order_by(article.c.id)
+        )
 
         def next_status(row: Any, result: ExtractResult) -> str:
             return "extracted" if result.ok else "extract_failed"
@@ -772,8 +993,12 @@ def extract_articles(run_id: str) -> dict[str, Any]:
         reasons: Counter[str] = Counter()
         extracted = 0
         with ExtractionWorker.from_settings(settings) as worker:
-            for ids in _batches(engine, fetched_ids):
-                extracted += _extract_batch(engine, ids, worker, archive, next_status, reasons)
+            for lease in _leased_batches(
+                engine, due, size=settings.batch_size, lease=stage_timeout("extract")
+            ):
+                extracted += _extract_batch(
+                    engine, lease.ids, worker, archive, next_status, reasons, lease.until
+                )
             restarts = worker.restarts
         counts.update(
             {

@@ -198,6 +198,61 @@ def test_invalid_bytes_never_crash(garbage: bytes) -> None:
         assert "forty vessels a day" in result.article.text
 
 
+def _with_bad_bytes(body: bytes, *, after: list[bytes]) -> bytes:
+    """``body`` with one byte that is never valid UTF-8 (0xFF) after each of ``after``."""
+    for text in after:
+        cut = body.index(text) + len(text)
+        body = body[:cut] + b"\xff" + body[cut:]
+    return body
+
+
+@pytest.mark.parametrize("declared", ["utf-8", None])  # in the header, or only in <meta>
+def test_utf8_page_with_three_bad_bytes_keeps_its_utf8_text(declared: str | None) -> None:
+    # Issue 19: three stray bytes had the whole page re-decoded as a legacy charset, so every
+    # Cyrillic letter came out as mojibake. The declared UTF-8 wins; only the bad bytes are lost.
+    words = ["Городской".encode(), "ремонта".encode(), "администрации".encode()]
+    body = _with_bad_bytes((FIXTURES / "no_lang_metadata_ru.html").read_bytes(), after=words)
+    with pytest.raises(UnicodeDecodeError):
+        body.decode("utf-8")
+    result = extract(
+        body,
+        url=PAGE_URL,
+        content_type="text/html",
+        fetched_at=FETCHED,
+        declared_charset=declared,
+    )
+    assert result.ok and result.article is not None, result.reason
+    assert result.charset == "utf-8"
+    text = result.article.text
+    assert "Городской\ufffd совет Северной Заставы" in text
+    assert "администрации\ufffd" in text
+    assert result.article.title == "Ремонт моста" and result.article.language == "ru"
+    source = "header" if declared else "meta"
+    assert result.warnings == (f"3 invalid UTF-8 sequence(s) replaced; kept the {source} charset",)
+
+
+def test_decode_keeps_declared_utf8_and_counts_only_the_bad_bytes() -> None:
+    body = _with_bad_bytes(
+        "<p>“Grüße”, said the café’s owner.</p>\ufffd".encode(), after=[b"<p>", b"owner"]
+    )
+    decoded = decode_html(body, declared="UTF8")  # any label of UTF-8
+    # The page's own U+FFFD is not counted as a bad byte.
+    assert decoded.text == "<p>\ufffd“Grüße”, said the café’s owner\ufffd.</p>\ufffd"
+    assert decoded.charset == "utf-8"
+    assert decoded.warnings == ("2 invalid UTF-8 sequence(s) replaced; kept the header charset",)
+
+
+def test_legacy_page_declared_utf8_is_still_redecoded() -> None:
+    # Many invalid sequences and no valid multi-byte character: the bytes are not UTF-8, whatever
+    # the header says (one invalid sequence per accented letter of a windows-1252 page).
+    text = "Les élèves ont présenté à l'école une pétition très détaillée, dit-elle."
+    decoded = decode_html(f"<p>{text}</p>".encode("cp1252"), declared="utf-8")
+    # Which legacy charset is the guesser's call on so short a text; none of them loses a letter.
+    assert decoded.charset != "utf-8" and "\ufffd" not in decoded.text
+    assert "présenté" in decoded.text and "détaillée" in decoded.text
+    assert "header charset 'utf-8' is wrong: the bytes are not UTF-8" in decoded.warnings
+
+
 # --- failure reasons ------------------------------------------------------------------------
 
 

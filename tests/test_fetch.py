@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,31 @@ def test_archive_is_content_addressed_compressed_and_idempotent(tmp_path: Path) 
     assert archive.get(key) == body
     other = archive.put(body + b"\n")
     assert other != key and archive.get(other) == body + b"\n"
+
+
+def test_two_writers_of_one_body_do_not_trip_over_each_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two processes archiving the same body at once (two runs, or two pages with equal bytes):
+    # both see no file, both write a temporary one, then both move it into place. With one
+    # shared temporary name the second move found nothing to move (FileNotFoundError).
+    archive = RawArchive(str(tmp_path / "raw"))
+    both_written = threading.Barrier(2)
+    move = archive.fs.mv
+
+    def mv_when_both_wrote(src: str, dst: str, **kwargs: Any) -> None:
+        both_written.wait(timeout=10)
+        move(src, dst, **kwargs)
+
+    monkeypatch.setattr(archive.fs, "exists", lambda path: False)
+    monkeypatch.setattr(archive.fs, "mv", mv_when_both_wrote)
+    body = b"<html><body>one page, two writers</body></html>"
+    with ThreadPoolExecutor(2) as pool:
+        keys = list(pool.map(lambda _: archive.put(body), range(2)))
+    monkeypatch.undo()
+    assert keys == [hashlib.sha256(body).hexdigest()] * 2
+    assert archive.get(keys[0]) == body
+    assert [p.name for p in (tmp_path / "raw").rglob("*") if p.is_file()] == [f"{keys[0]}.gz"]
 
 
 def test_archive_works_on_any_fsspec_target() -> None:
@@ -195,3 +222,63 @@ def test_fetch_stage_records_blocked_addresses_permanently(home: Path, connects:
     assert row.next_attempt_at is None
     assert flow.fetch_articles("run-2")["failed"] == 0
     assert connects == []
+
+
+# --- leases (issue 19: concurrent runs fetched the same pages) ------------------------------
+
+
+def _row(engine: sa.Engine, article_id: str) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(article).where(article.c.id == article_id)).one()
+
+
+def test_a_leased_page_waits_for_its_lease_and_a_lapsed_one_is_fetched(home: Path) -> None:
+    engine = get_engine()
+    upgrade(engine)
+    with serving(SAMPLES / "site", 0) as base:
+        held, lapsed = _seed(
+            engine, base, [PAGE, "meridian-post/2026/10/prisoner-exchange-180.html"], "Eastern Wire"
+        )
+        now = datetime.now(UTC)
+        with engine.begin() as conn:
+            # Another run holds one page's lease (it is fetching it now); the lease on the other
+            # was taken by a run that died, and has lapsed.
+            for article_id, until in ((held, now + timedelta(minutes=20)), (lapsed, now)):
+                conn.execute(
+                    sa.update(article)
+                    .where(article.c.id == article_id)
+                    .values(next_attempt_at=until - timedelta(seconds=1))
+                )
+        counts = flow.fetch_articles("run-1")
+    assert counts["fetched"] == 1
+    assert _row(engine, held).status == "discovered"
+    done = _row(engine, lapsed)
+    assert (done.status, done.attempts, done.next_attempt_at) == ("fetched", 1, None)
+
+
+def test_a_result_whose_lease_was_taken_over_is_not_written(home: Path) -> None:
+    engine = get_engine()
+    upgrade(engine)
+    with serving(SAMPLES / "site", 0) as base:
+        (article_id,) = _seed(engine, base, [PAGE], "Eastern Wire")
+
+        def due() -> sa.Select[tuple[str]]:
+            unleased = flow._unleased(datetime.now(UTC))
+            return sa.select(article.c.id).where(article.c.status == "discovered", unleased)
+
+        mine = next(flow._leased_batches(engine, due(), size=10, lease=timedelta(seconds=-1)))
+        assert mine.ids == [article_id]
+        # Our lease lapsed (negative here) and another run took the row with a lease of its own.
+        theirs = next(flow._leased_batches(engine, due(), size=10, lease=timedelta(hours=1)))
+        assert theirs.ids == [article_id] and theirs.until > mine.until
+        row = _row(engine, article_id)
+        with SafeClient(get_settings()) as client:
+            page = fetch_page(row.url, client)
+        archive = flow.raw_archive()
+        with engine.begin() as conn:
+            assert not flow._record_fetch(conn, row, page, archive, get_settings(), mine.until)
+        assert _row(engine, article_id).status == "discovered"  # left to the holder
+        with engine.begin() as conn:
+            assert flow._record_fetch(conn, row, page, archive, get_settings(), theirs.until)
+    after = _row(engine, article_id)
+    assert (after.status, after.attempts, after.next_attempt_at) == ("fetched", 1, None)

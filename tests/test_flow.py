@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
+import os
+import re
+import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,11 +17,12 @@ import pytest
 import sqlalchemy as sa
 
 from pipeline import flow
+from pipeline.dates import as_utc
 from pipeline.urls import url_key
 from pipeline.warehouse import get_engine
 from pipeline.warehouse.migrate import upgrade
 from pipeline.warehouse.schema import article, feed_poll, pipeline_run
-from tests.conftest import reachable_ok_articles, sample_feed_counts
+from tests.conftest import REPO, reachable_ok_articles, sample_feed_counts
 
 
 @pytest.fixture
@@ -156,3 +164,171 @@ def test_a_failing_stage_is_recorded_as_failed(
     with warehouse.connect() as conn:
         row = conn.execute(sa.select(pipeline_run).where(pipeline_run.c.run_id == "run-x")).one()
     assert row.status == "failed" and "cannot read feed registry" in row.error
+
+
+# --- stages left running by a dead process (issue 19) ---------------------------------------
+
+_KILLED_STAGE = """
+import time
+from pipeline import flow
+from pipeline.warehouse import get_engine
+with flow._stage(get_engine(), "run-killed", "fetch"):
+    print("running", flush=True)
+    time.sleep(120)
+"""
+
+
+def _run_row(engine: sa.Engine, run_id: str, stage: str) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(pipeline_run).where(
+                pipeline_run.c.run_id == run_id, pipeline_run.c.stage == stage
+            )
+        ).one()
+
+
+def test_a_killed_stage_is_marked_abandoned_by_the_next_run(warehouse: sa.Engine) -> None:
+    # A real process, killed with SIGKILL mid-stage: it never gets to write its row's end.
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_STAGE],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "running"
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+    assert _run_row(warehouse, "run-killed", "fetch").status == "running"
+
+    before = datetime.now(UTC)
+    flow.fetch_articles("run-next")
+    row = _run_row(warehouse, "run-killed", "fetch")
+    assert row.status == "abandoned"
+    assert row.finished_at is not None and as_utc(row.finished_at) >= before
+    assert row.error == (
+        f"abandoned: its process {child.pid} on {socket.gethostname()} is gone "
+        "(found by stage fetch of run run-next)"
+    )
+    assert _run_row(warehouse, "run-next", "fetch").status == "success"
+    # Once abandoned, it stays so: the next run has nothing more to say about it.
+    flow.fetch_articles("run-after")
+    assert _run_row(warehouse, "run-killed", "fetch").error == row.error
+
+
+def test_running_stages_are_abandoned_only_when_their_process_cannot_be_alive(
+    warehouse: sa.Engine,
+) -> None:
+    now = datetime.now(UTC)
+    elsewhere = {"process": {"host": "worker-7f3a", "boot": "b", "pid": 41, "start": "9"}}
+    here = {"process": flow._this_process()}
+    assert here["process"] is not None  # Linux: /proc tells whether a pid is alive
+    rows = [
+        # Another host, past the extract stage's timeout (the DAG's execution_timeout): Airflow
+        # has killed that task by now, so its row cannot be right.
+        ("run-old", "extract", now - timedelta(hours=1, minutes=5), elsewhere),
+        # Another host, within the timeout: it may well be running; left alone.
+        ("run-busy", "extract", now - timedelta(minutes=10), elsewhere),
+        # Written before rows named their process: the timeout alone decides (poll: 30 min).
+        ("run-legacy", "poll", now - timedelta(minutes=31), {}),
+        # This very process, long past the timeout (the CLI has none): alive, so left alone.
+        ("run-live", "analyse", now - timedelta(hours=3), here),
+    ]
+    with warehouse.begin() as conn:
+        conn.execute(
+            sa.insert(pipeline_run),
+            [
+                {"run_id": r, "stage": s, "started_at": t, "status": "running", "counts": c}
+                for r, s, t, c in rows
+            ],
+        )
+    flow.fetch_articles("run-now")
+    status = {r: _run_row(warehouse, r, s).status for r, s, _, _ in rows}
+    assert status == {
+        "run-old": "abandoned",
+        "run-busy": "running",
+        "run-legacy": "abandoned",
+        "run-live": "running",
+    }
+    old = _run_row(warehouse, "run-old", "extract")
+    assert old.error.startswith("abandoned: still running on worker-7f3a 1:05:")
+    assert "past the extract stage's timeout of 1:00:00 (found by stage fetch of run run-now)" in (
+        old.error
+    )
+    assert old.counts == elsewhere  # what it had said about its process is kept
+    legacy = _run_row(warehouse, "run-legacy", "poll")
+    assert "past the poll stage's timeout of 0:30:00" in legacy.error
+    assert as_utc(legacy.finished_at) >= now
+    assert "abandoned" in flow.STAGE_STATUSES
+
+
+def test_a_running_stage_names_its_process_and_a_finished_one_its_counts(
+    warehouse: sa.Engine,
+) -> None:
+    with flow._stage(warehouse, "run-1", "fetch") as counts:
+        running = _run_row(warehouse, "run-1", "fetch")
+        counts["fetched"] = 3
+    assert running.status == "running"
+    assert running.counts["process"]["pid"] == os.getpid()
+    assert running.counts["process"]["host"] == socket.gethostname()
+    done = _run_row(warehouse, "run-1", "fetch")
+    assert (done.status, done.counts) == ("success", {"fetched": 3})
+
+
+def _stage_of(name: str) -> str | None:
+    """The pipeline_run stage a flow function records (following one call of another)."""
+    source = inspect.getsource(getattr(flow, name))
+    found = re.search(r'_stage\(\s*engine,\s*run_id,\s*"(\w+)"', source)
+    if found:
+        return found.group(1)
+    for called in re.findall(r"\b(\w+)\(", source):
+        if called != name and callable(getattr(flow, called, None)):
+            inner = re.search(
+                r'_stage\(\s*engine,\s*run_id,\s*"(\w+)"',
+                inspect.getsource(getattr(flow, called)),
+            )
+            if inner:
+                return inner.group(1)
+    return None
+
+
+def _dag_timeouts() -> dict[str, timedelta]:
+    """Stage -> the execution_timeout of the DAG task that runs it, read from dags/*.py."""
+    out: dict[str, timedelta] = {}
+    for path in sorted((REPO / "dags").glob("*.py")):
+        for fn in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(fn, ast.FunctionDef):
+                continue
+            for dec in fn.decorator_list:
+                if not (isinstance(dec, ast.Call) and getattr(dec.func, "id", None) == "task"):
+                    continue
+                timeout = next(
+                    (k.value for k in dec.keywords if k.arg == "execution_timeout"), None
+                )
+                if not isinstance(timeout, ast.Call):
+                    continue
+                limit = timedelta(
+                    **{str(k.arg): ast.literal_eval(k.value) for k in timeout.keywords}
+                )
+                called = [
+                    c.func.attr
+                    for c in ast.walk(fn)
+                    if isinstance(c, ast.Call)
+                    and isinstance(c.func, ast.Attribute)
+                    and getattr(c.func.value, "id", None) == "flow"
+                ]
+                stage = _stage_of(called[0]) if called else None
+                assert stage, f"{path.name}: task {fn.name} runs no recorded stage"
+                out[stage] = limit
+    return out
+
+
+def test_stage_timeouts_are_never_shorter_than_the_dags() -> None:
+    # Shorter, and a stage Airflow still lets run would be called abandoned.
+    dag = _dag_timeouts()
+    assert {"poll", "fetch", "extract", "dedupe", "analyse", "gate", "ledger", "reextract"} <= set(
+        dag
+    )
+    for stage, limit in dag.items():
+        assert flow.stage_timeout(stage) >= limit, stage

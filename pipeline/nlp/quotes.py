@@ -50,7 +50,7 @@ def _close_single(text: str, i: int, marks: str = "’'") -> int | None:
     return candidates[0] if candidates else None
 
 
-_DOUBLE = "“”\""
+_DOUBLE = '“”"'
 
 
 def _close_double(text: str, i: int) -> int | None:
@@ -68,7 +68,7 @@ def _close_double(text: str, i: int) -> int | None:
             k = j
             while k < len(text) and text[k].isspace():
                 k += 1
-            if k < len(text) and text[k] in "“\"":
+            if k < len(text) and text[k] in '“"':
                 end = j
                 while end > i + 1 and text[end - 1].isspace():
                     end -= 1
@@ -86,7 +86,7 @@ def find_quotes(text: str) -> list[QuoteSpan]:
     while i < n:
         ch = text[i]
         close: int | None = None
-        if ch == "“" or (ch in "”\"" and (ch == "“" or _opening_ok(text, i))):
+        if ch == "“" or (ch in '”"' and (ch == "“" or _opening_ok(text, i))):
             close = _close_double(text, i)
         elif ch in "‘'" and _opening_ok(text, i):
             close = _close_single(text, i)

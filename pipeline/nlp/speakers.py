@@ -443,8 +443,14 @@ def _description_of(toks: list[Token], memory: SpeakerMemory, offset: int) -> Me
         return None
     if _AGE_DESCRIPTION.match(text):
         return max(people, key=lambda m: m.start)
-    if len(toks) == 2 and toks[1].pos_ == "NOUN" and (
-        toks[1].lower_ in TITLES or toks[1].lower_ in PERSON_NOUNS or toks[1].lower_ in _ROLE_NOUNS
+    if (
+        len(toks) == 2
+        and toks[1].pos_ == "NOUN"
+        and (
+            toks[1].lower_ in TITLES
+            or toks[1].lower_ in PERSON_NOUNS
+            or toks[1].lower_ in _ROLE_NOUNS
+        )
     ):
         word = toks[1].lower_
         roles = [m for m in people if m.role and word in m.role.lower().split()]

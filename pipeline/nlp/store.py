@@ -14,13 +14,36 @@ from pipeline.warehouse.schema import article
 from pipeline.warehouse.schema_claims import article_entity, claim, entity
 from pipeline.warehouse.upsert import upsert
 
+# Serialises analysis writes across transactions on PostgreSQL (see store_analysis); distinct
+# from the dedupe and ledger keys.
+STORE_LOCK_KEY = int.from_bytes(b"mm:nlpst", "big") & 0x7FFFFFFFFFFFFFFF
+
+
+def _serialise(conn: Connection) -> None:
+    """Hold the analysis write lock until the caller's transaction ends.
+
+    Two runs may analyse the same article at once (issue 19). Each deletes the article's rows
+    and inserts its own; without a lock the second insert collides with the first's uncommitted
+    rows (UniqueViolation on article_entity) instead of replacing them once they commit. A row
+    lock on the article would serialise that, but the two transactions also upsert shared entity
+    rows, in different orders, and could deadlock; one lock for every analysis write cannot.
+    Re-entrant within a transaction, and only writes wait (the NLP work happens before them).
+    On SQLite the database write lock does this: the first statement of store_analysis writes,
+    so the transaction holds it before it reads anything it will replace.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": STORE_LOCK_KEY})
+
 
 def store_analysis(conn: Connection, article_id: str, analysis: Analysis, *, now: datetime) -> None:
     """Replace the article's claims and entity counts with ``analysis`` (inside the caller's
-    transaction, so re-analysing is all-or-nothing and idempotent)."""
+    transaction, so re-analysing is all-or-nothing and idempotent). Concurrent calls for the
+    same article, in different transactions, are serialised: the later replaces the earlier."""
+    _serialise(conn)
+    # A write first (see _serialise): on SQLite it takes the write lock before the reads below.
+    conn.execute(sa.delete(article_entity).where(article_entity.c.article_id == article_id))
     forget_claims(conn, article_id)
     conn.execute(sa.delete(claim).where(claim.c.article_id == article_id))
-    conn.execute(sa.delete(article_entity).where(article_entity.c.article_id == article_id))
     if analysis.entities:
         upsert(
             conn,
