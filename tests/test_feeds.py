@@ -897,3 +897,24 @@ def test_nul_in_an_entry_is_dropped_not_stored() -> None:
     )
     [entry] = parse_feed(body, url="u", now=NOW).entries
     assert (entry.title, entry.url, entry.guid) == ("ab", "http://x.test/1z", "g")
+
+
+def test_feeds_commands_never_print_a_feed_password(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A paywalled feed's URL may carry its login: add, list and remove show it masked."""
+    from pipeline.cli import app
+
+    runner = _cli(home, monkeypatch)
+    url = "https://reader:s3cret-Pass@paywalled.test/rss"
+    outputs = [
+        runner.invoke(app, ["feeds", "add", url, "--source", "Paywalled"]),
+        runner.invoke(app, ["feeds", "add", url, "--source", "Paywalled"]),  # already there
+        runner.invoke(app, ["feeds", "list"]),
+        runner.invoke(app, ["feeds", "list", "--format", "json"]),
+        runner.invoke(app, ["feeds", "remove", url]),
+    ]
+    assert outputs[0].exit_code == 0, outputs[0].output
+    for result in outputs:
+        assert "s3cret-Pass" not in result.output + (result.stderr or ""), result.output
+    assert "reader:***@paywalled.test" in outputs[0].output

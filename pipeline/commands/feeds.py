@@ -19,13 +19,21 @@ feeds_app = typer.Typer(
 )
 
 
+
+def _echo(message: str, err: bool = False) -> None:
+    """Print a line with any password in a feed URL masked (a feed's URL may carry the login of
+    a paywalled source); `export-opml` alone writes URLs as they are."""
+    from pipeline.config import mask_urls_in_text
+
+    typer.echo(mask_urls_in_text(message), err=err)
+
 def _registry_path() -> Path:
     return get_settings().feeds_file
 
 
 def _fail(message: str) -> NoReturn:
     """One line on stderr and exit status 2: how every refused input ends, never a traceback."""
-    typer.echo(message, err=True)
+    _echo(message, err=True)
     raise typer.Exit(2)
 
 
@@ -40,7 +48,7 @@ def _registry(*, for_write: bool) -> list[FeedSpec]:
     except RegistryError as exc:
         _fail(f"error: {exc}")
     for refused in registry.refused:
-        typer.echo(f"refused: {refused}", err=True)
+        _echo(f"refused: {refused}", err=True)
     if registry.refused and for_write:
         _fail(f"error: {path} has refused entries (above); fix them before changing it")
     return registry.specs
@@ -64,11 +72,11 @@ def add(
     path = _registry_path()
     specs = _registry(for_write=True)
     if any(s.url == spec.url for s in specs):
-        typer.echo(f"{spec.url} is already in {path}", err=True)
+        _echo(f"{spec.url} is already in {path}", err=True)
         raise typer.Exit(1)
     specs.append(spec)
     save_registry(path, specs)
-    typer.echo(f"added {spec.url} ({spec.source}) to {path}; {len(specs)} feeds")
+    _echo(f"added {spec.url} ({spec.source}) to {path}; {len(specs)} feeds")
 
 
 @feeds_app.command("remove")
@@ -80,10 +88,10 @@ def remove(url: str = typer.Argument(..., help="Feed URL as listed.")) -> None:
     specs = _registry(for_write=True)
     kept = [s for s in specs if s.url != url]
     if len(kept) == len(specs):
-        typer.echo(f"{url} is not in {path}", err=True)
+        _echo(f"{url} is not in {path}", err=True)
         raise typer.Exit(1)
     save_registry(path, kept)
-    typer.echo(f"removed {url} from {path}; {len(kept)} feeds (disabled at the next poll run)")
+    _echo(f"removed {url} from {path}; {len(kept)} feeds (disabled at the next poll run)")
 
 
 @feeds_app.command("list")
@@ -115,11 +123,11 @@ def list_feeds(output: str = typer.Option("text", "--format", help="text or json
         }
         merged.append(row)
     if output == "json":
-        typer.echo(json.dumps(merged, default=str))
+        _echo(json.dumps(merged, default=str))
     elif not merged:
-        typer.echo(f"no feeds in {_registry_path()}; add one with `mediamon feeds add URL`")
+        _echo(f"no feeds in {_registry_path()}; add one with `mediamon feeds add URL`")
     else:
-        typer.echo(format_health(merged))
+        _echo(format_health(merged))
 
 
 @feeds_app.command("import-opml")
@@ -136,13 +144,13 @@ def import_opml_cmd(path: Path = typer.Argument(..., exists=True, dir_okay=False
     except RegistryError as exc:
         _fail(f"error: {path}: {exc}")
     for refused in found.refused:
-        typer.echo(f"refused: {path} {refused}", err=True)
+        _echo(f"refused: {path} {refused}", err=True)
     registry = _registry_path()
     specs = _registry(for_write=True)
     known = {s.url for s in specs}
     added = [s for s in found.specs if s.url not in known]
     save_registry(registry, specs + added)
-    typer.echo(
+    _echo(
         f"imported {len(added)} feeds ({len(found.specs) - len(added)} already listed, "
         f"{len(found.refused)} refused) into {registry}"
     )
@@ -162,7 +170,7 @@ def export_opml_cmd(
         typer.echo(data.decode("utf-8"))
     else:
         output.write_bytes(data)
-        typer.echo(f"wrote {output}")
+        _echo(f"wrote {output}")
 
 
 @feeds_app.command("poll")
@@ -203,12 +211,12 @@ def poll(
         )
     results = [dict(r) for r in rows]
     if output == "json":
-        typer.echo(json.dumps(results, default=str))
+        _echo(json.dumps(results, default=str))
         return
     if not results:
-        typer.echo("no feed was due; use --all to poll every feed now")
+        _echo("no feed was due; use --all to poll every feed now")
     for r in results:
-        typer.echo(
+        _echo(
             f"{r['url']}  {r['status']}  http={r['http_status'] or '-'}  "
             f"seen={r['entries_seen']} new={r['entries_new']}"
             + (f"  error: {r['error']}" if r["error"] else "")
