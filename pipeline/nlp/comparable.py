@@ -20,7 +20,7 @@ import yaml
 from spacy.language import Language
 from spacy.tokens import Span, Token
 
-from pipeline.nlp.numbers import FRACTIONS, Quantity
+from pipeline.nlp.numbers import FRACTIONS, Quantity, word_value
 from pipeline.nlp.tokens import span_ents
 
 LEXICON_PATH = Path(__file__).with_name("data") / "lexicon.yaml"
@@ -234,22 +234,6 @@ _NAMING_NOUNS = {
     "chance",
     "thought",
 }
-_SMALL_NUMBERS = {
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "fifteen": 15,
-    "twenty": 20,
-    "thirty": 30,
-}
 # "an 18-year insurgency", "a three-month siege": how long a named thing lasted.
 _N_LONG = re.compile(
     r"(?i)\ban?\s+(?P<num>\d{1,3}|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
@@ -297,7 +281,7 @@ def find_ordinals(text: str) -> list[Ordinal]:
         out.append(Ordinal(m.start(g_ord), m.end(g_unit), value, unit, None))
     for m in _N_LONG.finditer(text):
         raw = m.group("num").lower()
-        length = float(raw) if raw.isdigit() else float(_SMALL_NUMBERS.get(raw, 0))
+        length = float(raw) if raw.isdigit() else float(word_value(raw) or 0)
         if length and not any(o.start <= m.start("num") < o.end for o in out):
             out.append(
                 Ordinal(
