@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -44,6 +44,7 @@ from pipeline.warehouse import get_engine, upsert
 from pipeline.warehouse.engine import write_lock
 from pipeline.warehouse.queries import articles_by_status, failures_by_reason
 from pipeline.warehouse.schema import article, feed, feed_poll, pipeline_run, source
+from pipeline.warehouse.upsert import chunks, rows_per_statement
 
 log = logging.getLogger(__name__)
 
@@ -255,43 +256,10 @@ def _stage(engine: Engine, run_id: str, name: str) -> Iterator[dict[str, Any]]:
 
 # --- registry -------------------------------------------------------------------------------
 
-# Bound parameters one statement may carry: PostgreSQL's protocol allows 65,535, SQLite 32,766
-# in stock builds since 3.32 (999 before; Debian's allows 250,000). Every write or lookup that
-# takes a list of keys is cut into statements of at most this many, so no feed or registry is
-# too big to record (issue 19: a 65,536-entry feed stopped polling for every feed).
-MAX_BIND_PARAMS = 10_000
 # Serialises registry syncs of concurrent poll runs; on SQLite it opens the transaction with
 # BEGIN IMMEDIATE, which the savepoints of the sync need (pysqlite begins lazily, and a first
 # SAVEPOINT outside a transaction would commit on release).
 REGISTRY_LOCK_KEY = int.from_bytes(b"mm:feeds", "big") & 0x7FFFFFFFFFFFFFFF
-
-_T = TypeVar("_T")
-
-
-def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
-    """``items`` in consecutive slices of at most ``size``."""
-    step = max(size, 1)
-    for start in range(0, len(items), step):
-        yield items[start : start + step]
-
-
-def _rows_per_statement(rows: Sequence[Mapping[str, Any]]) -> int:
-    """How many of ``rows`` one multi-row insert may carry under MAX_BIND_PARAMS."""
-    return MAX_BIND_PARAMS // max(len(rows[0]), 1) if rows else 1
-
-
-def _upsert_chunked(
-    conn: Connection,
-    table: sa.Table,
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    key: Sequence[str],
-    update: Sequence[str] = (),
-) -> None:
-    """:func:`upsert` in statements that stay under the backend's bound-parameter limit."""
-    for chunk in _chunks(rows, _rows_per_statement(rows)):
-        upsert(conn, table, chunk, key=key, update=update)
-
 
 def _db_error(exc: BaseException) -> str:
     """The first line of a database error, without the statement and its parameters."""
@@ -314,7 +282,7 @@ def _upsert_isolated(
     ``conn`` must be in an explicit transaction (see REGISTRY_LOCK_KEY).
     """
     failed: list[tuple[Mapping[str, Any], str]] = []
-    for chunk in _chunks(rows, _rows_per_statement(rows)):
+    for chunk in chunks(rows, rows_per_statement(rows)):
         try:
             with conn.begin_nested():
                 upsert(conn, table, chunk, key=key, update=update)
@@ -383,7 +351,7 @@ def sync_registry(
     listed = {s.url for s in specs} | set(keep)
     enabled = conn.execute(sa.select(feed.c.id, feed.c.url).where(feed.c.enabled.is_(True)))
     gone = [feed_id for feed_id, url in enabled.tuples() if url not in listed]
-    for ids in _chunks(gone, MAX_BIND_PARAMS):
+    for ids in chunks(gone):
         conn.execute(
             sa.update(feed)
             .where(feed.c.id.in_(ids))
@@ -414,7 +382,7 @@ def _record_poll(
     if result.entries:
         ids = [url_key(e.url) for e in result.entries]
         known: set[str] = set()
-        for chunk in _chunks(ids, MAX_BIND_PARAMS):
+        for chunk in chunks(ids):
             known.update(
                 conn.execute(sa.select(article.c.id).where(article.c.id.in_(chunk))).scalars()
             )
@@ -442,7 +410,7 @@ def _record_poll(
                 }
             )
         # ON CONFLICT DO NOTHING: a concurrent poller that discovered the same URL wins cleanly.
-        _upsert_chunked(conn, article, rows, key=["id"])
+        upsert(conn, article, rows, key=["id"])
         new = len(rows)
     warning = "; ".join(result.warnings)[:4000] or None
     poll_cols = [
@@ -725,7 +693,7 @@ def _leased_batches(
             query = due.limit(size + len(handed)).with_for_update(skip_locked=True)
             ids = [i for i in conn.execute(query).scalars() if i not in handed][:size]
             until = _now() + lease
-            for chunk in _chunks(ids, MAX_BIND_PARAMS):
+            for chunk in chunks(ids):
                 conn.execute(
                     sa.update(article).where(article.c.id.in_(chunk)).values(next_attempt_at=until)
                 )

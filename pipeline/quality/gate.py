@@ -41,12 +41,10 @@ from pipeline.quality.results import (
 from pipeline.quality.suites import ARTICLE, ARTICLE_SOURCE, CLAIM, FEED_POLL
 from pipeline.warehouse.schema import article
 from pipeline.warehouse.schema_claims import claim
+from pipeline.warehouse.upsert import chunks
 
 log = logging.getLogger(__name__)
 
-# Keys per IN list when holding claims: well under SQLite's 32,766 and PostgreSQL's 65,535 bound
-# parameters, since one batch of claim-dense articles can fail more claims than either allows.
-KEYS_PER_STATEMENT = 10_000
 
 
 class BatchRejectedError(RuntimeError):
@@ -121,8 +119,8 @@ def _set_status(conn: Connection, ids: list[str], status: str, now: datetime) ->
 def _hold_claims(conn: Connection, ids: list[int]) -> int:
     """Mark claims ``ids`` held; return how many rows changed."""
     done = 0
-    for start in range(0, len(ids), KEYS_PER_STATEMENT):
-        chunk = ids[start : start + KEYS_PER_STATEMENT]
+    # One batch of claim-dense articles can fail more claims than one IN list may name.
+    for chunk in chunks(ids):
         result = conn.execute(sa.update(claim).where(claim.c.id.in_(chunk)).values(held=True))
         done += result.rowcount or 0
     return done

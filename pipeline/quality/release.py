@@ -24,9 +24,8 @@ from pipeline.quality.frames import GATE_INPUT_STATUS
 from pipeline.warehouse.schema import article
 from pipeline.warehouse.schema_claims import claim
 from pipeline.warehouse.schema_quality import quarantine
+from pipeline.warehouse.upsert import chunks
 
-# Keys per IN list: well under SQLite's and PostgreSQL's bound-parameter limits.
-KEYS_PER_STATEMENT = 10_000
 _K = TypeVar("_K", str, int)
 
 
@@ -131,16 +130,12 @@ def release(
     )
 
 
-def _chunks(keys: Sequence[_K]) -> list[Sequence[_K]]:
-    return [keys[i : i + KEYS_PER_STATEMENT] for i in range(0, len(keys), KEYS_PER_STATEMENT)]
-
-
 def _still_open(
     conn: Connection, key: sa.Column[Any], values: set[str], kind: sa.ColumnElement[bool]
 ) -> set[str]:
     """Those of ``values`` that still have an open quarantine row of ``kind`` on ``key``."""
     out: set[str] = set()
-    for chunk in _chunks(sorted(values)):
+    for chunk in chunks(sorted(values)):
         out.update(
             conn.execute(
                 sa.select(key).where(key.in_(chunk), kind, quarantine.c.released_at.is_(None))
@@ -152,6 +147,6 @@ def _still_open(
 def _update_in(conn: Connection, stmt: sa.Update, key: sa.Column[Any], ids: Sequence[_K]) -> int:
     """Run ``stmt`` restricted to ``key in ids``, chunked; return the rows changed."""
     done = 0
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         done += conn.execute(stmt.where(key.in_(chunk))).rowcount or 0
     return done
