@@ -11,9 +11,14 @@ from sqlalchemy.engine import Connection, Engine
 from pipeline.textfmt import text_table
 
 
-def _filters(measure: str | None, since: date | None, *, column: str) -> tuple[str, dict[str, Any]]:
+def _filters(
+    measure: str | None, since: date | None, *, column: str, measure_id: int | None = None
+) -> tuple[str, dict[str, Any]]:
     where: list[str] = []
     params: dict[str, Any] = {}
+    if measure_id is not None:
+        where.append("measure_id = :measure_id")
+        params["measure_id"] = measure_id
     if measure:
         where.append("lower(measure) like :measure")
         params["measure"] = f"%{measure.lower()}%"
@@ -24,10 +29,15 @@ def _filters(measure: str | None, since: date | None, *, column: str) -> tuple[s
 
 
 def ledger_rows(
-    conn: Connection, *, measure: str | None = None, since: date | None = None, limit: int = 500
+    conn: Connection,
+    *,
+    measure: str | None = None,
+    since: date | None = None,
+    measure_id: int | None = None,
+    limit: int = 500,
 ) -> list[dict[str, Any]]:
     """v_claim_ledger rows: every figure of each measure, by outlet and speaker, oldest first."""
-    where, params = _filters(measure, since, column="seen_at")
+    where, params = _filters(measure, since, column="seen_at", measure_id=measure_id)
     sql = (
         "select measure_id, measure, seen_at, outlet, speaker, via, cites, value_low, "
         "value_high, qualifier, figure_kind, rate_per, period, period_start, period_end, hedged, "
@@ -38,10 +48,15 @@ def ledger_rows(
 
 
 def conflict_rows(
-    conn: Connection, *, measure: str | None = None, since: date | None = None, limit: int = 500
+    conn: Connection,
+    *,
+    measure: str | None = None,
+    since: date | None = None,
+    measure_id: int | None = None,
+    limit: int = 500,
 ) -> list[dict[str, Any]]:
     """v_claim_conflicts rows: diverging or contradicting pairs, biggest ratio first."""
-    where, params = _filters(measure, since, column="b_seen_at")
+    where, params = _filters(measure, since, column="b_seen_at", measure_id=measure_id)
     sql = (
         "select measure_id, measure, relation, ratio, reason, a_outlet, a_speaker, a_via, "
         "a_value_low, a_value_high, a_rate_per, a_period, b_outlet, b_speaker, b_via, "
@@ -53,10 +68,15 @@ def conflict_rows(
 
 
 def spread_rows(
-    conn: Connection, *, measure: str | None = None, since: date | None = None, limit: int = 500
+    conn: Connection,
+    *,
+    measure: str | None = None,
+    since: date | None = None,
+    measure_id: int | None = None,
+    limit: int = 500,
 ) -> list[dict[str, Any]]:
     """v_claim_spread rows: each figure's first outlet and how it spread, widest first."""
-    where, params = _filters(measure, since, column="first_seen_at")
+    where, params = _filters(measure, since, column="first_seen_at", measure_id=measure_id)
     sql = (
         "select cluster_id, measure, figure, first_outlet, first_seen_at, first_speaker, "
         "first_via, claims, articles, outlets, copies, attributed, independent "
@@ -186,12 +206,12 @@ def demo_report(engine: Engine, *, measures: int = 2) -> str:
             label = conn.execute(
                 sa.text("select label from measure where id = :m"), {"m": measure_id}
             ).scalar_one()
-            rows = [r for r in ledger_rows(conn) if r["measure_id"] == measure_id]
+            rows = ledger_rows(conn, measure_id=measure_id)
             parts.append(format_ledger(rows))
-            conflicts = [r for r in conflict_rows(conn) if r["measure_id"] == measure_id]
+            conflicts = conflict_rows(conn, measure_id=measure_id)
             parts.append(f"\nConflicts for {label} ({len(conflicts)}):")
             parts.append(format_conflicts(conflicts[:10]))
-            spread = [r for r in spread_rows(conn) if r["measure"] == label]
+            spread = spread_rows(conn, measure_id=measure_id)
             parts.append(
                 f"\nSpread of each figure for {label} ({outlets} outlets, {claims} claims):"
             )

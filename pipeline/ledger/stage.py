@@ -10,7 +10,7 @@ half-linked batch. Re-analysing an article forgets its claims' ledger rows first
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,6 +59,12 @@ class LedgerCounts:
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
+
+    def add(self, batch: LedgerCounts) -> None:
+        """Add one batch's counts (measures are counted apart: distinct over the run)."""
+        for name in ("claims", "linked", "unlinked", "relations", "clusters"):
+            setattr(self, name, getattr(self, name) + getattr(batch, name))
+        self.batches += 1
 
 
 def lock(conn: Connection) -> None:
@@ -131,6 +137,7 @@ class _Linker:
         self.places = places
         self.actors = ActorResolver(conn, now)
         self.counts = LedgerCounts()
+        self.measure_ids: set[int] = set()
 
     # --- actors ---------------------------------------------------------------------------------
 
@@ -262,7 +269,8 @@ class _Linker:
         self.counts.claims += len(rows)
         self.counts.linked += len(linked)
         self.counts.unlinked += len(rows) - len(linked)
-        self.counts.measures += len({m for _, m in linked})
+        self.measure_ids = {m for _, m in linked}
+        self.counts.measures = len(self.measure_ids)
         self._relate(linked)
         self._cluster(linked)
 
@@ -450,7 +458,7 @@ def link_pending(
     total = LedgerCounts()
     with engine.connect() as conn:
         places = known_places(conn)
-    touched: Counter[str] = Counter()
+    touched: set[int] = set()
     while True:
         with engine.begin() as conn:
             lock(conn)
@@ -459,12 +467,9 @@ def link_pending(
                 break
             linker = _Linker(conn, now or datetime.now(UTC), window, places)
             linker.link(rows)
-        c = linker.counts
-        total.batches += 1
-        for name in ("claims", "linked", "unlinked", "relations", "clusters"):
-            setattr(total, name, getattr(total, name) + getattr(c, name))
-        touched.update({"measures": c.measures})
-    total.measures = touched["measures"]
+        total.add(linker.counts)
+        touched |= linker.measure_ids
+    total.measures = len(touched)
     return total
 
 

@@ -1,5 +1,5 @@
-"""Ledger rows outside the linking run: forgetting an article's claims before re-analysis, and
-reading the ledger back for the CLI (the analyst views are the same queries in SQL)."""
+"""Ledger rows outside the linking run: forgetting an article's claims before the NLP stage
+replaces them. Kept apart from the stage module so the NLP store imports no ledger rules."""
 
 from __future__ import annotations
 

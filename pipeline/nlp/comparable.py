@@ -24,7 +24,6 @@ from pipeline.nlp.numbers import FRACTIONS, Quantity, word_value
 from pipeline.nlp.tokens import span_ents
 
 LEXICON_PATH = Path(__file__).with_name("data") / "lexicon.yaml"
-FIGURE_KINDS = ("total", "rate", "share", "change", "ordinal")
 PLACE_LABELS = ("GPE", "NORP")
 
 _ORDINAL_WORDS = {
@@ -146,20 +145,6 @@ def lemmatizer_for(nlp: Language) -> Lemma:
         return tok.lower_ if tok.pos_ != "NOUN" else singular(tok.text)
 
     return lemma
-
-
-@dataclass(frozen=True)
-class Comparable:
-    """The comparable fields of one numeric claim (None where unknown)."""
-
-    unit_norm: str | None = None
-    unit_class: str | None = None
-    currency: str | None = None
-    event: str | None = None
-    place: str | None = None
-    figure_kind: str = "total"
-    value_from: float | None = None
-    value_to: float | None = None
 
 
 @dataclass(frozen=True)
@@ -351,7 +336,8 @@ def bare_name(text: str) -> str:
 
 
 class ComparableRules:
-    """Derives :class:`Comparable` fields from a figure's sentence."""
+    """Derives a numeric claim's comparable fields (unit_norm, event, place ...) from its
+    sentence."""
 
     def __init__(self, lemma: Lemma) -> None:
         self.lemma = lemma
@@ -637,8 +623,6 @@ def figure_tokens(sent: Span, offset: int, start: int, end: int) -> list[Token]:
 
 
 __all__ = [
-    "FIGURE_KINDS",
-    "Comparable",
     "ComparableRules",
     "Lexicon",
     "Ordinal",
