@@ -7,6 +7,7 @@ warehouse and an embedded Airflow metadata database (SQLite), runs the ingest DA
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,12 +16,23 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.adapters.airflow import airflow_env
-from pipeline.config import get_settings, mask_url, resolve_warehouse_url
+from pipeline.config import Settings, get_settings, mask_url, resolve_warehouse_url
 from pipeline.samples import PLACEHOLDER, serving
 from pipeline.warehouse import get_engine
 from pipeline.warehouse.migrate import upgrade
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+# The news agencies of the bundled corpus (samples/README.md). Invented, so no production default
+# (Settings.dedupe_agencies holds real ones): the demo adds them so its wire copies are credited.
+DEMO_AGENCIES = ("Continental Press Agency", "Nordpress", "Ostrel State Telegraph Agency")
+
+
+def demo_agencies(settings: Settings | None = None) -> list[str]:
+    """The configured agencies followed by the corpus's own, each once."""
+    configured = (settings or get_settings()).dedupe_agencies
+    return list(dict.fromkeys([*configured, *DEMO_AGENCIES]))
 
 
 class DemoError(RuntimeError):
@@ -42,6 +54,7 @@ def demo_env(home: Path, feeds_file: Path) -> dict[str, str]:
             # The demo is "poll everything now", not a scheduled run that polls only due feeds.
             "MEDIAMON_FEED_POLL_ALL": "true",
             "MEDIAMON_WAREHOUSE_URL": resolve_warehouse_url(),
+            "MEDIAMON_DEDUPE_AGENCIES": json.dumps(demo_agencies()),
         }
     )
     return env

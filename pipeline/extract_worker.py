@@ -42,6 +42,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from pipeline.config import PAYWALL_TEASER_WORDS
 from pipeline.extract import HTML_TYPES, Article, ExtractResult, precheck
 
 if TYPE_CHECKING:
@@ -159,16 +160,24 @@ class ExtractionWorker:
         timeout: seconds one page may take before the worker is killed (extraction_timeout).
         min_chars: shorter text is ``too_short``.
         max_tags: pages with more tags are ``extraction_timeout`` without being parsed.
+        paywall_teaser_words: a page with paywall markup and fewer words is ``paywall_suspected``.
         reset_pages: ``end_batch`` resets the caches once at least this many pages went through
             since the last reset (1: at every batch end).
     """
 
     def __init__(
-        self, *, timeout: float, min_chars: int, max_tags: int, reset_pages: int = 1
+        self,
+        *,
+        timeout: float,
+        min_chars: int,
+        max_tags: int,
+        reset_pages: int = 1,
+        paywall_teaser_words: int = PAYWALL_TEASER_WORDS,
     ) -> None:
         self.timeout = timeout
         self.min_chars = min_chars
         self.max_tags = max_tags
+        self.paywall_teaser_words = paywall_teaser_words
         self.reset_pages = reset_pages
         self.restarts = 0
         self.resets = 0
@@ -201,6 +210,7 @@ class ExtractionWorker:
             min_chars=s.min_text_chars,
             max_tags=s.extract_max_tags,
             reset_pages=s.extract_reset_pages,
+            paywall_teaser_words=s.paywall_teaser_words,
         )
 
     def __enter__(self) -> Self:
@@ -385,6 +395,7 @@ class ExtractionWorker:
             job.declared_charset,
             self.min_chars,
             self.max_tags,
+            self.paywall_teaser_words,
         )
         return pickle.dumps(("extract", request), protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -595,7 +606,9 @@ def _serve(recv: Connection, send: Connection, progress: _Progress) -> None:
             reset_caches()
             send.send(("reset", None))
             continue
-        body, url, content_type, fetched_at, declared_charset, min_chars, max_tags = payload
+        body, url, content_type, fetched_at, declared_charset, min_chars, max_tags, teaser = (
+            payload
+        )
         page += 1
         progress.start(page)
         if not held:
@@ -609,6 +622,7 @@ def _serve(recv: Connection, send: Connection, progress: _Progress) -> None:
                 declared_charset=declared_charset,
                 min_chars=min_chars,
                 max_tags=max_tags,
+                paywall_teaser_words=teaser,
             )
         except Exception as exc:  # noqa: BLE001 - a library bug on one page must not end the worker
             result = ExtractResult(None, "extraction_error", f"{type(exc).__name__}: {exc}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import uuid
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 import yaml
 
 from pipeline.config import get_settings
+from pipeline.demo import demo_agencies
 from pipeline.samples import PLACEHOLDER, serving
 from pipeline.warehouse import engine as engine_mod
 
@@ -70,6 +72,8 @@ def sample_feeds(home: Path, samples_base_url: str, monkeypatch: pytest.MonkeyPa
     text = (SAMPLES / "feeds.yaml").read_text().replace(PLACEHOLDER, samples_base_url)
     path.write_text(text)
     monkeypatch.setenv("MEDIAMON_FEEDS_FILE", str(path))
+    # The corpus credits invented agencies; the demo adds them to the real ones (pipeline.demo).
+    monkeypatch.setenv("MEDIAMON_DEDUPE_AGENCIES", json.dumps(demo_agencies()))
     # Scheduled runs poll only due feeds; tests that run the stages back to back poll them all.
     monkeypatch.setenv("MEDIAMON_FEED_POLL_ALL", "true")
     _reset_caches()

@@ -66,3 +66,17 @@ def test_airflow_connection_in_json_form(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("AIRFLOW_CONN_MEDIAMON_WAREHOUSE", json.dumps(conn))
     url = resolve_warehouse_url(Settings())
     assert url.startswith("postgresql+psycopg://m@wh:5432/mm"), url
+
+
+def test_production_defaults_hold_no_demo_agencies_and_the_demo_adds_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from pipeline.demo import DEMO_AGENCIES, demo_env
+
+    monkeypatch.delenv("MEDIAMON_DEDUPE_AGENCIES", raising=False)
+    monkeypatch.setenv("MEDIAMON_HOME", str(tmp_path))
+    defaults = Settings().dedupe_agencies
+    assert "Reuters" in defaults and not set(DEMO_AGENCIES) & set(defaults)
+    env = demo_env(tmp_path, tmp_path / "feeds.yaml")
+    demo = Settings(dedupe_agencies=json.loads(env["MEDIAMON_DEDUPE_AGENCIES"])).dedupe_agencies
+    assert demo == [*defaults, *DEMO_AGENCIES]

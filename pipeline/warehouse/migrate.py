@@ -7,6 +7,8 @@ can then change without a new revision, and a downgrade drops them all first.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -67,17 +69,56 @@ def drop_views(conn: Connection) -> None:
         conn.execute(sa.text(f"drop view if exists {_view_name(path)}"))
 
 
+class ForeignKeyViolationError(RuntimeError):
+    """A migration left rows whose foreign keys point at nothing (SQLite); nothing was kept."""
+
+
+@contextmanager
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    """A connection in one transaction for a migration.
+
+    On SQLite, foreign key enforcement is off for its length: batch mode rebuilds a table by
+    copying it and dropping the original, and dropping a table others point at (feed, article)
+    fails or empties them with enforcement on. The pragma is a no-op inside a transaction, so it
+    is set before an explicit BEGIN (which also makes the DDL atomic: pysqlite would otherwise
+    run DDL before the first row change outside any transaction). Every key is checked before
+    commit, and enforcement is back on before the connection returns to the pool.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name != "sqlite":
+            with conn.begin():
+                yield conn
+            return
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.commit()
+        try:
+            with conn.begin():
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                yield conn
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    tables = sorted({f"{r[0]} -> {r[2]}" for r in broken})
+                    raise ForeignKeyViolationError(
+                        f"migration rolled back: {len(broken)} rows would point at missing "
+                        f"parents ({', '.join(tables)})"
+                    )
+        finally:
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            conn.commit()
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate the warehouse to ``revision`` and refresh the views, in one transaction."""
-    with engine.begin() as conn:
+    with _migrating(engine) as conn:
         drop_views(conn)
         command.upgrade(_config(conn), revision)
-        create_views(conn)
+        # Below head, a view may need a table of a later revision.
+        create_views(conn, skip_missing=revision != "head")
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
     """Migrate the warehouse down to ``revision`` (views are dropped first)."""
-    with engine.begin() as conn:
+    with _migrating(engine) as conn:
         drop_views(conn)
         command.downgrade(_config(conn), revision)
         if revision != "base":
@@ -90,3 +131,10 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str | None:
+    """The newest revision in sql/migrations: what ``mediamon db upgrade`` migrates to."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(sql_dir() / "migrations")).get_current_head()

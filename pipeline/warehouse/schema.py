@@ -1,10 +1,13 @@
 """Warehouse tables (SQLAlchemy Core). The source of truth for migrations in sql/migrations/.
 
-The ``article.status`` column is the stage state machine of DESIGN.md: every stage selects rows in
-one status, does its work, and advances them in one transaction.
+The ``article.status`` column is the stage state machine (``ARTICLE_STATUSES`` below, in pipeline
+order): every stage selects rows in one status, does its work, and advances them in one
+transaction.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 
@@ -44,6 +47,31 @@ FEED_STATUSES = (
     "blocked",
     "disabled",
 )
+# What one poll of a feed came to (feed_poll.status).
+POLL_STATUSES = (
+    "ok",
+    "not_modified",
+    "http_error",
+    "parse_error",
+    "blocked",
+    "timeout",
+    "disabled",
+    # Not a poll outcome of the feed: its host asked for a pause (Retry-After) we did not wait out.
+    "deferred",
+)
+# How a stage of a run ended (pipeline_run.status); "abandoned": its process died mid-stage.
+STAGE_STATUSES = ("running", "success", "failed", "abandoned")
+
+
+def one_of(column: str, values: Sequence[str]) -> sa.CheckConstraint:
+    """A CHECK that ``column`` holds one of ``values`` (or null), named ``ck_<table>_<column>``.
+
+    Every status and kind column gets one, built from the constant the code writes from, so
+    the database refuses a value the code does not know (a typo, a stale worker, a hand edit).
+    """
+    listed = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+    return sa.CheckConstraint(f"{column} in ({listed})", name=column)
+
 
 source = sa.Table(
     "source",
@@ -80,6 +108,7 @@ feed = sa.Table(
     sa.Column("poll_url", sa.Text),
     sa.Column("poll_interval_s", sa.Integer),
     sa.Column("last_success_at", TS),
+    one_of("status", FEED_STATUSES),
 )
 
 feed_poll = sa.Table(
@@ -99,6 +128,7 @@ feed_poll = sa.Table(
     sa.Column("warning", sa.Text),
     # One poll per feed per run: re-running a run's poll task replaces its rows.
     sa.UniqueConstraint("run_id", "feed_id"),
+    one_of("status", POLL_STATUSES),
 )
 
 article = sa.Table(
@@ -149,6 +179,11 @@ article = sa.Table(
     sa.Column("declared_charset", sa.String(40)),
     sa.Column("charset", sa.String(40)),
     sa.Column("extract_warnings", sa.JSON(none_as_null=True)),
+    # The page carried paywall markup (a paywall element, a subscription prompt at the end of the
+    # text, isAccessibleForFree=false) but gave a full text, which is kept (issue 20); a page
+    # that gave only a teaser fails with failure_reason paywall_suspected instead.
+    sa.Column("paywall_suspected", sa.Boolean, nullable=False, server_default=sa.false()),
+    one_of("status", ARTICLE_STATUSES),
 )
 
 pipeline_run = sa.Table(
@@ -164,8 +199,15 @@ pipeline_run = sa.Table(
     sa.Column("error", sa.Text),
     # One row per stage of a run: a retried task overwrites its own row instead of adding one.
     sa.UniqueConstraint("run_id", "stage"),
+    one_of("status", STAGE_STATUSES),
 )
 
 sa.Index("ix_article_status_next_attempt", article.c.status, article.c.next_attempt_at)
 # Hash on PostgreSQL: a B-tree entry is capped at ~2.7 kB and canonical URLs come from pages.
 sa.Index("ix_article_canonical_url", article.c.canonical_url, postgresql_using="hash")
+# Analysts filter published articles by outlet and time, and by language (v_articles, v_claims).
+sa.Index("ix_article_source_id_published_at", article.c.source_id, article.c.published_at)
+sa.Index("ix_article_language", article.c.language)
+# The Media Monitor's chart window and a feed's poll history (issue 18).
+sa.Index("ix_article_discovered_at", article.c.discovered_at)
+sa.Index("ix_feed_poll_feed_id_id", feed_poll.c.feed_id, feed_poll.c.id)

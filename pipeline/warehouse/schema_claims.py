@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from pipeline.warehouse.schema import TS, metadata
+from pipeline.warehouse.schema import TS, metadata, one_of
 
 CLAIM_KINDS = ("numeric", "quote", "statement")
+# What kind of source gave a claim (pipeline.nlp.speakers sets claim.speaker_kind).
+SPEAKER_KINDS = ("person", "organisation", "document", "anonymous")
 # rate_per values (the claim stage's vocabulary, checked by the quality gate).
 CLAIM_RATES = ("second", "hour", "day", "week", "month", "year")
 
@@ -94,6 +96,8 @@ claim = sa.Table(
     sa.Column("extractor_version", sa.String(40), nullable=False),
     sa.Column("created_at", TS, nullable=False),
     sa.UniqueConstraint("article_id", "claim_index"),
+    one_of("kind", CLAIM_KINDS),
+    one_of("speaker_kind", SPEAKER_KINDS),
 )
 sa.Index("ix_claim_kind_article_id", claim.c.kind, claim.c.article_id)
 UNLINKED = sa.and_(claim.c.kind == "numeric", claim.c.linked == sa.false())
@@ -102,6 +106,7 @@ sa.Index("ix_claim_unlinked", claim.c.id, postgresql_where=UNLINKED, sqlite_wher
 __all__ = [
     "CLAIM_KINDS",
     "CLAIM_RATES",
+    "SPEAKER_KINDS",
     "UNLINKED",
     "article_entity",
     "claim",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from pipeline.warehouse.schema import TS, metadata
+from pipeline.warehouse.schema import TS, metadata, one_of
 
 DUPLICATE_KINDS = ("exact", "title", "near")
 LINK_KINDS = ("exact", "title", "near", "story")
@@ -82,6 +82,7 @@ dedupe_link = sa.Table(
     sa.Column("overlap_article", sa.Float, nullable=False),
     sa.Column("overlap_other", sa.Float, nullable=False),
     sa.Column("created_at", TS, nullable=False),
+    one_of("kind", LINK_KINDS),
 )
 
 story = sa.Table(
@@ -91,28 +92,42 @@ story = sa.Table(
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("first_article_id", sa.String(64), sa.ForeignKey("article.id"), nullable=False),
     sa.Column("first_seen_at", TS, nullable=False),
-    sa.Column("first_source_id", sa.Integer, nullable=False),
+    sa.Column("first_source_id", sa.Integer, sa.ForeignKey("source.id"), nullable=False),
     sa.Column("article_count", sa.Integer, nullable=False),
     sa.Column("outlet_count", sa.Integer, nullable=False),
     sa.Column("last_seen_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
 )
 
+# The Media Monitor's Stories tab: newest and biggest first (issue 18).
+sa.Index("ix_story_first_seen_at", story.c.first_seen_at)
+sa.Index("ix_story_article_count", story.c.article_count)
+
 article_dedupe = sa.Table(
     "article_dedupe",
     metadata,
     sa.Column("article_id", sa.String(64), sa.ForeignKey("article.id"), primary_key=True),
-    sa.Column("story_id", sa.String(64), nullable=False, index=True),
-    sa.Column("duplicate_of", sa.String(64)),
+    # Deferred to commit: re-clustering deletes a batch's stale stories before it re-points their
+    # members (pipeline.dedupe.index._reassign), all in one transaction.
+    sa.Column(
+        "story_id",
+        sa.String(64),
+        sa.ForeignKey("story.id", deferrable=True, initially="DEFERRED"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("duplicate_of", sa.String(64), sa.ForeignKey("article.id"), index=True),
     sa.Column("duplicate_kind", sa.String(10)),
     sa.Column("label", sa.String(20), nullable=False),
-    sa.Column("copied_from", sa.String(64)),
+    sa.Column("copied_from", sa.String(64), sa.ForeignKey("article.id"), index=True),
     # Share of this article's shingles found in copied_from (estimated).
     sa.Column("overlap", sa.Float),
     # Estimated Jaccard similarity with duplicate_of, else with copied_from.
     sa.Column("similarity", sa.Float),
     sa.Column("agency", sa.String(100)),
     sa.Column("deduped_at", TS, nullable=False),
+    one_of("duplicate_kind", DUPLICATE_KINDS),
+    one_of("label", LABELS),
 )
 
 __all__ = [

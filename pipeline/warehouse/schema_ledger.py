@@ -78,6 +78,8 @@ claim_measure = sa.Table(
     sa.Column("linked_at", TS, nullable=False),
 )
 sa.Index("ix_claim_measure_measure_id_seen_at", claim_measure.c.measure_id, claim_measure.c.seen_at)
+# The Media Monitor's claim ledger, newest first (issue 18).
+sa.Index("ix_claim_measure_seen_at", claim_measure.c.seen_at)
 
 # Pairs of claims of one measure, stored once (claim_a < claim_b).
 claim_relation = sa.Table(
@@ -93,6 +95,9 @@ claim_relation = sa.Table(
     sa.Column("created_at", TS, nullable=False),
     sa.CheckConstraint(f"relation in {RELATIONS}", name="relation"),
 )
+
+# The Media Monitor's Conflicts view, newest first (issue 18).
+sa.Index("ix_claim_relation_created_at", claim_relation.c.created_at)
 
 # One figure of one measure, repeated by one or more articles.
 claim_cluster = sa.Table(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from pipeline.warehouse.schema import TS, metadata
+from pipeline.warehouse.schema import TS, metadata, one_of
 
 # What a dq_run concluded: every expectation passed, some rows were quarantined, or the batch was
 # rejected as a whole (nothing published).
@@ -35,6 +35,7 @@ dq_run = sa.Table(
     sa.Column("rows_evaluated", sa.Integer, nullable=False),
     sa.Column("rows_quarantined", sa.Integer, nullable=False),
     sa.Column("docs_path", sa.Text),
+    one_of("outcome", DQ_OUTCOMES),
 )
 
 dq_result = sa.Table(
@@ -58,7 +59,7 @@ quarantine = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("entity", sa.String(20), nullable=False),
     sa.Column("entity_id", sa.String(64), nullable=False),
-    sa.Column("article_id", sa.String(64), index=True),
+    sa.Column("article_id", sa.String(64), sa.ForeignKey("article.id"), index=True),
     sa.Column("expectation", sa.String(80), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("observed_value", sa.Text),
@@ -66,6 +67,7 @@ quarantine = sa.Table(
     sa.Column("dq_run_id", sa.Integer, sa.ForeignKey("dq_run.id")),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("released_at", TS),
+    one_of("entity", QUARANTINE_ENTITIES),
 )
 
 sa.Index("ix_quarantine_entity_entity_id", quarantine.c.entity, quarantine.c.entity_id)

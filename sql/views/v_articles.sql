@@ -19,6 +19,9 @@
 --   extractor_version  trafilatura version + our post-processing revision
 --   nlp_status      "ok" when claims and entities were extracted, else why not ("skipped:
 --                   language de": no model is configured for the article's language)
+--   paywall_suspected  true when the page carried paywall markup (a paywall element, a
+--                   subscription prompt, isAccessibleForFree=false) around a full text, which
+--                   was kept; check such a text is the whole article before quoting its absence
 create view v_articles as
 with extracted as (
     select a.*
@@ -40,6 +43,7 @@ select
     e.status,
     e.fetched_at,
     e.extractor_version,
-    e.nlp_status
+    e.nlp_status,
+    e.paywall_suspected
 from extracted as e
 join source as s on s.id = e.source_id
