@@ -370,8 +370,8 @@ def _copy_payload(job: LoadJob) -> dict[str, str]:
             if band < CFG.lsh.bands or day >= keep_story_day
         )
         # No stored article links to another (check_preload verifies it on a sample): each is
-        # the original of its own one-article story.
-        out["story"].append(f"{aid}\t{aid}\t{seen}\t{job.source_id}\t1\t1\t{seen}\t{now}\n")
+        # the original of its own one-article story, whose size (published articles) is 0.
+        out["story"].append(f"{aid}\t{aid}\t{seen}\t{job.source_id}\t0\t0\t{seen}\t{now}\n")
         out["article_dedupe"].append(
             f"{aid}\t{aid}\t{NULL}\t{NULL}\toriginal\t{NULL}\t{NULL}\t{NULL}\t{agency}\t{now}\n"
         )

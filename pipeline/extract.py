@@ -16,14 +16,13 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import charset_normalizer
-import justext
 import trafilatura
 from htmldate import find_date
 from lxml.etree import XPath
@@ -55,6 +54,7 @@ from trafilatura.metadata import (
 from trafilatura.settings import Document, Extractor
 from trafilatura.utils import DOCTYPE_TAG, HTML_PARSER, HTML_STRIP_TAGS, load_html, trim
 
+from pipeline.config import PAYWALL_TEASER_WORDS
 from pipeline.dates import sane_date
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ if TYPE_CHECKING:
 
 # Bump the suffix when our own post-processing changes, so `mediamon reextract` knows which rows
 # are stale. The trafilatura version is part of it because its heuristics change between releases.
-EXTRACTOR_VERSION = f"trafilatura-{trafilatura.__version__}+mm4"
+EXTRACTOR_VERSION = f"trafilatura-{trafilatura.__version__}+mm5"
 
 FAILURE_REASONS = (
     "not_html",
@@ -100,14 +100,17 @@ class Article:
     word_count: int
     content_hash: str
     extractor_version: str = EXTRACTOR_VERSION
+    # Paywall markup around a full text: the article is kept, flagged (article.paywall_suspected).
+    paywall_suspected: bool = False
 
 
 @dataclass(frozen=True)
 class ExtractResult:
     """An article, or a failure ``reason`` (one of FAILURE_REASONS) with ``detail``.
 
-    ``article`` may be set together with a reason (``paywall_suspected``): what we got is kept for
-    inspection, but the page is not treated as a full article.
+    ``article`` may be set together with a reason (``paywall_suspected``: paywall markup and only a
+    teaser's worth of text): what we got is kept for inspection, but the page is not treated as a
+    full article. Paywall markup around a full text is no failure: ``article.paywall_suspected``.
     """
 
     article: Article | None
@@ -564,49 +567,59 @@ def _canonical(signals: _Signals, url: str, warnings: list[str]) -> str | None:
 
 # --- language -------------------------------------------------------------------------------
 
-# ISO 639-1 codes of the justext stoplists we detect with (the languages news monitoring meets
-# most; the stoplists ship with trafilatura's dependency justext, so detection needs no model).
-_STOPLIST_CODES = {
-    "Arabic": "ar", "Belarusian": "be", "Bulgarian": "bg", "Catalan": "ca", "Croatian": "hr",
-    "Czech": "cs", "Danish": "da", "Dutch": "nl", "English": "en", "Estonian": "et",
-    "Finnish": "fi", "French": "fr", "Georgian": "ka", "German": "de", "Greek": "el",
-    "Hebrew": "he", "Hungarian": "hu", "Indonesian": "id", "Italian": "it", "Kazakh": "kk",
-    "Latvian": "lv", "Lithuanian": "lt", "Macedonian": "mk", "Norwegian_Bokmal": "no",
-    "Persian": "fa", "Polish": "pl", "Portuguese": "pt", "Romanian": "ro", "Russian": "ru",
-    "Serbian": "sr", "Slovak": "sk", "Slovenian": "sl", "Spanish": "es", "Swedish": "sv",
-    "Turkish": "tr", "Ukrainian": "uk",
-}  # fmt: skip
+# Language identification is py3langid's naive Bayes model over byte n-grams (97 languages,
+# bundled with the package, no download). It tells apart what stopword votes could not: ru / uk /
+# be share most function words, and so do the Latin-script languages of one family.
+# Only the first words are read: the language of a page is settled long before its end, and
+# classification time grows with the bytes given.
 _LANG_SAMPLE_WORDS = 400
-_stopword_index: dict[str, tuple[str, ...]] | None = None
+# Less than this many letters is a caption or a figure, not evidence of a language.
+_LANG_MIN_LETTERS = 12
+# Normalised probability the model must give its best language for the text alone to decide.
+# Short unambiguous sentences score above 0.99; under a half, the text is thin or mixed.
+_LANG_MIN_CONFIDENCE = 0.5
+# Labels of languages the model knows by a code other than the ISO 639-1 one the warehouse uses.
+_LANG_ALIASES = {"arz": "ar", "srl": "sr"}
+_language_identifier: Any = None
 
 
-def _stopwords() -> dict[str, tuple[str, ...]]:
-    """word -> languages whose stoplist has it (built once per process)."""
-    global _stopword_index
-    if _stopword_index is None:
-        index: dict[str, list[str]] = {}
-        for name, code in _STOPLIST_CODES.items():
-            for word in justext.get_stoplist(name):
-                index.setdefault(word.lower(), []).append(code)
-        _stopword_index = {w: tuple(codes) for w, codes in index.items()}
-    return _stopword_index
+def _identifier() -> Any:
+    """The py3langid identifier with normalised probabilities (loaded once per process, ~1 s)."""
+    global _language_identifier
+    if _language_identifier is None:
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+        _language_identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    return _language_identifier
 
 
-def detect_language(text: str) -> str | None:
-    """ISO 639-1 code of ``text`` by stopword frequency, or None when the evidence is thin."""
-    index = _stopwords()
-    counts: dict[str, int] = {}
-    # Only the sample is read: finding every word of a long text first cost ~0.4 ms a page.
-    words = [m.group(0) for m in islice(_WORD.finditer(text.lower()), _LANG_SAMPLE_WORDS)]
-    for word in words:
-        for code in index.get(word, ()):
-            counts[code] = counts.get(code, 0) + 1
-    if not counts:
-        return None
-    code, hits = max(counts.items(), key=lambda kv: kv[1])
-    # Function words are a third to a half of running text; under a tenth is not a language
-    # match but shared short words.
-    return code if hits >= 5 and hits >= 0.1 * len(words) else None
+def _language_sample(text: str) -> tuple[str, int]:
+    """The start of ``text`` up to its ``_LANG_SAMPLE_WORDS``-th word, and its letter count."""
+    end, letters = 0, 0
+    for match in islice(_WORD.finditer(text), _LANG_SAMPLE_WORDS):
+        end, letters = match.end(), letters + len(match.group(0))
+    return text[:end], letters
+
+
+def detect_language(text: str, *, declared: str | None = None) -> str | None:
+    """ISO 639-1 code of ``text``, or None when the evidence is thin.
+
+    The text decides, through the py3langid model, whenever it is long and clear enough
+    (``_LANG_MIN_LETTERS``, ``_LANG_MIN_CONFIDENCE``). ``declared`` (the page's ``lang``
+    attribute or meta tags) only answers when the text cannot: templates often declare the
+    site's default language for every page (lang="en" on a Russian article, "ru" on a
+    Ukrainian one), while the words on the page are the article's own.
+    """
+    # Loaded even when the text is too thin to ask: a worker's warm-up call must leave nothing
+    # for the first real page's time limit to pay.
+    identifier = _identifier()
+    sample, letters = _language_sample(text)
+    if letters >= _LANG_MIN_LETTERS:
+        code, confidence = identifier.classify(sample)
+        if confidence >= _LANG_MIN_CONFIDENCE:
+            code = _LANG_ALIASES.get(code, code)
+            return str(code)
+    return declared
 
 
 def _page_language(signals: _Signals) -> str | None:
@@ -841,6 +854,7 @@ def extract(
     declared_charset: str | None = None,
     min_chars: int = 200,
     max_tags: int = 1_000_000,
+    paywall_teaser_words: int = PAYWALL_TEASER_WORDS,
 ) -> ExtractResult:
     """Extract the main text and metadata of an HTML page, in this process.
 
@@ -852,6 +866,8 @@ def extract(
         declared_charset: the charset of the HTTP Content-Type header, if any.
         min_chars: shorter text is recorded as ``too_short``.
         max_tags: more tags than this is recorded as ``extraction_timeout`` without parsing.
+        paywall_teaser_words: a page with paywall markup and fewer words than this is a teaser,
+            recorded as ``paywall_suspected``; with more, its text is kept and flagged.
     """
     stop = precheck(body, content_type, max_tags=max_tags)
     if stop is not None:
@@ -877,7 +893,7 @@ def extract(
         text = (doc.text or "").strip()
     if not text:
         return fail("no_text", "trafilatura found no main text")
-    language = _page_language(signals) or detect_language(text)
+    language = detect_language(text, declared=_page_language(signals))
     word_count, text_hash = words_and_hash(text)
     article = Article(
         title=meta["title"],
@@ -892,7 +908,16 @@ def extract(
     )
     paywall = _paywall(tree, signals, text)
     if paywall:
-        return fail("paywall_suspected", paywall, article)
+        if word_count < paywall_teaser_words:
+            return fail(
+                "paywall_suspected",
+                f"{paywall}; {word_count} words < {paywall_teaser_words}: a teaser",
+                article,
+            )
+        # Many sites send the whole text to every reader and mark it up for subscribers (or for
+        # search engines) all the same: losing those articles would cost more than a flag.
+        warnings.append(f"paywall markup around {word_count} words of text: {paywall}")
+        article = replace(article, paywall_suspected=True)
     if len(text) < min_chars:
         return fail("too_short", f"{len(text)} characters < {min_chars}")
     return ExtractResult(article, warnings=tuple(warnings), charset=decoded.charset)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import random
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -261,3 +261,188 @@ def pairwise_scores(truth: dict[str, str], predicted: dict[str, str]) -> Scores:
         true_pairs=tp + fn,
         predicted_pairs=tp + fp,
     )
+
+
+# --- groups with weak evidence and other scripts (issue 20) ------------------------------------
+
+MULTILINGUAL = Path(__file__).resolve().parent / "fixtures" / "dedupe_multilingual"
+# Headlines outlets put on many unrelated articles, and the lead line of a live page.
+GENERIC_TITLES = ("Updated: the latest on this story.", "Live updates", "What we know so far")
+LEAD_LINE = "Updated: the latest on this story."
+# A daily column's fixed opening and closing, around a different story each day.
+BRIEFING_OPEN = "Good morning. Here is what you need to know to start your day."
+BRIEFING_CLOSE = (
+    "That is all for this morning. Send us your questions and we will answer them in "
+    "tomorrow's briefing."
+)
+GROUP_START = datetime(2026, 11, 2, 7, 0, tzinfo=UTC)
+
+
+def _edit_tokens(
+    tokens: list[str], rate: float, fillers: Sequence[str], rng: random.Random
+) -> list[str]:
+    """Tokens with about ``rate`` of them substituted, deleted or followed by a filler."""
+    out: list[str] = []
+    for token in tokens:
+        if rng.random() >= rate:
+            out.append(token)
+            continue
+        action = rng.random()
+        if action < 0.6:
+            out.append(rng.choice(fillers))
+        elif action >= 0.8:
+            out.extend([token, rng.choice(fillers)])
+    return out
+
+
+def _originals(rng: random.Random, count: int) -> list[EvalDoc]:
+    corpus = [d for d in load_corpus() if d.kind in ("corpus_original", "corpus_hard_negative")]
+    return rng.sample(corpus, count)
+
+
+def _same_outlet_update(doc: EvalDoc, n: int, rng: random.Random) -> EvalDoc:
+    """The outlet's own update of ``doc``: same headline, a few words changed, hours later."""
+    paras = [
+        " ".join(_edit_tokens(p.split(" "), rng.uniform(0.03, 0.10), EDIT_WORDS, rng))
+        for p in _paragraphs(doc.text)
+    ]
+    return replace(
+        doc,
+        key=f"{doc.key}#update{n}",
+        text="\n".join(paras),
+        published_at=doc.published_at + timedelta(hours=rng.randint(1, 8)),
+        kind="update",
+    )
+
+
+def generic_title_group(*, seed: int = 20) -> list[EvalDoc]:
+    """Twelve unrelated stories from one outlet within five days, all under generic headlines and
+    opening with the same lead line; each has the outlet's own update (same headline) and a copy
+    by another outlet. Only the text may decide."""
+    rng = random.Random(seed)
+    docs: list[EvalDoc] = []
+    for i, original in enumerate(_originals(rng, 12)):
+        doc = EvalDoc(
+            key=f"generic/{i:02d}",
+            outlet="Ridge Courier",
+            title=GENERIC_TITLES[i % 2],
+            text=f"{LEAD_LINE}\n{original.text}",
+            published_at=GROUP_START + timedelta(hours=10 * i),
+            story=f"generic-{i:02d}",
+            kind="generic_title",
+        )
+        docs += [doc, _same_outlet_update(doc, 0, rng), make_variant(doc, 0, rng)]
+    return docs
+
+
+def recurring_title_group(*, seed: int = 21) -> list[EvalDoc]:
+    """A daily "Morning briefing" column (fixed opening and closing around a different story
+    each day, two days with a corrected re-post) and four "Live updates" pages of one outlet,
+    each published in three growing versions (different addresses, as when an outlet links
+    every update separately)."""
+    rng = random.Random(seed)
+    originals = _originals(rng, 14)
+    docs: list[EvalDoc] = []
+    for day, original in enumerate(originals[:10]):
+        body = _paragraphs(original.text)[1:3]
+        doc = EvalDoc(
+            key=f"briefing/{day:02d}",
+            outlet="Valley Herald",
+            title="Morning briefing",
+            text="\n".join([BRIEFING_OPEN, *body, BRIEFING_CLOSE]),
+            published_at=GROUP_START + timedelta(days=day),
+            story=f"briefing-{day:02d}",
+            kind="column",
+        )
+        docs.append(doc)
+        if day in (3, 7):
+            docs.append(_same_outlet_update(doc, 0, rng))
+    for blog, original in enumerate(originals[10:]):
+        paras = _paragraphs(original.text)
+        # Each version adds an entry or two, as a live page does between two crawls.
+        for version, upto in enumerate((3, 5, len(paras))):
+            docs.append(
+                EvalDoc(
+                    key=f"live/{blog}/v{version}",
+                    outlet="Coastline News",
+                    title="Live updates",
+                    text="\n".join([LEAD_LINE, *paras[:upto]]),
+                    published_at=GROUP_START + timedelta(days=blog, hours=3 * version),
+                    story=f"live-{blog}",
+                    kind="live_blog",
+                )
+            )
+    return docs
+
+
+def _language_variant(
+    doc: EvalDoc, n: int, lang: dict[str, Any], rng: random.Random, *, unspaced: bool
+) -> EvalDoc:
+    """A copy of ``doc`` by another outlet: an exact repost, or 2-3 of trim, reorder, edit (words,
+    or characters in an unspaced script), agency credit and boilerplate."""
+    outlet = rng.choice([o for o in OUTLETS if o != doc.outlet])
+    when = doc.published_at + timedelta(hours=rng.randint(1, 48))
+    if n == 0:
+        return replace(
+            doc, key=f"{doc.key}#repost", outlet=outlet, published_at=when, kind="repost"
+        )
+    ops = set(rng.sample(("trim", "reorder", "edit", "credit", "boilerplate"), rng.randint(2, 3)))
+    paras = _paragraphs(doc.text)
+    if "trim" in ops:
+        paras.pop(rng.randrange(1, len(paras)))
+    if "reorder" in ops:
+        i = rng.randrange(1, len(paras) - 1)
+        paras[i], paras[i + 1] = paras[i + 1], paras[i]
+    if "edit" in ops:
+        rate = rng.uniform(0.05, 0.15)
+        if unspaced:
+            paras = ["".join(_edit_tokens(list(p), rate, lang["fillers"], rng)) for p in paras]
+        else:
+            paras = [
+                " ".join(_edit_tokens(p.split(" "), rate, lang["fillers"], rng)) for p in paras
+            ]
+    if "credit" in ops:
+        paras.append(rng.choice(lang["credits"]))
+    if "boilerplate" in ops:
+        paras.insert(0, rng.choice(lang["boilerplate"]))
+    return EvalDoc(
+        key=f"{doc.key}#variant{n}",
+        outlet=outlet,
+        title=doc.title,
+        text="\n".join(paras),
+        published_at=when,
+        story=doc.story,
+        kind="variant:" + "+".join(sorted(ops)),
+    )
+
+
+def multilingual_group(*, seed: int = 22) -> list[EvalDoc]:
+    """Russian, Ukrainian, Greek, Arabic and Chinese articles (tests/fixtures/dedupe_multilingual),
+    three stories per language (two of them on the same topic) published the same week, each with
+    an exact repost and three near-copies by other outlets."""
+    rng = random.Random(seed)
+    data: dict[str, Any] = yaml.safe_load((MULTILINGUAL / "stories.yaml").read_text("utf-8"))
+    docs: list[EvalDoc] = []
+    for lang_no, (code, lang) in enumerate(data.items()):
+        for i, entry in enumerate(lang["stories"]):
+            doc = EvalDoc(
+                key=f"{code}/{entry['id']}",
+                outlet=OUTLETS[i % len(OUTLETS)],
+                title=entry["title"],
+                text=entry["text"],
+                published_at=GROUP_START + timedelta(hours=6 * lang_no + 2 * i),
+                story=entry["id"],
+                kind=f"original:{code}",
+            )
+            docs.append(doc)
+            docs += [_language_variant(doc, n, lang, rng, unspaced=code == "zh") for n in range(4)]
+    return docs
+
+
+def build_groups() -> dict[str, list[EvalDoc]]:
+    """The evaluation groups of issue 20, by name; each is deduped in a warehouse of its own."""
+    return {
+        "generic_title": generic_title_group(),
+        "recurring_title": recurring_title_group(),
+        "multilingual": multilingual_group(),
+    }

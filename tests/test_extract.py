@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 from pipeline import extract as extract_module
 from pipeline import flow
 from pipeline.cli import app
+from pipeline.config import Settings
 from pipeline.extract import (
     _TRUNCATION,
     EXTRACTOR_VERSION,
@@ -277,6 +278,91 @@ def test_paywalled_page_keeps_what_was_extracted_for_inspection() -> None:
     assert result.article is not None and "cracked sill beam" in result.article.text
 
 
+# Pages that mark up a whole article for subscribers (issue 20): 8 of 181 real pages with 368 to
+# 1,300 words of text were lost as paywall_suspected. The text is kept and flagged.
+@pytest.mark.parametrize(
+    ("name", "signal"),
+    [
+        ("paywall_full_jsonld.html", "isAccessibleForFree=false"),
+        ("paywall_full_prompt.html", "subscription prompt"),
+    ],
+)
+def test_paywall_markup_around_a_full_text_keeps_the_article_flagged(
+    name: str, signal: str
+) -> None:
+    result = run(name)
+    assert result.ok, (result.reason, result.detail)
+    art = result.article
+    assert art.paywall_suspected is True
+    assert art.word_count >= Settings().paywall_teaser_words
+    assert "the regional council to approve a rise" in art.text  # the eighth of ten paragraphs
+    assert any(w.startswith("paywall markup around") and signal in w for w in result.warnings)
+
+
+def test_paywall_teaser_fails_with_its_word_count() -> None:
+    result = run("paywall_teaser_element.html")
+    assert result.reason == "paywall_suspected"
+    assert "paywall element" in result.detail and "a teaser" in result.detail
+    assert f"< {Settings().paywall_teaser_words}" in result.detail
+    # What there was is kept for inspection; it is a failure, not a flagged article.
+    assert result.article is not None and not result.article.paywall_suspected
+    assert "north pier" in result.article.text
+
+
+def test_page_without_paywall_markup_is_not_flagged() -> None:
+    result = run("full_article.html")
+    assert result.ok and result.article.paywall_suspected is False
+
+
+def test_teaser_word_count_is_the_setting_through_the_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    body = (FIXTURES / "paywall_full_jsonld.html").read_bytes()
+    words = run("paywall_full_jsonld.html").article.word_count
+    monkeypatch.setenv("MEDIAMON_PAYWALL_TEASER_WORDS", str(words + 1))
+    job = ExtractJob(body, PAGE_URL, "text/html", FETCHED)
+    with ExtractionWorker.from_settings(Settings()) as worker:
+        stricter = worker.extract(job)
+    assert stricter.reason == "paywall_suspected"
+    assert f"{words} words < {words + 1}" in (stricter.detail or "")
+    monkeypatch.setenv("MEDIAMON_PAYWALL_TEASER_WORDS", str(words))
+    with ExtractionWorker.from_settings(Settings()) as worker:
+        kept = worker.extract(job)
+    assert kept.ok and kept.article.paywall_suspected
+
+
+def test_extract_stage_stores_the_paywall_flag(home: Path) -> None:
+    engine = get_engine()
+    upgrade(engine)
+    fixtures = ["paywall_full_jsonld.html", "paywall_teaser_element.html", "full_article.html"]
+    with serving(FIXTURES, 0) as base:
+        ids = _seed(engine, base, fixtures, "Harbour Gazette")
+        assert flow.fetch_articles("run-1")["fetched"] == 3
+    flow.extract_articles("run-1")
+    with engine.connect() as conn:
+        rows = {r.id: r for r in conn.execute(sa.select(article))}
+    full, teaser, plain = (rows[i] for i in ids)
+    assert (full.status, full.paywall_suspected, full.failure_reason) == ("extracted", True, None)
+    assert any("paywall markup" in w for w in full.extract_warnings)
+    assert (teaser.status, teaser.failure_reason, teaser.paywall_suspected) == (
+        "extract_failed",
+        "paywall_suspected",
+        False,
+    )
+    assert (plain.status, plain.paywall_suspected) == ("extracted", False)
+
+
+def test_cli_extract_json_carries_the_paywall_flag(home: Path) -> None:
+    inputs = [str(FIXTURES / "paywall_full_prompt.html"), str(FIXTURES / "full_article.html")]
+    result = CliRunner().invoke(app, ["extract", *inputs, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [(r["status"], r["paywall_suspected"]) for r in rows] == [
+        ("extracted", True),
+        ("extracted", False),
+    ]
+
+
 # Each _TRUNCATION alternative, in odd cases and with the two Turkish i's that re.IGNORECASE
 # takes for 'i' (the substring test in front of the regex must not rule these out), and near
 # misses that must stay unflagged.
@@ -521,6 +607,7 @@ CLI_KEYS = [
     "word_count",
     "status",
     "reason",
+    "paywall_suspected",
 ]
 
 
@@ -538,7 +625,9 @@ def test_cli_extract_json_one_object_per_input(
         f"{samples_base_url}/no/such/page.html",
     ]
     result = CliRunner().invoke(app, ["extract", *inputs, "--format", "json"])
-    assert result.exit_code == 0, result.output
+    # The missing page is a fetch failure: its record on stdout, one line on stderr, exit 1.
+    assert result.exit_code == 1, result.output
+    assert len(result.stderr.splitlines()) == 1 and "http_404" in result.stderr
     lines = result.stdout.strip().splitlines()
     assert len(lines) == len(inputs)
     rows = [json.loads(line) for line in lines]

@@ -2,13 +2,23 @@
 syndication provenance.
 
 Layers, cheapest first: content hash of the normalised text, normalised title per outlet within a
-window, then MinHash near-duplicates found through the persistent LSH band index and verified by
-estimated Jaccard. Verified links (plus looser same-event links inside a time window) form
-stories; each article's duplicate_of, label and copied_from are recomputed from the whole story,
-so the result does not depend on arrival order.
+window (only with content support, and never under a headline the outlet uses for unrelated
+articles), then MinHash near-duplicates found through the persistent LSH band index and verified
+by estimated Jaccard. Text is compared in every script (NFKC, case folding, Unicode words;
+character n-grams where words are not separated). Strong links (exact, near, title) form and
+merge stories; a looser same-event link inside a time window only lets an article join the story
+it matches best. Each article's duplicate_of, label and copied_from are recomputed from the whole
+story, so the result does not depend on arrival order.
 """
 
-from pipeline.dedupe.cluster import Assignment, Link, Member, StoryRow, components
+from pipeline.dedupe.cluster import (
+    Assignment,
+    Link,
+    Member,
+    StoryRow,
+    components,
+    split_stories,
+)
 from pipeline.dedupe.documents import (
     Document,
     DocumentResult,
@@ -17,7 +27,13 @@ from pipeline.dedupe.documents import (
     store_documents,
 )
 from pipeline.dedupe.features import DedupeConfig, DedupeInput, Features, features
-from pipeline.dedupe.index import BatchResult, dedupe_batch, lock, prune_bands
+from pipeline.dedupe.index import (
+    BatchResult,
+    dedupe_batch,
+    lock,
+    prune_bands,
+    refresh_story_counts,
+)
 from pipeline.dedupe.report import demo_report
 from pipeline.dedupe.stage import StageCounts, run_dedupe
 
@@ -41,6 +57,8 @@ __all__ = [
     "features",
     "lock",
     "prune_bands",
+    "refresh_story_counts",
     "run_dedupe",
+    "split_stories",
     "store_documents",
 ]

@@ -6,9 +6,14 @@ batch order and any number of workers give the same duplicate_of, labels and sto
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+# Links that may merge two stories: the same text (exact), most of it (near), or a same-outlet
+# re-publication under a specific headline with content support (title). A "story" link (same
+# event, some shared wording) is weak: it lets an article join a story, never merge two.
+STRONG_KINDS = frozenset({"exact", "near", "title"})
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,51 @@ def components(nodes: Iterable[str], links: Iterable[Link]) -> list[list[str]]:
     return sorted((sorted(g) for g in groups.values()), key=lambda g: g[0])
 
 
+def split_stories(members: Iterable[Member], links: Iterable[Link]) -> list[list[str]]:
+    """Stories of a set of linked articles, each sorted, sorted by first id.
+
+    Articles are taken in canonical order (first seen, then id), so the result depends only on
+    the members and links, never on arrival order. Each article looks at its links to earlier
+    ones: strong links put it in the story of those articles, merging their stories if there are
+    several (strong evidence that they are one); with weak links only, it joins the one story it
+    matches best (highest similarity, then the earlier article) and merges nothing. So a chain of
+    weak links (A-B, B-C with A and C unrelated) never fuses two stories formed on their own.
+    """
+    ordered = sorted(members, key=lambda m: m.order)
+    rank = {m.article_id: i for i, m in enumerate(ordered)}
+    earlier: dict[str, list[tuple[str, Link]]] = {m.article_id: [] for m in ordered}
+    for link in links:
+        if link.a in rank and link.b in rank and link.a != link.b:
+            first, later = sorted((link.a, link.b), key=rank.__getitem__)
+            earlier[later].append((first, link))
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for m in ordered:
+        mine = earlier[m.article_id]
+        strong = {find(e) for e, link in mine if link.kind in STRONG_KINDS}
+        if strong:
+            # The story founded first absorbs the others: its founder stays the story id.
+            root = min(strong, key=rank.__getitem__)
+            for r in strong:
+                parent[r] = root
+            parent[m.article_id] = root
+        elif mine:
+            best, _ = max(mine, key=lambda el: (el[1].similarity, -rank[el[0]]))
+            parent[m.article_id] = find(best)
+        else:
+            parent[m.article_id] = m.article_id
+    groups: dict[str, list[str]] = {}
+    for m in ordered:
+        groups.setdefault(find(m.article_id), []).append(m.article_id)
+    return sorted((sorted(g) for g in groups.values()), key=lambda g: g[0])
+
+
 def _duplicate(
     member: Member, earlier: list[Member], links: Mapping[str, Link], th: Thresholds
 ) -> tuple[str | None, str | None, float | None]:
@@ -116,14 +166,11 @@ def _duplicate(
         if e.content_hash == member.content_hash:
             return e.article_id, "exact", 1.0
     for e in earlier:
-        if (
-            member.title_hash is not None
-            and e.source_id == member.source_id
-            and e.title_hash == member.title_hash
-            and member.seen_at - e.seen_at <= th.title_window
-        ):
-            link = links.get(e.article_id)
-            return e.article_id, "title", link.similarity if link else None
+        # Only through a title link: it carries the content support and the generic-title check
+        # (index._reassign drops the link when the headline recurs on unrelated articles).
+        link = links.get(e.article_id)
+        if link is not None and link.kind == "title":
+            return e.article_id, "title", link.similarity
     best: tuple[float, str] | None = None
     for e in earlier:
         link = links.get(e.article_id)
@@ -139,9 +186,13 @@ def _rounded(value: float | None) -> float | None:
 
 
 def assign_story(
-    members: list[Member], links: list[Link], th: Thresholds
+    members: list[Member], links: list[Link], th: Thresholds, *, published: Collection[str]
 ) -> tuple[StoryRow, list[Assignment]]:
-    """Story row and per-article assignment for one connected component."""
+    """Story row and per-article assignment for the members of one story.
+
+    The story's size (``article_count``, ``outlet_count``) counts its ``published`` members only:
+    what analysts see in v_story_spread, which counts the same way.
+    """
     ordered = sorted(members, key=lambda m: m.order)
     first = ordered[0]
     by_article: dict[str, dict[str, Link]] = {m.article_id: {} for m in ordered}
@@ -192,8 +243,8 @@ def assign_story(
         first_article_id=first.article_id,
         first_seen_at=first.seen_at,
         first_source_id=first.source_id,
-        article_count=len(ordered),
-        outlet_count=len({m.source_id for m in ordered}),
+        article_count=sum(m.article_id in published for m in ordered),
+        outlet_count=len({m.source_id for m in ordered if m.article_id in published}),
         last_seen_at=max(m.seen_at for m in ordered),
     )
     return row, out

@@ -27,6 +27,18 @@ class DedupeConfig:
     wire_overlap: float
     rewrite_overlap: float
     agencies: tuple[str, ...]
+    # A same-outlet headline match within the title window is a re-publication only when the
+    # texts agree too: at least this estimated Jaccard of their shingles. Unrelated articles under
+    # one generic headline ("Live updates", "Morning briefing") share 0.00-0.05 of their 2-grams;
+    # an outlet's update of its own article keeps most of its text (0.4 and up).
+    title_min_similarity: float = 0.2
+    # A headline one outlet has put on this many mutually unrelated articles (no pair of them as
+    # similar as two reports of one event, story_threshold) is a column name or a live-blog
+    # label, not evidence: title links under it are judged by their text alone. A column's fixed
+    # opening and closing can give unrelated days 0.1-0.25 of shared 2-grams, enough for the
+    # content check above. Counted over every stored article of the outlet, so the warehouse
+    # learns its outlets' recurring headlines from what it has seen.
+    generic_title_articles: int = 3
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DedupeConfig:

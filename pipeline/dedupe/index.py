@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from pipeline.dates import as_utc
-from pipeline.dedupe.cluster import Link, Member, assign_story, components
+from pipeline.dedupe.cluster import Link, Member, assign_story, split_stories
 from pipeline.dedupe.features import DedupeConfig, Features
 from pipeline.dedupe.minhash import (
     Signature,
@@ -251,17 +251,19 @@ class _Candidates:
 
 def _verify(f: Features, other: _Known, cfg: DedupeConfig) -> Link | None:
     m, o = f.member, other.member
+    if not f.shingle_count or not other.shingle_count:
+        # An empty text's hash and signature equal every other empty one's: no evidence.
+        return None
     sim = jaccard(f.signature, other.signature)
     gap = abs(m.seen_at - o.seen_at)
     if m.content_hash == o.content_hash:
         kind, sim = "exact", 1.0
-    elif not f.shingle_count or not other.shingle_count:
-        return None  # an empty text's signature equals every other empty one: no evidence
     elif (
         m.title_hash is not None
         and m.source_id == o.source_id
         and m.title_hash == o.title_hash
         and gap <= cfg.title_window
+        and sim >= cfg.title_min_similarity
     ):
         kind = "title"
     elif sim >= cfg.near_threshold:
@@ -403,7 +405,7 @@ def dedupe_batch(
             ],
         )
     touched = _reassign(
-        conn, [f.member.article_id for f in todo], links, cfg, now=now, old_stories=old_stories
+        conn, [f.member.article_id for f in todo], cfg, now=now, old_stories=old_stories
     )
     return BatchResult(
         processed=[f.member.article_id for f in todo],
@@ -450,10 +452,141 @@ def _forget(conn: Connection, ids: list[str], cfg: DedupeConfig) -> set[str]:
     return stories
 
 
+TitleKey = tuple[int, str]
+
+
+def _is_generic(signatures: list[Signature], cfg: DedupeConfig) -> bool:
+    """Whether these articles under one headline hold ``cfg.generic_title_articles`` mutually
+    unrelated ones (greedily, in the order given)."""
+    if len(signatures) < cfg.generic_title_articles:
+        return False
+    unrelated: list[Signature] = []
+    for sig in signatures:
+        if all(jaccard(sig, u) < cfg.story_threshold for u in unrelated):
+            unrelated.append(sig)
+            if len(unrelated) >= cfg.generic_title_articles:
+                return True
+    return False
+
+
+def _generic_titles(
+    conn: Connection, keys: set[TitleKey], cfg: DedupeConfig, *, new: Collection[str] = ()
+) -> tuple[set[TitleKey], list[str]]:
+    """The (outlet, title hash) keys among ``keys`` that are generic, and the articles under
+    every key whose answer the ``new`` articles changed.
+
+    Generic: the outlet has put the headline on ``cfg.generic_title_articles`` stored articles no
+    two of which are as similar as two reports of one event (``cfg.story_threshold``). Counted
+    in article id order, so the answer is a function of what is stored, whatever order it
+    arrived in; when new articles change it, every story under the headline is recomputed.
+    """
+    if not keys:
+        return set(), []
+    query = sa.select(
+        article_signature.c.article_id,
+        article_signature.c.source_id,
+        article_signature.c.title_hash,
+        article_signature.c.signature,
+    ).where(_in(conn, article_signature.c.source_id, sorted({k[0] for k in keys})))
+    grouped: dict[TitleKey, list[Any]] = defaultdict(list)
+    for r in _select_in(conn, query, article_signature.c.title_hash, sorted({k[1] for k in keys})):
+        if (r.source_id, r.title_hash) in keys:
+            grouped[(r.source_id, r.title_hash)].append(r)
+    generic: set[TitleKey] = set()
+    changed: list[str] = []
+    for key, rows in grouped.items():
+        rows.sort(key=lambda r: r.article_id)
+        sigs = [from_bytes(r.signature) for r in rows]
+        now = _is_generic(sigs, cfg)
+        if now:
+            generic.add(key)
+        if new:
+            before = _is_generic(
+                [s for r, s in zip(rows, sigs, strict=True) if r.article_id not in new], cfg
+            )
+            if before != now:
+                changed.extend(r.article_id for r in rows)
+    return generic, changed
+
+
+def _without_generic_titles(
+    links: list[Link], members: dict[str, Member], generic: set[TitleKey], cfg: DedupeConfig
+) -> list[Link]:
+    """``links`` with title links under a generic headline judged by their text alone."""
+    out = []
+    for link in links:
+        a = members[link.a]
+        if (
+            link.kind != "title"
+            or a.title_hash is None
+            or (a.source_id, a.title_hash) not in generic
+        ):
+            out.append(link)
+            continue
+        gap = abs(a.seen_at - members[link.b].seen_at)
+        if link.similarity >= cfg.near_threshold:
+            out.append(replace(link, kind="near"))
+        elif link.similarity >= cfg.story_threshold and gap <= cfg.story_window:
+            out.append(replace(link, kind="story"))
+    return out
+
+
+def _linked_closure(
+    conn: Connection, seeds: set[str], stories: set[str]
+) -> tuple[set[str], list[Link], set[str]]:
+    """Every article reachable from ``seeds`` (and the members of ``stories``) through links or
+    shared stories, the links among them and the stories they are in now.
+
+    Stories are a function of a whole linked set (see ``split_stories``), so a batch recomputes
+    the sets it touches entirely: the result is then the same whatever order articles came in.
+    """
+    nodes: set[str] = set()
+    known_stories: set[str] = set()
+    links: dict[tuple[str, str], Link] = {}
+    frontier, new_stories = set(seeds), set(stories)
+    while frontier or new_stories:
+        nodes |= frontier
+        new_stories |= {
+            r.story_id
+            for r in _select_in(
+                conn,
+                sa.select(article_dedupe.c.story_id),
+                article_dedupe.c.article_id,
+                sorted(frontier),
+            )
+        }
+        new_stories -= known_stories
+        known_stories |= new_stories
+        mates = {
+            r.article_id
+            for r in _select_in(
+                conn,
+                sa.select(article_dedupe.c.article_id),
+                article_dedupe.c.story_id,
+                sorted(new_stories),
+            )
+        } - nodes
+        nodes |= mates
+        ask = sorted(frontier | mates)
+        reached: set[str] = set()
+        for column in (dedupe_link.c.article_id, dedupe_link.c.other_id):
+            for r in _select_in(conn, sa.select(dedupe_link), column, ask):
+                links[(r.article_id, r.other_id)] = Link(
+                    r.article_id,
+                    r.other_id,
+                    r.kind,
+                    r.similarity,
+                    r.overlap_article,
+                    r.overlap_other,
+                )
+                reached |= {r.article_id, r.other_id}
+        frontier, new_stories = reached - nodes, set()
+    return nodes, [links[k] for k in sorted(links)], known_stories
+
+
 def _reassign(
     conn: Connection,
     new_ids: list[str],
-    new_links: list[Link],
     cfg: DedupeConfig,
     *,
     now: datetime,
@@ -462,40 +595,48 @@ def _reassign(
     """Recompute every story the batch touched, from all its members and links."""
     if not new_ids:
         return 0
-    neighbours = {link.a for link in new_links} | {link.b for link in new_links}
-    old_stories = old_stories | set(
-        conn.execute(
-            sa.select(article_dedupe.c.story_id).where(
-                article_dedupe.c.article_id.in_(sorted(neighbours - set(new_ids)))
-            )
-        ).scalars()
-    )
-    members_ids = set(new_ids) | set(
-        conn.execute(
-            sa.select(article_dedupe.c.article_id).where(
-                article_dedupe.c.story_id.in_(sorted(old_stories))
-            )
-        ).scalars()
-    )
-    ordered = sorted(members_ids)
+    new_keys = {
+        (r.source_id, r.title_hash)
+        for r in _select_in(
+            conn,
+            sa.select(article_signature.c.source_id, article_signature.c.title_hash),
+            article_signature.c.article_id,
+            new_ids,
+        )
+        if r.title_hash is not None
+    }
+    # A headline that has just become generic (or stopped being so) changes the stories of every
+    # article under it.
+    generic, changed = _generic_titles(conn, new_keys, cfg, new=set(new_ids))
+    seeds = set(new_ids) | set(changed)
+    nodes, all_links, old_stories = _linked_closure(conn, seeds, old_stories)
+    ordered = sorted(nodes)
     members = {
         row.article_id: _member(row)
-        for row in conn.execute(
-            sa.select(article_signature).where(article_signature.c.article_id.in_(ordered))
+        for row in _select_in(
+            conn, sa.select(article_signature), article_signature.c.article_id, ordered
         )
     }
-    links = [
-        Link(r.article_id, r.other_id, r.kind, r.similarity, r.overlap_article, r.overlap_other)
-        for r in conn.execute(
-            sa.select(dedupe_link).where(
-                sa.or_(dedupe_link.c.article_id.in_(ordered), dedupe_link.c.other_id.in_(ordered))
-            )
+    title_keys = {
+        (m.source_id, m.title_hash)
+        for link in all_links
+        if link.kind == "title" and (m := members[link.a]).title_hash is not None
+    }
+    generic_keys = generic | _generic_titles(conn, title_keys - new_keys, cfg)[0]
+    links = _without_generic_titles(all_links, members, generic_keys, cfg)
+    published = {
+        r.id
+        for r in _select_in(
+            conn,
+            sa.select(article.c.id).where(article.c.status == "published"),
+            article.c.id,
+            ordered,
         )
-    ]
+    }
     th = cfg.thresholds
     story_rows, assignments = [], []
-    for group in components(ordered, links):
-        row, assigned = assign_story([members[i] for i in group], links, th)
+    for group in split_stories(members.values(), links):
+        row, assigned = assign_story([members[i] for i in group], links, th, published=published)
         story_rows.append(row)
         assignments.extend(assigned)
     new_story_ids = {r.id for r in story_rows}
@@ -636,3 +777,44 @@ def prune_bands(conn: Connection, cfg: DedupeConfig, *, now: datetime) -> int:
         sa.delete(lsh_band).where(story_bands, lsh_band.c.day < keep_story_day)
     )
     return (old.rowcount or 0) + (story_rows.rowcount or 0)
+
+
+def refresh_story_counts(conn: Connection, article_ids: Sequence[str]) -> int:
+    """Recount ``story.article_count`` and ``outlet_count`` of the stories of ``article_ids``.
+
+    A story's size is its published articles (the one definition, shared with v_story_spread):
+    dedupe writes it from the statuses it sees, and whatever publishes articles calls this in
+    the same transaction, so the stored counts and the view agree. Returns the stories updated.
+    """
+    if not article_ids:
+        return 0
+    stories = sorted(
+        {
+            r.story_id
+            for r in _select_in(
+                conn,
+                sa.select(article_dedupe.c.story_id),
+                article_dedupe.c.article_id,
+                list(article_ids),
+            )
+        }
+    )
+    members = (
+        sa.select()
+        .select_from(article_dedupe.join(article, article.c.id == article_dedupe.c.article_id))
+        .where(article_dedupe.c.story_id == story.c.id, article.c.status == "published")
+    )
+    article_count = members.add_columns(sa.func.count()).scalar_subquery()
+    outlet_count = members.add_columns(
+        sa.func.count(sa.distinct(article.c.source_id))
+    ).scalar_subquery()
+    updated = 0
+    step = len(stories) if conn.dialect.name == "postgresql" else _SQLITE_CHUNK
+    for i in range(0, len(stories), step):
+        result = conn.execute(
+            sa.update(story)
+            .where(_in(conn, story.c.id, stories[i : i + step]))
+            .values(article_count=article_count, outlet_count=outlet_count)
+        )
+        updated += result.rowcount or 0
+    return updated

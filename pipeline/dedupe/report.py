@@ -15,7 +15,7 @@ def _short(text: str | None, width: int) -> str:
 
 
 def demo_report(engine: Engine) -> str:
-    """A compact table: one block per story with several articles, then a one-line tally."""
+    """A compact table: one block per story with several published articles, then a tally."""
     with engine.connect() as conn:
         stories = conn.execute(
             sa.select(story, source.c.name.label("outlet"), article.c.title)
@@ -36,6 +36,8 @@ def demo_report(engine: Engine) -> str:
             .join(article, article.c.id == article_dedupe.c.article_id)
             .join(source, source.c.id == article.c.source_id)
             .join(article_signature, article_signature.c.article_id == article_dedupe.c.article_id)
+            # Published members only, as story.article_count and v_story_spread count them.
+            .where(article.c.status == "published")
             .order_by(article_signature.c.seen_at, article_dedupe.c.article_id)
         ).all()
     by_story: dict[str, list[sa.Row[tuple[object, ...]]]] = {}
@@ -58,6 +60,6 @@ def demo_report(engine: Engine) -> str:
     multi = len(stories) - singles
     lines.append(
         f"  {len(stories)} stories: {multi} with copies, {singles} single-article; "
-        f"{len(members)} articles deduped"
+        f"{len(members)} published articles"
     )
     return "\n".join(lines)

@@ -5,6 +5,11 @@
 -- quarantined articles and articles still in the pipeline are left out of every column, so the
 -- first/latest article and the counts are those of the story's published members. Stories and
 -- labels themselves come from the dedupe stage (issue 5), which clusters every deduped article.
+-- Story size has one definition, its published articles: story.article_count and
+-- story.outlet_count hold the same figures as article_count and outlet_count here (dedupe writes
+-- them from the statuses it sees; the quality gate recounts them when it publishes, through
+-- pipeline.dedupe.refresh_story_counts). A story with no published article has size 0 there
+-- and no row here.
 --
 -- columns:
 --   story_id             story key: the id of its first deduped article (which may itself be
