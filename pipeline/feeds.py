@@ -33,23 +33,15 @@ from pipeline.dates import as_utc, sane_date
 from pipeline.http import HttpResponse, SafeClient
 from pipeline.textfmt import text_table
 from pipeline.urls import canonicalize
+from pipeline.warehouse import schema as _schema
 from pipeline.warehouse.schema import feed as _feed_table
 from pipeline.warehouse.schema import source as _source_table
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-POLL_STATUSES = (
-    "ok",
-    "not_modified",
-    "http_error",
-    "parse_error",
-    "blocked",
-    "timeout",
-    "disabled",
-    # Not a poll outcome of the feed: its host asked for a pause (Retry-After) we did not wait out.
-    "deferred",
-)
+# The poll outcomes; defined with the feed_poll table, whose CHECK constraint is built from it.
+POLL_STATUSES = _schema.POLL_STATUSES
 # sy:updatePeriod values (RSS syndication module) in seconds.
 UPDATE_PERIODS = {
     "hourly": 3600,
@@ -360,7 +352,12 @@ def _yaml_error(path: Path, exc: yaml.YAMLError) -> str:
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         where = f"{path} line {mark.line + 1}" if mark else str(path)
-        what = " ".join(p for p in (exc.context, exc.problem) if p)
+        what = " ".join(p for p in (exc.problem, exc.context) if p)
+        start = exc.context_mark
+        if exc.context and start and mark and start.line != mark.line:
+            # The problem is often found lines after its cause (an unclosed bracket at the end
+            # of the file): name where the construct it was reading began.
+            what += f" started on line {start.line + 1}"
         return f"{where}: not a usable registry: {what}"
     return f"{path}: not a usable registry: {' '.join(str(exc).split())}"
 

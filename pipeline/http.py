@@ -59,6 +59,9 @@ BACKOFF_CODES = frozenset({429, 503})
 # Size of one inflate step: the most a compressed body can allocate beyond what we already hold.
 _INFLATE_STEP = 64 * 1024
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks crawlers to read at least 500 KiB
+# robots.txt failures that mean the host itself is out of reach: the page is reported with this
+# kind, not as robots_disallowed (still nothing fetched, as RFC 9309 asks).
+UNREACHABLE_KINDS = frozenset({"connect_error", "timeout"})
 
 
 @dataclass(frozen=True)
@@ -403,6 +406,9 @@ class _Robots:
     expires: float
     rules: Protego | None  # None = everything allowed (no robots.txt)
     disallow_all: str | None = None  # reason, when the file could not be had (RFC 9309 §2.3.1.4)
+    # The error kind a refused URL is reported with: the host's own network failure when it
+    # could not be reached at all, so a dead host never reads as a site that forbids us.
+    kind: str = "robots_disallowed"
 
 
 class RobotsCache:
@@ -423,6 +429,12 @@ class RobotsCache:
 
     def check(self, url: str) -> str | None:
         """None when ``url`` may be fetched, else the reason it may not."""
+        refused = self.refusal(url)
+        return refused[1] if refused else None
+
+    def refusal(self, url: str) -> tuple[str, str] | None:
+        """None when ``url`` may be fetched, else (error kind, reason): ``robots_disallowed``, or
+        ``connect_error`` / ``timeout`` when the host could not be reached for its robots.txt."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         with self._guard:
@@ -433,9 +445,9 @@ class RobotsCache:
                 entry = self._fetch(origin)
                 self._cache[origin] = entry
         if entry.disallow_all:
-            return entry.disallow_all
+            return entry.kind, entry.disallow_all
         if entry.rules is not None and not entry.rules.can_fetch(url, self.agent):
-            return f"disallowed by {origin}/robots.txt for {self.agent}"
+            return "robots_disallowed", f"disallowed by {origin}/robots.txt for {self.agent}"
         return None
 
     def _fetch(self, origin: str) -> _Robots:
@@ -445,6 +457,13 @@ class RobotsCache:
         if (resp.error_kind and not over_cap) or resp.status is None or resp.status >= 500:
             # Unreachable robots.txt means "assume complete disallow" (RFC 9309); retry sooner.
             why = resp.error or f"HTTP {resp.status}"
+            if resp.status is None and resp.error_kind in UNREACHABLE_KINDS:
+                return _Robots(
+                    time.monotonic() + min(self.ttl, 600.0),
+                    None,
+                    f"host {origin} unreachable ({why}); nothing fetched",
+                    kind=resp.error_kind,
+                )
             return _Robots(
                 time.monotonic() + min(self.ttl, 600.0),
                 None,
@@ -530,7 +549,8 @@ class SafeClient:
         """GET ``url`` following redirects; never raises for network or server misbehaviour.
 
         ``robots=True`` honours the robots.txt of every host on the way (cached per host); a
-        disallowed URL comes back with ``error_kind`` "robots_disallowed" and nothing fetched.
+        disallowed URL comes back with ``error_kind`` "robots_disallowed" and nothing fetched;
+        when the host cannot be reached for its robots.txt, with that failure's kind.
         An address the SSRF guard refuses comes back as "blocked" before robots.txt is asked.
         ``keep_prefix=True``: a body over ``max_bytes`` still fails as "too_large", but carries
         its first ``max_bytes`` bytes instead of none.
@@ -564,9 +584,9 @@ class SafeClient:
                 refused = self._guard_refusal(parts)
                 if refused:
                     return fail(*refused)
-                reason = self.robots.check(current)
-                if reason:
-                    return fail("robots_disallowed", f"{current}: {reason}")
+                refused = self.robots.refusal(current)
+                if refused:
+                    return fail(refused[0], f"{current}: {refused[1]}")
             host = host_key(current)
             wait = self.gate.acquire(host)
             if wait is not None:

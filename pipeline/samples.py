@@ -95,12 +95,19 @@ def _handler(root: Path, base_url: str) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def make_server(root: Path, port: int = 0, host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    """A server for ``root`` bound to ``host:port`` (0 = any free port); not yet serving."""
+def make_server(
+    root: Path, port: int = 0, host: str = "127.0.0.1", *, base_url: str | None = None
+) -> ThreadingHTTPServer:
+    """A server for ``root`` bound to ``host:port`` (0 = any free port); not yet serving.
+
+    ``base_url`` is what the corpus's links are filled with: by default the bound address, but
+    a server listening on 0.0.0.0 in a container is reached by its service name (compose).
+    """
     server = ThreadingHTTPServer((host, port), BaseHTTPRequestHandler)
-    bound_host, bound_port = server.server_address[:2]
-    base_url = f"http://{bound_host!s}:{bound_port}"
-    server.RequestHandlerClass = _handler(root, base_url)
+    if base_url is None:
+        bound_host, bound_port = server.server_address[:2]
+        base_url = f"http://{bound_host!s}:{bound_port}"
+    server.RequestHandlerClass = _handler(root, base_url.rstrip("/"))
     server.daemon_threads = True
     return server
 

@@ -35,9 +35,16 @@ def test_db_upgrade_then_downgrade(home: Path) -> None:
 
 def test_run_and_summary_report_the_same_warehouse(home: Path, sample_feeds: Path) -> None:
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
-    run = runner.invoke(app, ["run", "--run-id", "cli-1", "--format", "json"])
+    run = runner.invoke(app, ["run", "--run-id", "cli-1", "--format", "json", "--progress"])
     assert run.exit_code == 0, run.output
-    counts = json.loads(run.output.strip().splitlines()[-1])
+    counts = json.loads(run.stdout)
+    # Progress: one stderr line per stage as it finishes, with its seconds and counts.
+    progress = [line.split() for line in run.stderr.splitlines() if not line.startswith("warn")]
+    stages = ["poll", "fetch", "extract", "dedupe", "analyse", "gate", "finish", "ledger"]
+    assert [p[0] for p in progress] == stages, run.stderr
+    assert all(float(p[1]) >= 0 and p[2] == "s" for p in progress)
+    fetch = next(" ".join(p) for p in progress if p[0] == "fetch")
+    assert f"fetched {counts['stages']['fetch']['fetched']}" in fetch, fetch
     summary = runner.invoke(app, ["summary", "--format", "json"])
     assert summary.exit_code == 0, summary.output
     data = json.loads(summary.output)
@@ -132,8 +139,8 @@ def test_mask_url_hides_the_password_and_nothing_else(url: str, shown: str) -> N
 def test_a_failing_command_does_not_print_the_password(
     home: Path, args: list[str], backend: str
 ) -> None:
-    # Failures print a traceback: the URL must not be in it, nor in the driver's message. A
-    # closed port for PostgreSQL; SQLite refuses a URL with a password outright.
+    # A failure is one line (issue 20), never a traceback: the URL must not be in it, nor in
+    # the driver's message. A closed port for PostgreSQL; SQLite refuses a URL with a password.
     if backend == "postgresql":
         url = f"postgresql+psycopg://mediamon:{SECRET}@127.0.0.1:{free_port()}/mediamon"
     else:
@@ -141,6 +148,7 @@ def test_a_failing_command_does_not_print_the_password(
     proc = _mediamon(args, _cli_env(home, url), timeout=120)
     assert proc.returncode != 0, proc.stdout + proc.stderr
     assert SECRET not in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr
 
 
 @pytest.mark.postgres

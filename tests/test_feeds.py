@@ -346,7 +346,7 @@ def test_feeds_cli_add_list_poll_export(
     url = f"{samples_base_url}/feeds/meridian-post.rss"
     out = runner.invoke(app, ["feeds", "add", url, "--source", "Meridian Post", "--tag", "war"])
     assert out.exit_code == 0, out.output
-    assert runner.invoke(app, ["feeds", "add", url, "--source", "X"]).exit_code == 1
+    assert runner.invoke(app, ["feeds", "add", url, "--source", "X"]).exit_code == 2
     assert "never polled" in runner.invoke(app, ["feeds", "list"]).output
     polled = runner.invoke(app, ["feeds", "poll", "--format", "json"])
     assert polled.exit_code == 0, polled.output

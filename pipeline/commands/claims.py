@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from pipeline.commands.common import EXIT_USER_ERROR, OutputFormat
+
 HTML_SUFFIXES = (".html", ".htm")
 
 
@@ -54,10 +56,17 @@ def register(app: typer.Typer) -> None:
 
     @app.command("claims")
     def claims(
-        paths: list[Path] = typer.Argument(..., help="Article files: .txt, or .html/.htm."),
-        output: str = typer.Option("text", "--format", help="text (a table) or json (JSON lines)."),
+        paths: list[Path] = typer.Argument(
+            ..., exists=True, dir_okay=False, help="Article files: .txt, or .html/.htm."
+        ),
+        output: OutputFormat = typer.Option(
+            OutputFormat.text, "--format", help="text (a table) or json (JSON lines)."
+        ),
     ) -> None:
-        """Extract numeric claims, quotes and statements with attribution from article files."""
+        """Extract numeric claims, quotes and statements with attribution from article files.
+
+        A file that cannot be read is named on stderr, the others are still analysed, and the
+        exit status is then 2."""
         from pipeline.config import get_settings
         from pipeline.nlp.stage import extractor_for
 
@@ -68,16 +77,16 @@ def register(app: typer.Typer) -> None:
             try:
                 text, published = read_input(path)
             except (OSError, UnicodeDecodeError, ValueError) as exc:
-                typer.echo(f"claims: {exc}", err=True)
+                typer.echo(f"error: claims: {' '.join(str(exc).split())}", err=True)
                 failed = True
                 continue
             inputs.append((path, text, published))
         analyses = extractor.analyse_many([(t, p) for _, t, p in inputs])
         for (path, _, _), analysis in zip(inputs, analyses, strict=True):
             found = [c.to_json() for c in analysis.claims]
-            if output == "json":
+            if output is OutputFormat.json:
                 typer.echo(json.dumps({"input": str(path), "claims": found}, ensure_ascii=False))
             else:
                 typer.echo(_table(str(path), found))
         if failed:
-            raise typer.Exit(1)
+            raise typer.Exit(EXIT_USER_ERROR)

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from pipeline.commands.common import OutputFormat
+
 if TYPE_CHECKING:
     from pipeline.dedupe import Document
 
@@ -50,7 +52,9 @@ def register(app: typer.Typer) -> None:
         paths: list[Path] = typer.Argument(
             ..., exists=True, dir_okay=False, help="HTML pages or text files, oldest first."
         ),
-        fmt: str = typer.Option("text", "--format", help="text or json (one object per line)."),
+        fmt: OutputFormat = typer.Option(
+            OutputFormat.text, "--format", help="text or json (one object per line)."
+        ),
         warehouse: str = typer.Option(
             None, help="Warehouse URL to dedupe against (default: a throwaway SQLite file)."
         ),
@@ -65,8 +69,6 @@ def register(app: typer.Typer) -> None:
         from pipeline.warehouse import make_engine
         from pipeline.warehouse.migrate import upgrade
 
-        if fmt not in ("text", "json"):
-            raise typer.BadParameter("--format must be text or json")
         # File order is publication order: one second apart, ending now (inside retention).
         start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=len(paths))
         docs: list[Document] = []
@@ -104,7 +106,7 @@ def register(app: typer.Typer) -> None:
                     "overlap": r.overlap,
                     "agency": r.agency,
                 }
-            if fmt == "json":
+            if fmt is OutputFormat.json:
                 typer.echo(json.dumps(row, ensure_ascii=False))
             elif "error" in row:
                 typer.echo(f"{key}: not deduped ({row['error']})")

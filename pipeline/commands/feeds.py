@@ -1,4 +1,4 @@
-"""`mediamon feeds add|list|remove|import-opml|export-opml|poll` (issue 3)."""
+"""`mediamon feeds add|list|remove|import|import-opml|export-opml|poll` (issue 3)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
+from pipeline.commands.common import EXIT_USER_ERROR, OutputFormat
 from pipeline.config import get_settings
 
 if TYPE_CHECKING:
-    from pipeline.feeds import FeedSpec
+    from pipeline.feeds import FeedSpec, Registry
 
 feeds_app = typer.Typer(
     help="The feed registry (feeds.yaml) and feed polling.", no_args_is_help=True
@@ -34,7 +35,7 @@ def _registry_path() -> Path:
 def _fail(message: str) -> NoReturn:
     """One line on stderr and exit status 2: how every refused input ends, never a traceback."""
     _echo(message, err=True)
-    raise typer.Exit(2)
+    raise typer.Exit(EXIT_USER_ERROR)
 
 
 def _registry(*, for_write: bool) -> list[FeedSpec]:
@@ -47,10 +48,15 @@ def _registry(*, for_write: bool) -> list[FeedSpec]:
         registry = read_registry_or_empty(path)
     except RegistryError as exc:
         _fail(f"error: {exc}")
+    if registry.refused and for_write:
+        # One line, the first refusal: rewriting the file now would drop the refused entries.
+        more = len(registry.refused) - 1
+        _fail(
+            f"error: {registry.refused[0]}; fix {'these entries' if more else 'it'} before "
+            f"changing {path}" + (f" ({more} more refused)" if more else "")
+        )
     for refused in registry.refused:
         _echo(f"refused: {refused}", err=True)
-    if registry.refused and for_write:
-        _fail(f"error: {path} has refused entries (above); fix them before changing it")
     return registry.specs
 
 
@@ -72,8 +78,7 @@ def add(
     path = _registry_path()
     specs = _registry(for_write=True)
     if any(s.url == spec.url for s in specs):
-        _echo(f"{spec.url} is already in {path}", err=True)
-        raise typer.Exit(1)
+        _fail(f"error: {spec.url} is already in {path}")
     specs.append(spec)
     save_registry(path, specs)
     _echo(f"added {spec.url} ({spec.source}) to {path}; {len(specs)} feeds")
@@ -88,14 +93,15 @@ def remove(url: str = typer.Argument(..., help="Feed URL as listed.")) -> None:
     specs = _registry(for_write=True)
     kept = [s for s in specs if s.url != url]
     if len(kept) == len(specs):
-        _echo(f"{url} is not in {path}", err=True)
-        raise typer.Exit(1)
+        _fail(f"error: {url} is not in {path} (see `mediamon feeds list`)")
     save_registry(path, kept)
     _echo(f"removed {url} from {path}; {len(kept)} feeds (disabled at the next poll run)")
 
 
 @feeds_app.command("list")
-def list_feeds(output: str = typer.Option("text", "--format", help="text or json.")) -> None:
+def list_feeds(
+    output: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json."),
+) -> None:
     """Registered feeds with their health: status, failures, interval, next poll, 304 rate."""
     from pipeline.feeds import feed_health_rows, format_health
     from pipeline.warehouse import get_engine
@@ -122,7 +128,7 @@ def list_feeds(output: str = typer.Option("text", "--format", help="text or json
             "bytes": 0,
         }
         merged.append(row)
-    if output == "json":
+    if output is OutputFormat.json:
         _echo(json.dumps(merged, default=str))
     elif not merged:
         _echo(f"no feeds in {_registry_path()}; add one with `mediamon feeds add URL`")
@@ -137,14 +143,37 @@ def import_opml_cmd(path: Path = typer.Argument(..., exists=True, dir_okay=False
     An outline that fails the registry's checks is refused on stderr with its line and the
     others are imported; the exit status is then 2.
     """
-    from pipeline.feeds import RegistryError, import_opml, save_registry
+    from pipeline.feeds import RegistryError, import_opml
 
     try:
         found = import_opml(path.read_bytes())
     except RegistryError as exc:
         _fail(f"error: {path}: {exc}")
+    _merge(found, f"{path} ")
+
+
+@feeds_app.command("import")
+def import_yaml_cmd(path: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
+    """Add every feed of another feeds.yaml to the registry (feeds already listed are skipped).
+
+    An entry that fails the registry's checks is refused on stderr with its line and the others
+    are imported; the exit status is then 2. A file that is not YAML changes nothing.
+    """
+    from pipeline.feeds import RegistryError, load_registry
+
+    try:
+        found = load_registry(path)
+    except RegistryError as exc:
+        _fail(f"error: {exc}")
+    _merge(found, "")
+
+
+def _merge(found: Registry, where: str) -> None:
+    """Add the feeds of ``found`` not yet listed; refusals one line each, then exit 2."""
+    from pipeline.feeds import save_registry
+
     for refused in found.refused:
-        _echo(f"refused: {path} {refused}", err=True)
+        _echo(f"refused: {where}{refused}", err=True)
     registry = _registry_path()
     specs = _registry(for_write=True)
     known = {s.url for s in specs}
@@ -155,7 +184,7 @@ def import_opml_cmd(path: Path = typer.Argument(..., exists=True, dir_okay=False
         f"{len(found.refused)} refused) into {registry}"
     )
     if found.refused:
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_USER_ERROR)
 
 
 @feeds_app.command("export-opml")
@@ -176,7 +205,7 @@ def export_opml_cmd(
 @feeds_app.command("poll")
 def poll(
     all_feeds: bool = typer.Option(False, "--all", help="Poll every feed, due or not."),
-    output: str = typer.Option("text", "--format", help="text or json."),
+    output: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json."),
     run_id: str = typer.Option(None, help="Run id (default manual_poll__<UTC time>)."),
 ) -> None:
     """Poll due (or all) feeds once, record everything as a scheduled run would, print results."""
@@ -210,7 +239,7 @@ def poll(
             .all()
         )
     results = [dict(r) for r in rows]
-    if output == "json":
+    if output is OutputFormat.json:
         _echo(json.dumps(results, default=str))
         return
     if not results:

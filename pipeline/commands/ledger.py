@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-FORMATS = ("text", "json")
+from pipeline.commands.common import EXIT_USER_ERROR, OutputFormat, UserError
 
 
 def _date(value: str | None, option: str) -> date | None:
@@ -19,15 +19,14 @@ def _date(value: str | None, option: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        typer.echo(f"error: {option} {value!r} is not a date; use YYYY-MM-DD", err=True)
-        raise typer.Exit(2) from None
+        raise UserError(f"ledger: {option} {value!r} is not a date; use YYYY-MM-DD") from None
 
 
 def _json_default(value: Any) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
-def _files(paths: list[Path], published: date | None, output: str) -> None:
+def _files(paths: list[Path], published: date | None, output: OutputFormat) -> None:
     from pipeline.commands.claims import read_input
     from pipeline.config import get_settings
     from pipeline.ledger.files import build_file_ledger
@@ -39,7 +38,7 @@ def _files(paths: list[Path], published: date | None, output: str) -> None:
         try:
             text, day = read_input(path)
         except (OSError, UnicodeDecodeError, ValueError) as exc:
-            typer.echo(f"ledger: {exc}", err=True)
+            typer.echo(f"error: ledger: {' '.join(str(exc).split())}", err=True)
             failed = True
             continue
         # --published is the files' date; a page's own date is used when none is given.
@@ -49,7 +48,7 @@ def _files(paths: list[Path], published: date | None, output: str) -> None:
         inputs, extractor_for(settings), published=published, window=settings.ledger_window
     )
     for record in result.records():
-        if output == "json":
+        if output is OutputFormat.json:
             typer.echo(json.dumps(record, ensure_ascii=False))
         else:
             typer.echo(f"Measure: {record['measure']}")
@@ -66,7 +65,7 @@ def _files(paths: list[Path], published: date | None, output: str) -> None:
                     f"{r['b']['input']}:{r['b']['start']}{ratio}"
                 )
     if failed:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_USER_ERROR)
 
 
 def register(app: typer.Typer) -> None:
@@ -75,7 +74,10 @@ def register(app: typer.Typer) -> None:
     @app.command("ledger")
     def ledger(
         paths: list[Path] = typer.Argument(
-            None, help="Article files (.txt, .html): build the ledger of these files alone."
+            None,
+            exists=True,
+            dir_okay=False,
+            help="Article files (.txt, .html): build the ledger of these files alone.",
         ),
         measure: str = typer.Option(None, "--measure", help="Only measures whose label has TEXT."),
         conflicts: bool = typer.Option(False, "--conflicts", help="Only diverging pairs."),
@@ -83,14 +85,13 @@ def register(app: typer.Typer) -> None:
         published: str = typer.Option(
             None, "--published", help="With files: their publication date (default: today)."
         ),
-        output: str = typer.Option("text", "--format", help="text or json (JSON lines)."),
+        output: OutputFormat = typer.Option(
+            OutputFormat.text, "--format", help="text or json (JSON lines)."
+        ),
     ) -> None:
         """The claim ledger: every figure per measure by outlet and speaker, the conflicts, and
         how each figure spread. With files, the ledger of those files alone (one JSON object
         per measure with --format json)."""
-        if output not in FORMATS:
-            typer.echo(f"error: --format {output!r} is not one of {', '.join(FORMATS)}", err=True)
-            raise typer.Exit(2)
         since_day = _date(since, "--since")
         published_day = _date(published, "--published")
         if paths:
@@ -114,7 +115,7 @@ def register(app: typer.Typer) -> None:
                 rows = ledger_rows(conn, measure=measure, since=since_day)
                 spread = spread_rows(conn, measure=measure, since=since_day)
                 text = format_ledger(rows) + "\n\nSpread:\n" + format_spread(spread)
-        if output == "json":
+        if output is OutputFormat.json:
             for row in rows:
                 typer.echo(json.dumps(row, default=_json_default, ensure_ascii=False))
         else:

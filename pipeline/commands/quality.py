@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
+
+from pipeline.commands.common import UserError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 quarantine_app = typer.Typer(help="Rows held back by the quality gate.", no_args_is_help=True)
 
@@ -42,15 +49,37 @@ def release_rows(
     from pipeline.warehouse import get_engine
 
     if not ids and not release_all:
-        typer.echo("name quarantine ids, or pass --all [--expectation X]", err=True)
-        raise typer.Exit(2)
-    result = release(get_engine(), ids=ids or (), expectation=expectation, release_all=release_all)
+        raise UserError("quarantine release: name quarantine ids, or pass --all [--expectation X]")
+    engine = get_engine()
+    if ids:
+        _check_ids(engine, ids)
+    result = release(engine, ids=ids or (), expectation=expectation, release_all=release_all)
     typer.echo(
         f"released {result.rows_released} row(s); {result.articles_requeued} article(s) back to "
         f"analysed for the next gate run; {result.articles_still_held} still held by other "
         f"reasons; {result.claims_unheld} claim(s) back in the claim views and the ledger's "
         f"queue; {result.claims_still_held} claim(s) still held"
     )
+
+
+def _check_ids(engine: Engine, ids: list[int]) -> None:
+    """Refuse ids with no quarantine row: releasing them would do nothing, silently."""
+    import sqlalchemy as sa
+
+    from pipeline.warehouse.schema_quality import quarantine
+    from pipeline.warehouse.upsert import chunks
+
+    found: set[int] = set()
+    with engine.connect() as conn:
+        for chunk in chunks(sorted(set(ids))):
+            query = sa.select(quarantine.c.id).where(quarantine.c.id.in_(chunk))
+            found.update(conn.execute(query).scalars())
+    missing = sorted(set(ids) - found)
+    if missing:
+        shown = ", ".join(str(i) for i in missing[:10]) + (" ..." if len(missing) > 10 else "")
+        raise UserError(
+            f"quarantine release: no quarantine row {shown} (see `mediamon quarantine list`)"
+        )
 
 
 def register(app: typer.Typer) -> None:

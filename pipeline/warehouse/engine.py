@@ -11,7 +11,12 @@ from sqlalchemy.engine import Connection, Engine
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 
 
-class UnsupportedDialectError(ValueError):
+class WarehouseUrlError(ValueError):
+    """The warehouse URL cannot be used as written (the message shows it with its password
+    masked): a configuration mistake, not a database failure."""
+
+
+class UnsupportedDialectError(WarehouseUrlError):
     """The warehouse URL names a database Mediamon does not run on."""
 
     def __init__(self, dialect: str) -> None:
@@ -38,8 +43,20 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """A new engine for ``url`` with our dialect settings applied (SQLite or PostgreSQL only)."""
-    dialect = sa.engine.make_url(url).get_backend_name()
+    """A new engine for ``url`` with our dialect settings applied (SQLite or PostgreSQL only).
+
+    Raises :class:`WarehouseUrlError` for a URL that is not a database URL we can use.
+    """
+    try:
+        dialect = sa.engine.make_url(url).get_backend_name()
+    except sa.exc.ArgumentError as exc:
+        from pipeline.config import mask_url
+
+        # SQLAlchemy's own message quotes the URL, password and all.
+        raise WarehouseUrlError(
+            f"warehouse URL {mask_url(url)!r} is not a database URL: use sqlite:///path "
+            "or postgresql+psycopg://user@host/db"
+        ) from exc
     if dialect not in SUPPORTED_DIALECTS:
         raise UnsupportedDialectError(dialect)
     if url.startswith("sqlite"):
