@@ -1,5 +1,9 @@
 """Mediamon ingest: poll feeds -> fetch pages -> extract text -> dedupe into stories -> extract
-claims -> quality gate (publish or quarantine) -> record the run.
+claims -> quality gate (publish or quarantine) -> record the run; after the gate, announce the
+published articles (the asset the ledger DAG runs on; skipped when nothing was published).
+
+A run with no feed due is a green no-op. A stage whose whole batch failed for one systemic
+reason (the raw archive unreachable, say) fails its task at once, with the reason, unretried.
 
 Wiring only. Each task body is one call into ``pipeline.flow``; the warehouse is the work queue,
 so tasks pass counts through XCom, never article bodies, and any task can be retried or re-run.
@@ -47,14 +51,18 @@ def mediamon_ingest() -> None:
     @task(execution_timeout=timedelta(hours=1))
     def fetch_articles(polled: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
         from pipeline import flow
+        from pipeline.adapters.airflow import systemic_failures_fail_now
 
-        return flow.fetch_articles(str(run_id))
+        with systemic_failures_fail_now():
+            return flow.fetch_articles(str(run_id))
 
     @task(execution_timeout=timedelta(hours=1))
     def extract_articles(fetched: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
         from pipeline import flow
+        from pipeline.adapters.airflow import systemic_failures_fail_now
 
-        return flow.extract_articles(str(run_id))
+        with systemic_failures_fail_now():
+            return flow.extract_articles(str(run_id))
 
     @task(execution_timeout=timedelta(hours=1))
     def dedupe_articles(extracted: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
@@ -69,11 +77,19 @@ def mediamon_ingest() -> None:
         return flow.analyse_articles(str(run_id))
 
     # A rejected batch is a data problem, not a transient one: retrying cannot fix it.
-    @task(retries=0, outlets=[PUBLISHED_ARTICLES], execution_timeout=timedelta(minutes=30))
+    @task(retries=0, execution_timeout=timedelta(minutes=30))
     def gate_articles(analysed: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
         from pipeline import flow
 
         return flow.gate_articles(str(run_id))
+
+    # The asset event is this task's success; it is skipped when the gate published nothing
+    # (a run with no feed due), so the ledger DAG runs only when there is something to link.
+    @task(retries=0, outlets=[PUBLISHED_ARTICLES])
+    def announce_published(gated: dict[str, Any]) -> dict[str, int]:
+        from pipeline.adapters.airflow import announce_published
+
+        return announce_published(gated, PUBLISHED_ARTICLES)
 
     @task
     def finish_run(
@@ -103,6 +119,7 @@ def mediamon_ingest() -> None:
     deduped = dedupe_articles(extracted)
     analysed = analyse_articles(deduped)
     gated = gate_articles(analysed)
+    announce_published(gated)
     finish_run(polled, fetched, extracted, deduped, analysed, gated)
 
 

@@ -2,8 +2,8 @@
 compare them with the other claims of their measure, and group repeats of one figure into
 clusters (issue 15).
 
-Scheduled on the asset the ingest DAG's gate publishes, so it runs after every ingest run that
-published articles. Incremental and idempotent: a claim is linked once, so a re-run (or a run
+Scheduled on the asset the ingest DAG announces after its gate, so it runs after every ingest run
+that published articles. Incremental and idempotent: a claim is linked once, so a re-run (or a run
 with nothing new) changes nothing and succeeds. Wiring only; the task body is one call into
 ``pipeline.flow``.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 from airflow.sdk import Asset, dag, task
 
-# The same URI the ingest DAG's gate task declares as its outlet.
+# The same URI the ingest DAG's announce_published task declares as its outlet.
 PUBLISHED_ARTICLES = Asset("mediamon://warehouse/published_articles")
 
 

@@ -1,7 +1,9 @@
 """Mediamon re-extraction: re-run text extraction from the raw archive, without refetching.
 
 Trigger it by hand after upgrading trafilatura or our post-processing (``extractor_version``
-changes), optionally limited to pages fetched since a date or to one outlet. Rows are updated in
+changes), or after fixing what made extraction fail for a retryable reason (a raw archive the
+extract worker could not see: ``archive_missing``), optionally limited to pages fetched since a
+date or to one outlet. Rows are updated in
 place; running it again changes nothing. Articles whose text changed go back to ``extracted`` so
 the next ingest run re-dedupes, re-analyses and re-gates them.
 """
@@ -34,9 +36,13 @@ def mediamon_reextract() -> None:
         params: dict[str, Any] | None = None, run_id: str | None = None
     ) -> dict[str, Any]:
         from pipeline import flow
+        from pipeline.adapters.airflow import systemic_failures_fail_now
 
         p = params or {}
-        return flow.reextract_requested(str(run_id), since=p.get("since"), source=p.get("source"))
+        with systemic_failures_fail_now():
+            return flow.reextract_requested(
+                str(run_id), since=p.get("since"), source=p.get("source")
+            )
 
     reextract()
 

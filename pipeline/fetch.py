@@ -6,11 +6,15 @@ import contextlib
 import gzip
 import hashlib
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import fsspec
+from fsspec.implementations.local import LocalFileSystem
 
+from pipeline.config import mask_url, mask_urls_in_text
 from pipeline.http import SafeClient
 
 
@@ -79,44 +83,114 @@ def fetch_page(url: str, client: SafeClient, *, now: datetime | None = None) -> 
     )
 
 
-class RawArchive:
-    """Content-addressed store of fetched bodies: key = SHA-256 of the bytes, gzip on disk.
+class ArchiveError(Exception):
+    """The raw archive could not give back a body; see the two kinds below."""
 
-    ``root`` is any fsspec URL (a local directory by default, ``s3://bucket/prefix`` in
-    production). Writing the same body twice is a no-op, so retries never duplicate.
+
+class ArchiveMissingError(ArchiveError):
+    """The store answered, but holds no (readable) body under the key: one article's problem,
+    unless it is every article's (then the workers do not share one store)."""
+
+
+class ArchiveUnavailableError(ArchiveError):
+    """The store itself could not be read (unreachable, refused, misconfigured): every article
+    it holds is out of reach, so the stage stops rather than judge them one by one."""
+
+
+class RawArchive:
+    """Content-addressed store of fetched bodies: key = SHA-256 of the bytes, gzip at rest.
+
+    ``root`` is any fsspec URL (a local directory by default, ``s3://bucket/prefix`` beyond one
+    machine); ``storage_options`` go to its filesystem (e.g. an S3 endpoint). A body becomes
+    visible whole or not at all, and writing the same body twice is a no-op, so retries never
+    duplicate and a reader never sees half a body.
     """
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, *, storage_options: Mapping[str, Any] | None = None) -> None:
         self.root = root.rstrip("/")
-        self.fs, self.base = fsspec.core.url_to_fs(self.root)
+        # What messages show: an fsspec URL may carry credentials (s3://key:secret@bucket).
+        self.display = mask_url(self.root)
+        try:
+            self.fs, self.base = fsspec.core.url_to_fs(
+                self.root, **dict(storage_options or {})
+            )
+        except Exception as exc:  # unknown protocol, missing driver, options it refuses
+            raise ArchiveUnavailableError(
+                f"raw archive URL {self.display} cannot be used: {type(exc).__name__}: "
+                f"{mask_urls_in_text(str(exc))[:300]}"
+            ) from exc
+        self._local = isinstance(self.fs, LocalFileSystem)
 
     def _path(self, key: str) -> str:
         return f"{self.base}/{key[:2]}/{key}.gz"
 
     def put(self, body: bytes) -> str:
-        """Store ``body``; return its key."""
+        """Store ``body``; return its key.
+
+        Raises :class:`ArchiveUnavailableError` when the store cannot be written.
+        """
         key = hashlib.sha256(body).hexdigest()
-        path = self._path(key)
-        if not self.fs.exists(path):
-            self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-            # A name of its own: two processes storing the same body at once must not write into
-            # one temporary file, nor move it from under each other. The move replaces the
-            # other's identical file if it got there first.
-            tmp = f"{path}.{uuid.uuid4().hex}.tmp"
-            try:
-                # mtime=0 makes the compressed bytes a pure function of the body.
-                with self.fs.open(tmp, "wb") as fh:
-                    fh.write(gzip.compress(body, mtime=0))
-                self.fs.mv(tmp, path)
-            except BaseException:
-                # No half-written temporary file left behind (a full disk, an interrupt).
-                with contextlib.suppress(OSError):
-                    self.fs.rm(tmp)
-                raise
+        try:
+            self._put(key, body)
+        except Exception as exc:  # s3fs/botocore errors are not all OSErrors
+            raise ArchiveUnavailableError(
+                f"raw archive at {self.display} cannot be written: {type(exc).__name__}: "
+                f"{mask_urls_in_text(str(exc))[:300]}"
+            ) from exc
         return key
 
+    def _put(self, key: str, body: bytes) -> None:
+        path = self._path(key)
+        if self.fs.exists(path):
+            return
+        # mtime=0 makes the compressed bytes a pure function of the body, so two writers of one
+        # body write identical objects and either may win.
+        data = gzip.compress(body, mtime=0)
+        if not self._local:
+            # One PUT: object stores make an object visible only once it is complete.
+            self.fs.pipe_file(path, data)
+            return
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        # A name of its own: two processes storing the same body at once must not write into
+        # one temporary file, nor move it from under each other. The move (a rename on one
+        # filesystem, atomic) replaces the other's identical file if it got there first.
+        tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+        try:
+            with self.fs.open(tmp, "wb") as fh:
+                fh.write(data)
+            self.fs.mv(tmp, path)
+        except BaseException:
+            # No half-written temporary file left behind (a full disk, an interrupt).
+            with contextlib.suppress(OSError):
+                self.fs.rm(tmp)
+            raise
+
+    def delete(self, key: str) -> None:
+        """Remove the body stored under ``key``; a body already gone is no error (retention
+        re-runs, two workers pruning at once)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(self._path(key))
+
+    def exists(self, key: str) -> bool:
+        """Whether a body is stored under ``key``."""
+        return bool(self.fs.exists(self._path(key)))
+
     def get(self, key: str) -> bytes:
-        """The body stored under ``key``."""
-        with self.fs.open(self._path(key), "rb") as fh:
-            data: bytes = fh.read()
-        return gzip.decompress(data)
+        """The body stored under ``key``.
+
+        Raises :class:`ArchiveMissingError` when the store has no readable body under the key,
+        :class:`ArchiveUnavailableError` when the store cannot be read at all.
+        """
+        try:
+            data = self.fs.cat_file(self._path(key))
+        except FileNotFoundError as exc:
+            raise ArchiveMissingError(f"{key}: not in the raw archive at {self.display}") from exc
+        except Exception as exc:  # s3fs/botocore errors are not all OSErrors
+            raise ArchiveUnavailableError(
+                f"raw archive at {self.display} cannot be read: {type(exc).__name__}: "
+                f"{mask_urls_in_text(str(exc))[:300]}"
+            ) from exc
+        try:
+            return gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise ArchiveMissingError(f"{key}: stored body is corrupt ({exc})") from exc

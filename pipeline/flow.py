@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from pipeline.config import Settings, get_settings
+from pipeline.config import Settings, get_settings, mask_urls_in_text
 from pipeline.dates import as_utc
 from pipeline.extract import EXTRACTOR_VERSION, ExtractResult
 from pipeline.extract_worker import ExtractionWorker, ExtractJob
@@ -37,10 +38,17 @@ from pipeline.feeds import (
     next_health,
     poll_feed,
 )
-from pipeline.fetch import Page, RawArchive, fetch_page
+from pipeline.fetch import (
+    ArchiveMissingError,
+    ArchiveUnavailableError,
+    Page,
+    RawArchive,
+    fetch_page,
+)
 from pipeline.http import SafeClient, host_key
+from pipeline.logs import log_stage_summary, quiet_library_loggers
 from pipeline.urls import url_key
-from pipeline.warehouse import get_engine, upsert
+from pipeline.warehouse import get_engine, schema, upsert
 from pipeline.warehouse.engine import write_lock
 from pipeline.warehouse.queries import articles_by_status, failures_by_reason
 from pipeline.warehouse.schema import article, feed, feed_poll, pipeline_run, source
@@ -72,15 +80,66 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+# Network failures that, when every page of several hosts fails with the same one, say that
+# this worker cannot reach the internet rather than that the sites are down.
+NETWORK_FETCH_REASONS = frozenset({"timeout", "connect_error"})
+# ... and how many hosts must fail alike before the fetch stage calls it systemic: one or two
+# hosts down at once is an ordinary day (each is a warning in its rows), three is not.
+SYSTEMIC_MIN_HOSTS = 3
+# Extraction failures that say nothing about the page: its body could not be read from the raw
+# archive (a worker looking at another store, a store briefly away) or the extraction worker
+# died under it. `mediamon reextract` (and the mediamon_reextract DAG) takes these rows again
+# whatever their extractor version; every other reason is the page's own and stays judged.
+RETRYABLE_EXTRACT_REASONS = frozenset({"archive_missing", "extraction_error"})
+
+
+class StageFailedError(RuntimeError):
+    """A stage's whole batch failed for one systemic reason, not a page's or an article's own
+    (the raw archive unreachable, or missing every body; every page failing alike): the task
+    fails with ``reason`` rather than finish green having done nothing. Retrying at once cannot
+    help; the rows it could not handle are left for the next run (or ``mediamon reextract``).
+    """
+
+    def __init__(self, stage: str, reason: str, message: str) -> None:
+        self.stage = stage
+        self.reason = reason
+        super().__init__(f"{stage} stage failed ({reason}): {message}")
+
+
 def raw_archive(settings: Settings | None = None) -> RawArchive:
-    """The raw archive configured for this installation (a directory under home by default)."""
+    """The raw archive configured for this installation: ``raw_archive_url`` (a directory under
+    home by default) with ``raw_archive_options``."""
     settings = settings or get_settings()
-    return RawArchive(str((settings.home / "raw").resolve()))
+    return RawArchive(
+        settings.raw_archive_root(), storage_options=settings.raw_archive_options
+    )
+
+
+def _open_archive(stage: str, settings: Settings) -> RawArchive:
+    """The raw archive for ``stage``; a URL or options it cannot use fail the stage."""
+    try:
+        return raw_archive(settings)
+    except ArchiveUnavailableError as exc:
+        raise StageFailedError(stage, "archive_unavailable", str(exc)) from exc
+
+
+def _release(engine: Engine, ids: Sequence[str], until: datetime) -> None:
+    """Give back the rows of a lease (``until``) that this run could not finish: untouched, and
+    due again at once, so the next run takes them."""
+    now = _now()
+    with engine.begin() as conn:
+        for chunk in chunks(list(ids)):
+            conn.execute(
+                sa.update(article)
+                .where(article.c.id.in_(chunk), article.c.next_attempt_at == until)
+                .values(next_attempt_at=now)
+            )
 
 
 # What a pipeline_run row's status may be: "running" until the stage ends in "success" or
 # "failed"; "abandoned" when a later stage found it still "running" with no process behind it.
-STAGE_STATUSES = ("running", "success", "failed", "abandoned")
+# Defined with the pipeline_run table, whose CHECK constraint is built from it.
+STAGE_STATUSES = schema.STAGE_STATUSES
 
 # How long a stage may run: its DAG task's execution_timeout (dags/), past which Airflow kills
 # the task. Claimed rows are leased for as long (no batch outlives the task that took it), and a
@@ -219,6 +278,7 @@ def _stage(engine: Engine, run_id: str, name: str) -> Iterator[dict[str, Any]]:
     process that died. While running, the row's counts name the process (host, pid), so the next
     stage on that host knows at once whether it is still alive.
     """
+    quiet_library_loggers()
     started = _now()
     counts: dict[str, Any] = {}
     me = _this_process()
@@ -238,20 +298,29 @@ def _stage(engine: Engine, run_id: str, name: str) -> Iterator[dict[str, Any]]:
     try:
         yield counts
     except Exception as exc:
-        with engine.begin() as conn:
-            failed = row | {"finished_at": _now(), "status": "failed", "counts": counts}
-            upsert(
-                conn,
-                pipeline_run,
-                [failed | {"error": f"{type(exc).__name__}: {exc}"}],
-                key=["run_id", "stage"],
-                update=cols,
-            )
+        # Masked: a driver's or a store's error may quote a URL with its password.
+        error = mask_urls_in_text(f"{type(exc).__name__}: {exc}")
+        log.error("stage %s of run %s failed: %s", name, run_id, error)
+        failed = row | {"finished_at": _now(), "status": "failed", "counts": counts}
+        try:
+            with engine.begin() as conn:
+                upsert(
+                    conn,
+                    pipeline_run,
+                    [failed | {"error": error[:4000]}],
+                    key=["run_id", "stage"],
+                    update=cols,
+                )
+        except sa.exc.SQLAlchemyError as record_exc:
+            # The warehouse itself is the failure (unreachable): the task must fail with the
+            # stage's own error, not with this one's.
+            log.error("stage %s of run %s: failure not recorded: %s", name, run_id,
+                      _db_error(record_exc))
         raise
     with engine.begin() as conn:
         done = row | {"finished_at": _now(), "status": "success", "counts": counts}
         upsert(conn, pipeline_run, [done], key=["run_id", "stage"], update=cols)
-    log.info("stage %s of run %s: %s", name, run_id, counts)
+    log_stage_summary(engine, name, run_id, counts, logger=log)
 
 
 # --- registry -------------------------------------------------------------------------------
@@ -718,8 +787,8 @@ def fetch_articles(run_id: str) -> dict[str, Any]:
     """
     settings = get_settings()
     engine = get_engine()
-    archive = raw_archive(settings)
     with _stage(engine, run_id, "fetch") as counts:
+        archive = _open_archive("fetch", settings)
         now = _now()
         # A failed row's next_attempt_at is its retry time, or the end of a run's lease on it.
         retry = sa.and_(
@@ -734,6 +803,7 @@ def fetch_articles(run_id: str) -> dict[str, Any]:
             .order_by(article.c.discovered_at, article.c.id)
         )
         reasons: Counter[str] = Counter()
+        failed_hosts: dict[str, set[str]] = {}
         fetched = 0
         lost = 0
         with (
@@ -750,24 +820,58 @@ def fetch_articles(run_id: str) -> dict[str, Any]:
                         ).where(article.c.id.in_(lease.ids))
                     ).all()
                 pages = list(pool.map(lambda r: (r, fetch_page(r.url, client)), rows))
-                with engine.begin() as conn:
-                    for row, page in pages:
-                        if not _record_fetch(conn, row, page, archive, settings, lease.until):
-                            lost += 1
-                        elif page.reason is None:
-                            fetched += 1
-                        else:
-                            reasons[page.reason] += 1
-        counts.update(
-            {
-                "fetched": fetched,
-                "failed": sum(reasons.values()),
-                "reasons": dict(reasons),
-                # Results not kept: the lease had lapsed and another run had taken the row.
-                **({"lease_lost": lost} if lost else {}),
-            }
-        )
+                # Counted once the batch commits: a batch rolled back counts for nothing.
+                batch: Counter[str] = Counter()
+                batch_fetched = batch_lost = 0
+                try:
+                    with engine.begin() as conn:
+                        for row, page in pages:
+                            if not _record_fetch(conn, row, page, archive, settings, lease.until):
+                                batch_lost += 1
+                            elif page.reason is None:
+                                batch_fetched += 1
+                            else:
+                                batch[page.reason] += 1
+                                failed_hosts.setdefault(page.reason, set()).add(host_key(row.url))
+                except ArchiveUnavailableError as exc:
+                    # Nothing of this batch was written: its pages are fetched again next run.
+                    _release(engine, lease.ids, lease.until)
+                    counts.update(_fetch_counts(fetched, lost, reasons))
+                    raise StageFailedError("fetch", "archive_unavailable", str(exc)) from exc
+                fetched += batch_fetched
+                lost += batch_lost
+                reasons.update(batch)
+        counts.update(_fetch_counts(fetched, lost, reasons))
+        _fail_if_unreachable_network(fetched, reasons, failed_hosts)
     return counts
+
+
+def _fetch_counts(fetched: int, lost: int, reasons: Counter[str]) -> dict[str, Any]:
+    return {
+        "fetched": fetched,
+        "failed": sum(reasons.values()),
+        "reasons": dict(reasons),
+        # Results not kept: the lease had lapsed and another run had taken the row.
+        **({"lease_lost": lost} if lost else {}),
+    }
+
+
+def _fail_if_unreachable_network(
+    fetched: int, reasons: Counter[str], hosts: Mapping[str, set[str]]
+) -> None:
+    """Raise :class:`StageFailedError` when no page was fetched and every page, of at least
+    SYSTEMIC_MIN_HOSTS hosts, failed with one network error: the worker is cut off, which no
+    single site's health would show. The failed rows are recorded and retried as usual."""
+    if fetched or len(reasons) != 1:
+        return
+    (reason, n), = reasons.items()
+    if reason in NETWORK_FETCH_REASONS and len(hosts.get(reason, ())) >= SYSTEMIC_MIN_HOSTS:
+        raise StageFailedError(
+            "fetch",
+            reason,
+            f"all {n} pages of {len(hosts[reason])} hosts failed with {reason}: "
+            "can this worker reach the internet (proxy, DNS, firewall)?",
+        )
 
 
 def _record_fetch(
@@ -867,6 +971,7 @@ def _extraction_values(result: ExtractResult, status: str, now: datetime) -> dic
         "canonical_url": art.canonical_url if art else None,
         "word_count": art.word_count if art else None,
         "content_hash": art.content_hash if art else None,
+        "paywall_suspected": bool(art and art.paywall_suspected),
         "charset": result.charset,
         "extract_warnings": list(result.warnings) or None,
         # Recorded on failures too: re-extraction then skips rows this version already judged.
@@ -889,20 +994,28 @@ def _extract_batch(
 
     With ``lease`` (the end of this run's lease on the batch) only rows this run still holds are
     written, and their lease is cleared; a result not written is not counted.
+
+    When the archive cannot be read at all (:class:`ArchiveUnavailableError`), the pages read
+    before are written, the others are left untouched (their lease given back) and
+    :class:`StageFailedError` is raised: an unreachable store is no article's failure.
     """
     with engine.connect() as conn:
         rows = conn.execute(sa.select(*_EXTRACT_INPUT).where(article.c.id.in_(ids))).all()
     results: dict[str, ExtractResult] = {}
     queued: deque[str] = deque()  # ids of the jobs handed to the worker, in order
+    unavailable: list[ArchiveUnavailableError] = []
 
     def jobs() -> Iterator[ExtractJob]:
         # Bodies are read while the worker extracts the pages queued before them.
         for row in rows:
             try:
                 body = archive.get(row.raw_key)
-            except (OSError, EOFError) as exc:
-                results[row.id] = ExtractResult(None, "archive_missing", f"{row.raw_key}: {exc}")
+            except ArchiveMissingError as exc:
+                results[row.id] = ExtractResult(None, "archive_missing", str(exc))
                 continue
+            except ArchiveUnavailableError as exc:
+                unavailable.append(exc)
+                return
             queued.append(row.id)
             yield ExtractJob(
                 body=body,
@@ -916,6 +1029,8 @@ def _extract_batch(
         results[queued.popleft()] = result
     updates: list[tuple[Any, dict[str, Any]]] = []
     for row in rows:
+        if row.id not in results:  # not read: the archive became unavailable first
+            continue
         values = _extraction_values(results[row.id], next_status(row, results[row.id]), _now())
         if lease is not None:
             values["next_attempt_at"] = None
@@ -936,7 +1051,29 @@ def _extract_batch(
                 reasons[result.reason or "unknown"] += 1
     # Between batches, so trafilatura's caches cannot grow over a long run.
     worker.end_batch()
+    if unavailable:
+        if lease is not None:
+            _release(engine, [row.id for row in rows if row.id not in results], lease)
+        raise StageFailedError("extract", "archive_unavailable", str(unavailable[0]))
     return ok
+
+
+def _fail_if_archive_lost(
+    stage: str, extracted: int, reasons: Counter[str], archive: RawArchive
+) -> None:
+    """Raise :class:`StageFailedError` when no article was extracted and every failure was a
+    missing archive body: the store this worker reads is not the one the fetcher wrote to (or
+    was emptied), which no single article's failure would show. The rows are recorded as
+    ``archive_missing``, a retryable reason: ``mediamon reextract`` takes them again."""
+    if extracted or not reasons or set(reasons) != {"archive_missing"}:
+        return
+    raise StageFailedError(
+        stage,
+        "archive_missing",
+        f"none of the {reasons['archive_missing']} article bodies is in the raw archive at "
+        f"{archive.display}: do every fetch and extract worker share one "
+        "MEDIAMON_RAW_ARCHIVE_URL? Then run `mediamon reextract`",
+    )
 
 
 def extract_articles(run_id: str) -> dict[str, Any]:
@@ -946,8 +1083,8 @@ def extract_articles(run_id: str) -> dict[str, Any]:
     """
     settings = get_settings()
     engine = get_engine()
-    archive = raw_archive(settings)
     with _stage(engine, run_id, "extract") as counts:
+        archive = _open_archive("extract", settings)
         now = _now()
         due = (
             sa.select(article.c.id)
@@ -960,42 +1097,58 @@ def extract_articles(run_id: str) -> dict[str, Any]:
 
         reasons: Counter[str] = Counter()
         extracted = 0
-        with ExtractionWorker.from_settings(settings) as worker:
-            for lease in _leased_batches(
-                engine, due, size=settings.batch_size, lease=stage_timeout("extract")
-            ):
-                extracted += _extract_batch(
-                    engine, lease.ids, worker, archive, next_status, reasons, lease.until
-                )
-            restarts = worker.restarts
-        counts.update(
-            {
+        restarts = 0
+
+        def tally() -> dict[str, Any]:
+            return {
                 "extracted": extracted,
                 "failed": sum(reasons.values()),
                 "reasons": dict(reasons),
                 "worker_restarts": restarts,
             }
-        )
+
+        with ExtractionWorker.from_settings(settings) as worker:
+            try:
+                for lease in _leased_batches(
+                    engine, due, size=settings.batch_size, lease=stage_timeout("extract")
+                ):
+                    extracted += _extract_batch(
+                        engine, lease.ids, worker, archive, next_status, reasons, lease.until
+                    )
+            finally:
+                restarts = worker.restarts
+                # Recorded with the stage row even when it fails.
+                counts.update(tally())
+        _fail_if_archive_lost("extract", extracted, reasons, archive)
     return counts
 
 
 def reextract(
-    run_id: str, *, since: datetime | None = None, source_name: str | None = None
+    run_id: str,
+    *,
+    since: datetime | None = None,
+    source_name: str | None = None,
+    until: datetime | None = None,
 ) -> dict[str, Any]:
     """Re-run extraction from the raw archive (no refetch) on rows of another extractor version.
 
     Rows are updated in place; a second run finds nothing stale and changes nothing. A row that
     had moved past ``extracted`` keeps its status when its text is unchanged, and goes back to
-    ``extracted`` (so dedupe and NLP redo it) when the text changed. ``since`` filters on the
-    fetch time, ``source_name`` on the outlet.
+    ``extracted`` (so dedupe and NLP redo it) when the text changed. ``since`` and ``until``
+    (exclusive) filter on the fetch time, ``source_name`` on the outlet.
     """
     settings = get_settings()
     engine = get_engine()
-    archive = raw_archive(settings)
     with _stage(engine, run_id, "reextract") as counts:
+        archive = _open_archive("reextract", settings)
         stale = sa.or_(
             article.c.extractor_version.is_(None),
             article.c.extractor_version != EXTRACTOR_VERSION,
+            # Failures that said nothing about the page are tried again whatever the version.
+            sa.and_(
+                article.c.status == "extract_failed",
+                article.c.failure_reason.in_(sorted(RETRYABLE_EXTRACT_REASONS)),
+            ),
         )
         conditions = [
             article.c.raw_key.is_not(None),
@@ -1004,6 +1157,8 @@ def reextract(
         ]
         if since is not None:
             conditions.append(article.c.fetched_at >= since)
+        if until is not None:
+            conditions.append(article.c.fetched_at < until)
         if source_name is not None:
             ids_of_source = sa.select(source.c.id).where(source.c.name == source_name)
             conditions.append(article.c.source_id.in_(ids_of_source.scalar_subquery()))
@@ -1034,18 +1189,21 @@ def reextract(
         reasons: Counter[str] = Counter()
         ok = 0
         with ExtractionWorker.from_settings(settings) as worker:
-            for ids in _batches(engine, stale_ids):
-                ok += _extract_batch(engine, ids, worker, archive, next_status, reasons)
-        counts.update(
-            {
-                "reextracted": ok + sum(reasons.values()),
-                "extracted": ok,
-                "failed": sum(reasons.values()),
-                "reasons": dict(reasons),
-                "transitions": dict(statuses),
-                "extractor_version": EXTRACTOR_VERSION,
-            }
-        )
+            try:
+                for ids in _batches(engine, stale_ids):
+                    ok += _extract_batch(engine, ids, worker, archive, next_status, reasons)
+            finally:
+                counts.update(
+                    {
+                        "reextracted": ok + sum(reasons.values()),
+                        "extracted": ok,
+                        "failed": sum(reasons.values()),
+                        "reasons": dict(reasons),
+                        "transitions": dict(statuses),
+                        "extractor_version": EXTRACTOR_VERSION,
+                    }
+                )
+        _fail_if_archive_lost("reextract", ok, reasons, archive)
     return counts
 
 
@@ -1120,17 +1278,33 @@ def finish_run(run_id: str, **stage_counts: Any) -> dict[str, Any]:
     return counts
 
 
-def run_ingest(run_id: str, *, base_url: str | None = None) -> dict[str, Any]:
-    """All ingest stages in DAG order, without Airflow (CLI ``mediamon run``)."""
-    stages: dict[str, Any] = {"poll": poll_feeds(run_id, base_url=base_url)}
-    stages["fetch"] = fetch_articles(run_id)
-    stages["extract"] = extract_articles(run_id)
-    stages["dedupe"] = dedupe_articles(run_id)
-    stages["analyse"] = analyse_articles(run_id)
-    stages["gate"] = gate_articles(run_id)
-    done = finish_run(run_id, **stages)
+# What run_ingest reports as each stage ends: its name, its counts and the seconds it took.
+StageProgress = Callable[[str, dict[str, Any], float], None]
+
+
+def run_ingest(
+    run_id: str, *, base_url: str | None = None, progress: StageProgress | None = None
+) -> dict[str, Any]:
+    """All ingest stages in DAG order, without Airflow (CLI ``mediamon run``): poll, fetch,
+    extract, dedupe, analyse, gate, finish, then the ledger. ``progress`` is called as each
+    stage finishes (the CLI shows it on a terminal)."""
+
+    def timed(name: str, stage: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        started = time.monotonic()
+        counts = stage()
+        if progress is not None:
+            progress(name, counts, time.monotonic() - started)
+        return counts
+
+    stages: dict[str, Any] = {"poll": timed("poll", lambda: poll_feeds(run_id, base_url=base_url))}
+    stages["fetch"] = timed("fetch", lambda: fetch_articles(run_id))
+    stages["extract"] = timed("extract", lambda: extract_articles(run_id))
+    stages["dedupe"] = timed("dedupe", lambda: dedupe_articles(run_id))
+    stages["analyse"] = timed("analyse", lambda: analyse_articles(run_id))
+    stages["gate"] = timed("gate", lambda: gate_articles(run_id))
+    done = timed("finish", lambda: finish_run(run_id, **stages))
     # The ledger is its own DAG under Airflow (scheduled on the published-articles asset).
-    done["ledger"] = link_claims(run_id)
+    done["ledger"] = timed("ledger", lambda: link_claims(run_id))
     return done
 
 

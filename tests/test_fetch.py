@@ -16,12 +16,19 @@ import sqlalchemy as sa
 
 from pipeline import flow
 from pipeline.config import Settings, get_settings
-from pipeline.fetch import RawArchive, charset_from_content_type, fetch_page
+from pipeline.dates import as_utc
+from pipeline.fetch import (
+    ArchiveMissingError,
+    ArchiveUnavailableError,
+    RawArchive,
+    charset_from_content_type,
+    fetch_page,
+)
 from pipeline.http import SafeClient
 from pipeline.samples import serving
 from pipeline.warehouse import get_engine
 from pipeline.warehouse.migrate import upgrade
-from pipeline.warehouse.schema import article
+from pipeline.warehouse.schema import article, pipeline_run
 from tests.conftest import SAMPLES, free_port
 from tests.test_extract import _seed
 
@@ -153,11 +160,12 @@ def test_fetch_stage_archives_bodies_and_records_failures_for_retry(home: Path) 
     with serving(SAMPLES / "site", 0) as base:
         ids = _seed(engine, base, [PAGE, "no/such/page.html"], "Eastern Wire")
         # Nothing listens on this port: a transient failure that must be retried later. The
-        # robots.txt check comes first and fails closed (RFC 9309: unreachable = disallow all).
+        # robots.txt check comes first and fails closed (RFC 9309: unreachable = disallow all),
+        # reported as the connection failure it is.
         dead = _seed(engine, f"http://127.0.0.1:{free_port()}", ["gone.html"], "Dead Host")
         counts = flow.fetch_articles("run-1")
         assert counts["fetched"] == 1
-        assert counts["reasons"] == {"http_404": 1, "robots_disallowed": 1}
+        assert counts["reasons"] == {"http_404": 1, "connect_error": 1}
         with engine.connect() as conn:
             rows = {r.id: r for r in conn.execute(sa.select(article))}
         ok, missing, down = rows[ids[0]], rows[ids[1]], rows[dead[0]]
@@ -177,10 +185,10 @@ def test_fetch_stage_archives_bodies_and_records_failures_for_retry(home: Path) 
         # Transient: retried after the base backoff (fetch_retry_base), not dropped.
         assert (down.status, down.failure_reason, down.attempts) == (
             "fetch_failed",
-            "robots_disallowed",
+            "connect_error",
             1,
         )
-        assert "unavailable" in down.error
+        assert "unreachable" in down.error
         delay = down.next_attempt_at - down.fetched_at
         assert delay == timedelta(seconds=get_settings().fetch_retry_base)
         # A second run inside the backoff window touches nothing.
@@ -193,7 +201,7 @@ def test_fetch_stage_archives_bodies_and_records_failures_for_retry(home: Path) 
                 .where(article.c.id == dead[0])
                 .values(next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
             )
-        assert flow.fetch_articles("run-3")["reasons"] == {"robots_disallowed": 1}
+        assert flow.fetch_articles("run-3")["reasons"] == {"connect_error": 1}
     with engine.connect() as conn:
         retried = conn.execute(sa.select(article).where(article.c.id == dead[0])).one()
     assert retried.attempts == 2
@@ -282,3 +290,115 @@ def test_a_result_whose_lease_was_taken_over_is_not_written(home: Path) -> None:
             assert flow._record_fetch(conn, row, page, archive, get_settings(), theirs.until)
     after = _row(engine, article_id)
     assert (after.status, after.attempts, after.next_attempt_at) == ("fetched", 1, None)
+
+
+# --- raw archive location and failures (issue 17) -------------------------------------------
+
+
+def test_archive_defaults_to_home_and_follows_the_url_setting(
+    home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    key = flow.raw_archive().put(b"<html>kept at home</html>")
+    assert (home / "raw" / key[:2] / f"{key}.gz").is_file()
+    shared = tmp_path_factory.mktemp("shared") / "archive"
+    monkeypatch.setenv("MEDIAMON_RAW_ARCHIVE_URL", f"file://{shared}")
+    get_settings.cache_clear()
+    other = flow.raw_archive().put(b"<html>kept in the shared store</html>")
+    assert (shared / other[:2] / f"{other}.gz").is_file()
+    assert not (home / "raw" / other[:2]).exists()
+
+
+def test_a_missing_body_and_an_unreadable_store_are_different_failures(tmp_path: Path) -> None:
+    archive = RawArchive(str(tmp_path / "raw"))
+    with pytest.raises(ArchiveMissingError, match="not in the raw archive"):
+        archive.get("ab" * 32)
+    key = archive.put(b"<html>soon damaged</html>")
+    (tmp_path / "raw" / key[:2] / f"{key}.gz").write_bytes(b"not gzip")
+    with pytest.raises(ArchiveMissingError, match="corrupt"):
+        archive.get(key)
+    # A store whose root is a file: nothing under it can be read or written.
+    (tmp_path / "plain-file").write_text("not a directory")
+    broken = RawArchive(str(tmp_path / "plain-file"))
+    with pytest.raises(ArchiveUnavailableError, match="cannot be read"):
+        broken.get(key)
+    with pytest.raises(ArchiveUnavailableError, match="cannot be written"):
+        broken.put(b"<html>nowhere to go</html>")
+
+
+def test_archive_messages_never_show_a_secret_in_its_url() -> None:
+    archive = RawArchive("memory://user:hunter2@mediamon-secret-raw")
+    assert "hunter2" not in archive.display
+    with pytest.raises(ArchiveMissingError) as err:
+        archive.get("cd" * 32)
+    assert "hunter2" not in str(err.value)
+
+
+def test_fetch_stage_fails_when_every_page_of_several_hosts_cannot_connect(home: Path) -> None:
+    engine = get_engine()
+    upgrade(engine)
+    port = free_port()
+    # Nothing listens there on three loopback addresses: three hosts, one network error.
+    hosts = [f"http://127.0.0.{n}:{port}" for n in (2, 3, 4)]
+    for n, base in enumerate(hosts):
+        _seed(engine, base, ["a.html", "b.html"], f"Cut Off {n}")
+    with pytest.raises(flow.StageFailedError, match="connect_error") as err:
+        flow.fetch_articles("run-offline")
+    assert "can this worker reach the internet" in str(err.value)
+    with engine.connect() as conn:
+        run = conn.execute(
+            sa.select(pipeline_run).where(pipeline_run.c.run_id == "run-offline")
+        ).one()
+        rows = conn.execute(sa.select(article.c.status, article.c.next_attempt_at)).all()
+    assert run.status == "failed" and "connect_error" in run.error
+    assert run.counts["reasons"] == {"connect_error": 6}
+    # The rows are recorded like any failed fetch, and retried.
+    assert {(status, when is not None) for status, when in rows} == {("fetch_failed", True)}
+
+
+def test_one_unreachable_host_is_a_warning_not_a_failed_stage(home: Path) -> None:
+    engine = get_engine()
+    upgrade(engine)
+    _seed(engine, f"http://127.0.0.2:{free_port()}", ["a.html", "b.html", "c.html"], "Down")
+    counts = flow.fetch_articles("run-one-host")
+    assert counts["reasons"] == {"connect_error": 3} and counts["fetched"] == 0
+
+
+def test_fetch_stage_leaves_its_batch_untouched_when_the_archive_cannot_be_written(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = get_engine()
+    upgrade(engine)
+    (home / "plain-file").write_text("not a directory")
+    monkeypatch.setenv("MEDIAMON_RAW_ARCHIVE_URL", str(home / "plain-file"))
+    get_settings.cache_clear()
+    with serving(SAMPLES / "site", 0) as base:
+        ids = _seed(engine, base, [PAGE], "Eastern Wire")
+        with pytest.raises(flow.StageFailedError, match="archive_unavailable"):
+            flow.fetch_articles("run-no-archive")
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(article).where(article.c.id == ids[0])).one()
+        run = conn.execute(
+            sa.select(pipeline_run).where(pipeline_run.c.run_id == "run-no-archive")
+        ).one()
+    # Nothing written, and due again at once (the lease is given back, not left to lapse).
+    assert (row.status, row.attempts, row.raw_key) == ("discovered", 0, None)
+    assert as_utc(row.next_attempt_at) <= datetime.now(UTC)
+    assert run.status == "failed" and "cannot be written" in run.error
+
+
+def test_an_archive_url_that_cannot_be_used_fails_the_stage_with_it_masked(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = get_engine()
+    upgrade(engine)
+    monkeypatch.setenv("MEDIAMON_RAW_ARCHIVE_URL", "nosuchstore://keeper:s3cr3t@vault/raw")
+    get_settings.cache_clear()
+    with pytest.raises(flow.StageFailedError, match="cannot be used") as err:
+        flow.extract_articles("run-bad-url")
+    assert "s3cr3t" not in str(err.value) and "keeper:***@vault" in str(err.value)
+    with engine.connect() as conn:
+        run = conn.execute(
+            sa.select(pipeline_run).where(pipeline_run.c.run_id == "run-bad-url")
+        ).one()
+    assert run.status == "failed" and "archive_unavailable" in run.error
+    assert "s3cr3t" not in run.error

@@ -332,3 +332,115 @@ def test_stage_timeouts_are_never_shorter_than_the_dags() -> None:
     )
     for stage, limit in dag.items():
         assert flow.stage_timeout(stage) >= limit, stage
+
+
+# --- the raw archive shared by workers, and honest stage failures (issue 17) ----------------
+
+
+def _switch(monkeypatch: pytest.MonkeyPatch, **env: str | None) -> None:
+    """Become another worker: other settings, same process (caches dropped)."""
+    from pipeline.config import get_settings
+    from pipeline.warehouse import engine as engine_mod
+
+    for name, value in env.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    engine_mod._cached_engine.cache_clear()
+
+
+def _by_status(engine: sa.Engine) -> dict[tuple[str, str | None], int]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(article.c.status, article.c.failure_reason, sa.func.count()).group_by(
+                article.c.status, article.c.failure_reason
+            )
+        ).all()
+    return {(status, reason): n for status, reason, n in rows}
+
+
+def test_extract_on_a_worker_without_the_fetchers_archive_fails_and_reextract_recovers(
+    warehouse: sa.Engine,
+    home: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Worker A polls and fetches with the default archive (a directory under its home); worker
+    # B shares only the warehouse, as two machines with local homes would.
+    shared = f"sqlite:///{home / 'warehouse.sqlite'}"
+    _switch(monkeypatch, MEDIAMON_WAREHOUSE_URL=shared)
+    flow.poll_feeds("run-1")
+    fetched = flow.fetch_articles("run-1")["fetched"]
+    assert fetched > 0
+    _switch(monkeypatch, MEDIAMON_HOME=str(tmp_path_factory.mktemp("worker-b")))
+    with pytest.raises(flow.StageFailedError, match="archive_missing") as err:
+        flow.extract_articles("run-1")
+    assert "MEDIAMON_RAW_ARCHIVE_URL" in str(err.value)
+    engine = get_engine()
+    # Every row says why, none is lost, and the stage row is red with the reason.
+    assert _by_status(engine).get(("extract_failed", "archive_missing")) == fetched
+    run = _run_row(engine, "run-1", "extract")
+    assert run.status == "failed" and "archive_missing" in run.error
+    assert run.counts["reasons"] == {"archive_missing": fetched}
+    # Once B sees A's archive, re-extraction takes the rows again although their extractor
+    # version is current: archive_missing is retryable.
+    _switch(monkeypatch, MEDIAMON_RAW_ARCHIVE_URL=str(home / "raw"))
+    counts = flow.reextract("run-2")
+    assert counts["reextracted"] == fetched and "archive_missing" not in counts["reasons"]
+    after = _by_status(get_engine())
+    assert ("extract_failed", "archive_missing") not in after
+    assert after[("extracted", None)] == counts["extracted"] > 0
+    # ... and a second re-extraction finds nothing left to do.
+    assert flow.reextract("run-3")["reextracted"] == 0
+
+
+def test_extract_leaves_rows_untouched_when_the_archive_is_unreachable(
+    warehouse: sa.Engine, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flow.poll_feeds("run-1")
+    fetched = flow.fetch_articles("run-1")["fetched"]
+    (home / "plain-file").write_text("not a directory")
+    _switch(monkeypatch, MEDIAMON_RAW_ARCHIVE_URL=str(home / "plain-file"))
+    with pytest.raises(flow.StageFailedError, match="archive_unavailable"):
+        flow.extract_articles("run-1")
+    engine = get_engine()
+    assert _by_status(engine)[("fetched", None)] == fetched
+    with engine.connect() as conn:
+        leases = conn.execute(
+            sa.select(article.c.next_attempt_at).where(article.c.status == "fetched")
+        ).scalars()
+        assert all(when is None or as_utc(when) <= datetime.now(UTC) for when in leases)
+    run = _run_row(engine, "run-1", "extract")
+    assert run.status == "failed" and "cannot be read" in run.error
+    # The store is back: the next run extracts every row, nothing was lost.
+    _switch(monkeypatch, MEDIAMON_RAW_ARCHIVE_URL=None)
+    counts = flow.extract_articles("run-2")
+    assert counts["extracted"] + counts["failed"] == fetched
+    assert "archive_missing" not in counts["reasons"]
+
+
+def test_gate_tells_nothing_due_from_polling_that_broke(warehouse: sa.Engine) -> None:
+    from pipeline.quality.gate import BatchRejectedError
+
+    flow.poll_feeds("run-1")
+    # A scheduled run right after: no feed is due, so nothing is polled and the gate is a no-op.
+    idle = flow.poll_feeds("run-2", all_feeds=False)
+    assert idle["feeds_polled"] == 0
+    assert flow.gate_articles("run-2")["published"] == 0
+    assert _run_row(warehouse, "run-2", "gate").status == "success"
+    # Feeds were due but no poll was recorded: polling broke, and the gate says so.
+    with warehouse.begin() as conn:
+        conn.execute(
+            sa.insert(pipeline_run).values(
+                run_id="run-3",
+                stage="poll",
+                started_at=datetime.now(UTC),
+                finished_at=datetime.now(UTC),
+                status="success",
+                counts={"feeds_polled": 3, "articles_new": 0},
+            )
+        )
+    with pytest.raises(BatchRejectedError, match="polling broke"):
+        flow.gate_articles("run-3")

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import yaml
 
 from pipeline.warehouse import make_engine
 from tests.conftest import REPO, free_port, reachable_ok_articles, sample_feed_counts
@@ -52,7 +53,8 @@ INTEGRITY_SCRIPT = textwrap.dedent(
             "start_tz": str(dag.start_date.tzinfo) if dag.start_date else None,
             "max_active_runs": dag.max_active_runs,
             "tasks": {t.task_id: {"retries": t.retries,
-                                  "upstream": sorted(t.upstream_task_ids)} for t in dag.tasks},
+                                  "upstream": sorted(t.upstream_task_ids),
+                                  "outlets": [o.uri for o in t.outlets]} for t in dag.tasks},
         }
     print(json.dumps(out))
     """
@@ -96,13 +98,18 @@ def test_dag_parses_without_db_or_network_access(tmp_path: Path) -> None:
         "analyse_articles",
         "gate_articles",
     ]
-    assert list(tasks) == [*chain, "finish_run"]
+    assert list(tasks) == [*chain, "announce_published", "finish_run"]
     for upstream, downstream in itertools.pairwise(chain):
         assert tasks[downstream]["upstream"] == [upstream]
     assert set(tasks["finish_run"]["upstream"]) == set(chain)
+    # The asset event rides on its own task after the gate, skipped when nothing published.
+    assert tasks["announce_published"]["upstream"] == ["gate_articles"]
+    assert tasks["announce_published"]["outlets"] == ["mediamon://warehouse/published_articles"]
+    assert tasks["gate_articles"]["outlets"] == []
     # A rejected batch is a data problem: the gate fails at once, every other task retries.
     assert tasks["gate_articles"]["retries"] == 0
-    assert all(t["retries"] >= 1 for name, t in tasks.items() if name != "gate_articles")
+    once = {"gate_articles", "announce_published"}
+    assert all(t["retries"] >= 1 for name, t in tasks.items() if name not in once)
     # The ledger runs on the asset the gate publishes, one task, retried like the others.
     ledger = result["dags"]["mediamon_ledger"]
     assert "mediamon://warehouse/published_articles" in ledger["schedule"]
@@ -332,3 +339,185 @@ def _check_batch_rejection(tmp_path: Path, port: int) -> None:
         )
         assert "quarantined" in outcomes and "rejected" not in outcomes
     engine.dispose()
+
+
+# --- scheduled runs under real Airflow: no-op runs and honest task states (issue 17) --------
+
+# Runs one DAG run with dag.test() at a given logical date and prints its outcome as JSON: the
+# run's state and each task's state and try number (retries show as a try number above 1).
+DAG_RUN_SCRIPT = textwrap.dedent(
+    """
+    import json, os, sys
+    from datetime import datetime
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    assert not bag.import_errors, bag.import_errors
+    run = bag.get_dag(sys.argv[1]).test(logical_date=datetime.fromisoformat(sys.argv[2]))
+    tasks = {ti.task_id: [str(ti.state), ti.try_number] for ti in run.get_task_instances()}
+    print("DAG-RUN " + json.dumps({"state": str(run.state), "tasks": tasks}))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated Airflow metadata database for this module's DAG runs (migrating costs ~20 s)."""
+    home = tmp_path_factory.mktemp("airflow")
+    airflow = Path(sys.executable).with_name("airflow")
+    proc = subprocess.run(
+        [str(airflow), "db", "migrate"],
+        env=_airflow_env(home),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return home
+
+
+def _scheduled_env(airflow_home: Path, home: Path, feeds_file: Path) -> dict[str, str]:
+    """A scheduled run's environment: only due feeds are polled (no MEDIAMON_FEED_POLL_ALL)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MEDIAMON_"))}
+    env.update(_airflow_env(airflow_home))
+    env.update(
+        {
+            "MEDIAMON_HOME": str(home),
+            "MEDIAMON_FEEDS_FILE": str(feeds_file),
+            "MEDIAMON_WAREHOUSE_URL": f"sqlite:///{home / 'warehouse.sqlite'}",
+            "MEDIAMON_ALLOW_PRIVATE_NETWORKS": "true",
+            "MEDIAMON_HOST_MIN_INTERVAL": "0",
+        }
+    )
+    return env
+
+
+def _dag_run(env: dict[str, str], logical_date: str) -> tuple[dict[str, Any], str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", DAG_RUN_SCRIPT, "mediamon_ingest", logical_date],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-5000:]
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("DAG-RUN "))
+    return json.loads(line.removeprefix("DAG-RUN ")), log
+
+
+def _asset_events(airflow_home: Path) -> int:
+    engine = sa.create_engine(f"sqlite:///{airflow_home / 'airflow' / 'airflow.db'}")
+    with engine.connect() as conn:
+        n: int = conn.execute(sa.text("select count(*) from asset_event")).scalar_one()
+    engine.dispose()
+    return n
+
+
+def _two_feed_registry(home: Path, base_url: str) -> Path:
+    """Two feeds of the sample corpus: enough for a real run, small enough to be quick."""
+    from pipeline.samples import PLACEHOLDER
+
+    feeds = yaml.safe_load((REPO / "samples" / "feeds.yaml").read_text())["feeds"][:2]
+    for entry in feeds:
+        entry["url"] = entry["url"].replace(PLACEHOLDER, base_url)
+    path = home / "feeds.yaml"
+    path.write_text(yaml.safe_dump({"feeds": feeds}))
+    return path
+
+
+def _warehouse_url(home: Path) -> str:
+    from pipeline.warehouse.migrate import upgrade
+
+    url = f"sqlite:///{home / 'warehouse.sqlite'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+def test_scheduled_run_with_no_feed_due_is_a_green_no_op_without_asset_event(
+    airflow_home: Path, tmp_path: Path, samples_base_url: str
+) -> None:
+    url = _warehouse_url(tmp_path)
+    env = _scheduled_env(airflow_home, tmp_path, _two_feed_registry(tmp_path, samples_base_url))
+    events = _asset_events(airflow_home)
+    first, log = _dag_run(env, "2026-12-07T00:00:00+00:00")
+    assert first["state"] == "success", log[-5000:]
+    assert first["tasks"]["announce_published"][0] == "success"
+    published = _counts(url)["by_status"].get("published", 0)
+    assert published > 0
+    assert _asset_events(airflow_home) == events + 1
+    # The next scheduled run, 30 minutes later: every feed was polled moments ago, none is due.
+    second, log = _dag_run(env, "2026-12-07T00:30:00+00:00")
+    assert second["state"] == "success", log[-5000:]
+    assert {t: s for t, (s, _) in second["tasks"].items()} == {
+        "poll_feeds": "success",
+        "fetch_articles": "success",
+        "extract_articles": "success",
+        "dedupe_articles": "success",
+        "analyse_articles": "success",
+        "gate_articles": "success",
+        # Nothing published: the task that carries the asset is skipped, so no event.
+        "announce_published": "skipped",
+        "finish_run": "success",
+    }
+    assert _asset_events(airflow_home) == events + 1
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        polls = conn.execute(
+            sa.text("select counts from pipeline_run where stage = 'poll' order by started_at")
+        ).scalars()
+        polled = [json.loads(counts)["feeds_polled"] for counts in polls]
+    engine.dispose()
+    assert polled == [2, 0]
+    assert _counts(url)["by_status"].get("published", 0) == published
+
+
+def test_extract_task_fails_at_once_with_the_reason_when_the_archive_is_unreachable(
+    airflow_home: Path, tmp_path: Path, samples_base_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline import flow
+    from pipeline.config import get_settings
+    from pipeline.warehouse import engine as engine_mod
+
+    url = _warehouse_url(tmp_path)
+    env = _scheduled_env(airflow_home, tmp_path, _two_feed_registry(tmp_path, samples_base_url))
+    # Pages fetched earlier by a worker whose archive this one cannot read: here the configured
+    # archive is a plain file, so every read fails before any article is judged.
+    for name, value in env.items():
+        if name.startswith("MEDIAMON_"):
+            monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    engine_mod._cached_engine.cache_clear()
+    try:
+        flow.poll_feeds("seed")
+        fetched = flow.fetch_articles("seed")["fetched"]
+    finally:
+        get_settings.cache_clear()
+        engine_mod._cached_engine.cache_clear()
+    assert fetched > 0
+    (tmp_path / "not-a-directory").write_text("the archive is not here")
+    env["MEDIAMON_RAW_ARCHIVE_URL"] = str(tmp_path / "not-a-directory")
+    run, log = _dag_run(env, "2026-12-07T02:00:00+00:00")
+    assert run["state"] == "failed"
+    tasks = run["tasks"]
+    assert tasks["poll_feeds"][0] == tasks["fetch_articles"][0] == "success"
+    # Failed on its first try: a systemic failure is not retried away.
+    assert tasks["extract_articles"] == ["failed", 1]
+    assert tasks["gate_articles"][0] == "upstream_failed"
+    assert "archive_unavailable" in log and "cannot be read" in log
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        status, error = conn.execute(
+            sa.text("select status, error from pipeline_run where stage = 'extract'")
+        ).one()
+        waiting = conn.execute(
+            sa.text("select count(*) from article where status = 'fetched'")
+        ).scalar_one()
+    engine.dispose()
+    assert status == "failed" and "archive_unavailable" in error
+    # Nothing was judged: every fetched row waits for a worker that can read the archive.
+    assert waiting == fetched
