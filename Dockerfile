@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 #
-# Mediamon image: the official Apache Airflow image plus the mediamon package, with exactly the
-# dependency versions in uv.lock. Used by every Airflow service in docker-compose.yaml.
+# Mediamon image: the official Apache Airflow "slim" image plus the mediamon package, with exactly
+# the dependency versions in uv.lock, and the FAB auth manager. Used by every Airflow service in
+# docker-compose.yaml, and by its `samples` service.
 #
 #   docker compose build          (or: docker build -t mediamon-airflow:latest .)
 
@@ -32,8 +33,18 @@ RUN uv export --frozen --no-dev --no-hashes --no-emit-project --output-file /req
 # Stage 2: the runtime image.
 # The Airflow version here must equal the apache-airflow pin in pyproject.toml (tests/test_compose.py
 # checks it). Python 3.11 matches requires-python in pyproject.toml.
+# The slim image holds Airflow core only. The regular image also carries ~30 providers (amazon,
+# google, ...) with their own pins; installing our lock over them would move packages they need
+# (aiobotocore, for one) without pip saying more than a warning. With slim, the image holds
+# exactly uv.lock plus what AIRFLOW_IMAGE_EXTRAS names, and that set is resolved as a whole.
 # ---------------------------------------------------------------------------------------------
-FROM apache/airflow:3.3.2-python3.11
+FROM apache/airflow:slim-3.3.2-python3.11
+
+# What the image adds to uv.lock, pinned. The FAB auth manager (users and roles in the metadata
+# DB) is not a dependency of the pipeline, so it is not in the lock; tests/test_compose.py resolves
+# the lock's export together with this line against PyPI, so a conflict fails in CI, not in a
+# build. 3.10.2 is the version that resolution picks next to uv.lock (python-dateutil 2.9.0.post0).
+ARG AIRFLOW_IMAGE_EXTRAS="apache-airflow-providers-fab==3.10.2"
 
 # The official image expects Python packages to be installed as the `airflow` user, into the
 # environment the entrypoint and all Airflow commands use (never as root).
@@ -42,10 +53,10 @@ USER airflow
 # Locked third-party dependencies first: this layer is the slow one and changes only when
 # uv.lock does. Naming "apache-airflow==${AIRFLOW_VERSION}" (set by the base image) again is what
 # the Airflow docs recommend: it stops pip from moving Airflow off the image's version while
-# resolving. Providers that ship in the base image but are not in our lock (for example fab,
-# used as the auth manager) stay as they are.
+# resolving. The extras go into the same pip call, so the whole set is resolved at once and a
+# conflict stops the build.
 COPY --from=requirements /requirements.txt /tmp/mediamon-requirements.txt
-RUN pip install --no-cache-dir -r /tmp/mediamon-requirements.txt "apache-airflow==${AIRFLOW_VERSION}"
+RUN pip install --no-cache-dir -r /tmp/mediamon-requirements.txt "apache-airflow==${AIRFLOW_VERSION}" ${AIRFLOW_IMAGE_EXTRAS}
 
 # Our code. README.md is copied because pyproject.toml names it as the package readme and the
 # build backend (hatchling) refuses to build without it. sql/ holds the Alembic migrations and the

@@ -36,13 +36,17 @@ REQUIRED_SERVICES = {
     "postgres",
     "warehouse-db",
     "redis",
+    "minio",
+    "samples",
 }
 
 # ${VAR}, ${VAR:-default}, ${VAR:?message} ...; "$${VAR}" is an escaped literal for the shell
 # inside the container, not something compose reads.
 COMPOSE_VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)")
 # A backticked token shaped like a compose service name.
-SERVICE_LIKE = re.compile(r"(?:postgres|redis|warehouse-db|airflow-[a-z0-9][a-z0-9_.-]*)")
+SERVICE_LIKE = re.compile(
+    r"(?:postgres|redis|warehouse-db|minio|samples|airflow-[a-z0-9][a-z0-9_.-]*)"
+)
 FENCED_BLOCK = re.compile(r"^(```|~~~).*?^\1", re.DOTALL | re.MULTILINE)
 INLINE_CODE = re.compile(r"`([^`\n]+)`")
 SERVICE_BULLET = re.compile(r"^\s*[-*] `([^`\n]+)`:", re.MULTILINE)
@@ -110,12 +114,13 @@ def test_warehouse_is_separate_from_metadata_db(services: dict[str, dict[str, An
 
     scheduler_env = _environment(services["airflow-scheduler"])
     metadata_url = scheduler_env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
-    warehouse_url = scheduler_env["MEDIAMON_WAREHOUSE_URL"]
+    warehouse_url = scheduler_env["AIRFLOW_CONN_MEDIAMON_WAREHOUSE"]
     assert "@postgres/" in metadata_url
     assert "warehouse-db" not in metadata_url
     assert "@warehouse-db:" in warehouse_url
     assert "@postgres" not in warehouse_url
-    assert warehouse_url.startswith("postgresql+psycopg://")
+    # One source for the warehouse: the connection. A second URL could point elsewhere.
+    assert "MEDIAMON_WAREHOUSE_URL" not in scheduler_env
 
 
 def test_airflow_services_share_celery_settings(services: dict[str, dict[str, Any]]) -> None:
@@ -190,7 +195,7 @@ def test_dockerfile_airflow_version_matches_pyproject_pin() -> None:
     assert len(pins) == 1, "pyproject.toml must pin apache-airflow==X.Y.Z exactly once"
 
     images = re.findall(
-        r"^FROM\s+(?:--\S+\s+)?apache/airflow:(\d+\.\d+\.\d+)-python(\d+\.\d+)\b",
+        r"^FROM\s+(?:--\S+\s+)?apache/airflow:(?:slim-)?(\d+\.\d+\.\d+)-python(\d+\.\d+)\b",
         DOCKERFILE.read_text(encoding="utf-8"),
         flags=re.MULTILINE,
     )
@@ -216,6 +221,7 @@ REQUIRED_SECRETS = {
     "WAREHOUSE_DB_PASSWORD",
     "AIRFLOW_JWT_SECRET",
     "FERNET_KEY",
+    "MINIO_ROOT_PASSWORD",
 }
 # The operator's values in these tests: distinct, so a resolved value can be traced to its source.
 SUPPLIED = {name: f"supplied-{name.lower().strip('_')}" for name in REQUIRED_SECRETS}
@@ -399,3 +405,257 @@ def test_dotenv_is_git_ignored(tmp_path: Path) -> None:
 
     assert ignored(".env") and ignored(".env.local") and ignored("config/.env")
     assert not ignored(".env.example"), ".env.example is the template to commit"
+
+
+# --- The stack works as shipped (issue 17) --------------------------------------------------------
+
+AIRFLOW_SERVICES_PREFIX = "airflow-"
+# MEDIAMON_* settings a production stack cannot do without: where state and the raw archive live,
+# which feeds to poll, who is asking, and which connection is the warehouse.
+PRODUCTION_SETTINGS = {
+    "MEDIAMON_HOME",
+    "MEDIAMON_FEEDS_FILE",
+    "MEDIAMON_USER_AGENT",
+    "MEDIAMON_AIRFLOW_CONN_ID",
+    "MEDIAMON_RAW_ARCHIVE_URL",
+    "MEDIAMON_RAW_ARCHIVE_OPTIONS",
+}
+
+
+def _airflow_services(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {n: s for n, s in services.items() if n.startswith(AIRFLOW_SERVICES_PREFIX)}
+
+
+def _supplied_env(compose: dict[str, Any], service: str) -> dict[str, str]:
+    """A service's environment as compose would pass it, with the operator's secrets set."""
+    return _environment(_resolved(compose, SUPPLIED)["services"][service])
+
+
+def _mounts(service: dict[str, Any]) -> list[tuple[Path, str]]:
+    """(host path, container path) of a service's bind mounts of the project directory."""
+    out = []
+    for entry in service.get("volumes", []):
+        host, _, rest = str(entry).partition(":")
+        if host.startswith("./"):
+            out.append((ROOT / host[2:], rest.split(":", 1)[0].rstrip("/")))
+    return out
+
+
+def _host_path(service: dict[str, Any], container_path: str) -> Path | None:
+    """The file in the repository a container path of ``service`` is mounted from, if any."""
+    for host, target in _mounts(service):
+        if container_path == target or container_path.startswith(target + "/"):
+            return host / container_path[len(target) :].lstrip("/")
+    return None
+
+
+def test_mediamon_settings_set_are_exactly_ones_the_code_reads(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from pipeline.config import Settings
+
+    read = {f"MEDIAMON_{name.upper()}" for name in Settings.model_fields}
+    for name, service in services.items():
+        env = _environment(service)
+        unknown = sorted(k for k in env if k.startswith("MEDIAMON_") and k not in read)
+        assert not unknown, f"{name} sets settings no code reads: {unknown}"
+    for name in _airflow_services(services):
+        env = _supplied_env(compose, name)
+        missing = sorted(PRODUCTION_SETTINGS - env.keys())
+        assert not missing, f"{name} lacks settings production needs: {missing}"
+        # The values parse as the settings object reads them (JSON options, paths, booleans).
+        for key in [k for k in os.environ if k.startswith("MEDIAMON_")]:
+            monkeypatch.delenv(key)
+        for key, value in env.items():
+            if key.startswith("MEDIAMON_"):
+                monkeypatch.setenv(key, value)
+        settings = Settings()
+        assert settings.raw_archive_url and settings.raw_archive_url.startswith("s3://"), name
+        assert "airflow_conn_id" in settings.model_fields_set, name
+
+
+def test_warehouse_connection_is_named_and_defined_in_every_airflow_service(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    for name in _airflow_services(services):
+        env = _supplied_env(compose, name)
+        conn_id = env["MEDIAMON_AIRFLOW_CONN_ID"]
+        uri = env.get("AIRFLOW_CONN_" + conn_id.upper(), "")
+        assert uri.startswith("postgresql://") and "@warehouse-db:5432/" in uri, (name, uri)
+
+
+def test_state_and_feeds_paths_are_mounted_from_the_project(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    for name, service in _airflow_services(services).items():
+        env = _supplied_env(compose, name)
+        home = _host_path(service, env["MEDIAMON_HOME"])
+        assert home is not None, f"{name}: MEDIAMON_HOME is not on a mounted folder"
+        feeds = _host_path(service, env["MEDIAMON_FEEDS_FILE"])
+        assert feeds is not None and feeds.is_file(), f"{name}: {env['MEDIAMON_FEEDS_FILE']}"
+
+
+def _samples_command(service: dict[str, Any]) -> dict[str, str]:
+    args = service["command"]
+    assert args[0] == "serve-samples", args
+    return dict(arg[2:].split("=", 1) for arg in args[1:])
+
+
+def test_default_feeds_point_at_the_samples_service_and_it_serves_them(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    from pipeline.feeds import load_registry
+    from pipeline.samples import PLACEHOLDER, make_server
+
+    samples = services["samples"]
+    assert _image(samples) == _image(services["airflow-worker"]), "samples: not the same image"
+    assert samples["entrypoint"][-1] == "mediamon"
+    opts = _samples_command(samples)
+    base_url = opts["base-url"]
+    # Listening on every interface of its container, reached by its service name and port.
+    assert opts["host"] == "0.0.0.0"
+    assert base_url == f"http://samples:{opts['port']}"
+    assert int(opts["port"]) in {int(p) for p in samples.get("expose", [])}
+    assert "ports" not in samples, "the demo corpus is not published on the host"
+    site = _host_path(samples, opts["dir"])
+    assert site is not None and site.is_dir()
+
+    env = _supplied_env(compose, "airflow-worker")
+    assert env["MEDIAMON_ALLOW_PRIVATE_NETWORKS"] == "true", "the samples service is private"
+    feeds_path = _host_path(services["airflow-worker"], env["MEDIAMON_FEEDS_FILE"])
+    assert feeds_path is not None
+    # The compose list is the demo list with the address filled in: the two cannot drift.
+    demo = (ROOT / "samples" / "feeds.yaml").read_text(encoding="utf-8")
+    assert yaml.safe_load(feeds_path.read_text(encoding="utf-8")) == yaml.safe_load(
+        demo.replace(PLACEHOLDER, base_url)
+    )
+    registry = load_registry(feeds_path)
+    assert not registry.refused
+    urls = [spec.url for spec in registry.specs]
+    assert urls and all(u.startswith(base_url + "/") for u in urls)
+
+    # The server as that service runs it (here on loopback): every feed is there, and the links
+    # in it carry the service address, not the address it listens on.
+    import threading
+    import urllib.request
+
+    server = make_server(site, 0, "127.0.0.1", base_url=base_url)
+    port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        for url in urls:
+            local = url.replace(base_url, f"http://127.0.0.1:{port}")
+            with urllib.request.urlopen(local, timeout=10) as resp:  # loopback
+                body = resp.read().decode("utf-8")
+            assert resp.status == 200, url
+            assert PLACEHOLDER not in body
+            assert f"{base_url}/" in body, f"{url}: links do not name the samples service"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_raw_archive_is_the_shared_object_store(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    import json
+    from urllib.parse import urlsplit
+
+    minio = services["minio"]
+    assert "healthcheck" in minio and minio.get("volumes"), "minio: a volume and a health check"
+    for name in _airflow_services(services):
+        env = _supplied_env(compose, name)
+        endpoint = json.loads(env["MEDIAMON_RAW_ARCHIVE_OPTIONS"])["client_kwargs"]["endpoint_url"]
+        host = urlsplit(endpoint)
+        assert host.hostname == "minio" and host.port in {int(p) for p in minio["expose"]}, name
+        assert env["AWS_ACCESS_KEY_ID"] == _supplied_env(compose, "minio")["MINIO_ROOT_USER"]
+        assert env["AWS_SECRET_ACCESS_KEY"] == SUPPLIED["MINIO_ROOT_PASSWORD"]
+        assert "minio" in services[name].get("depends_on", {}), f"{name} may start before minio"
+    # airflow-init creates the bucket the URL names, once minio is up.
+    script = "\n".join(services["airflow-init"]["command"])
+    assert "pipeline.maintenance prepare-archive" in script
+
+
+def test_airflow_settings_in_compose_exist_in_airflow(services: dict[str, dict[str, Any]]) -> None:
+    # A misspelt AIRFLOW__SECTION__KEY is ignored by Airflow without a word.
+    from airflow.configuration import conf
+
+    known = conf.configuration_description
+    for name, service in services.items():
+        for key in _environment(service):
+            m = re.fullmatch(r"AIRFLOW__([A-Z0-9_]+?)__([A-Z0-9_]+)", key)
+            if not m:
+                continue
+            section, option = m.group(1).lower(), m.group(2).lower()
+            options = known.get(section, {}).get("options", {})
+            # OPTION_CMD / OPTION_SECRET read OPTION from a command or a secrets backend.
+            base = re.sub(r"_(cmd|secret)$", "", option)
+            assert option in options or base in options, f"{name}: {key}"
+
+
+def test_celery_and_heartbeat_timeouts_fit_the_tasks(services: dict[str, dict[str, Any]]) -> None:
+    from pipeline.flow import DEFAULT_STAGE_TIMEOUT, STAGE_TIMEOUTS
+
+    env = _environment(services["airflow-worker"])
+    longest = max([*STAGE_TIMEOUTS.values(), DEFAULT_STAGE_TIMEOUT]).total_seconds()
+    visibility = int(env["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT"])
+    # Shorter than the longest task and Redis hands a running task to a second worker.
+    assert visibility > longest, (visibility, longest)
+    heartbeat = int(env["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"])
+    # Many heartbeats (every 5 s) may be missed before a live task is failed, and a lost worker
+    # costs less than the default 300 s.
+    assert 60 <= heartbeat < 300, heartbeat
+    for name, service in _airflow_services(services).items():
+        timeout = _environment(service).get("AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT")
+        assert timeout == str(heartbeat), name
+
+
+def _dockerfile_extras() -> list[str]:
+    m = re.search(r'^ARG AIRFLOW_IMAGE_EXTRAS="([^"]*)"', DOCKERFILE.read_text(), re.MULTILINE)
+    assert m, "Dockerfile: ARG AIRFLOW_IMAGE_EXTRAS=... not found"
+    return m.group(1).split()
+
+
+def test_image_dependency_set_resolves(tmp_path: Path, services: dict[str, dict[str, Any]]) -> None:
+    # What the Dockerfile installs: the lock's export (the same command) plus the image extras,
+    # resolved as one set against PyPI. A conflict here is a conflict in `docker compose build`.
+    uv = ROOT / ".tools" / "bin" / "uv"
+    assert uv.exists(), f"uv not found at {uv}"
+    exported = tmp_path / "requirements.txt"
+    export = subprocess.run(
+        [str(uv), "export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project",
+         "--quiet", "--output-file", str(exported)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert export.returncode == 0, export.stderr
+    extras = _dockerfile_extras()
+    auth_manager = _environment(services["airflow-apiserver"])["AIRFLOW__CORE__AUTH_MANAGER"]
+    if auth_manager.startswith("airflow.providers.fab."):
+        assert any(e.startswith("apache-airflow-providers-fab==") for e in extras), extras
+    requested = tmp_path / "image.in"
+    requested.write_text(f"-r {exported}\n" + "\n".join(extras) + "\n")
+    resolved = tmp_path / "image.txt"
+    compile_ = subprocess.run(
+        [str(uv), "pip", "compile", "--python-version", "3.11", "--python-platform", "linux",
+         "--no-header", "--quiet", str(requested), "--output-file", str(resolved)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert compile_.returncode == 0, f"image dependencies do not resolve:\n{compile_.stderr}"
+    pins = dict(
+        line.split("==", 1)
+        for line in resolved.read_text().splitlines()
+        if "==" in line and not line.startswith((" ", "#"))
+    )
+    # Nothing in the lock moved, and every extra is installed at its pinned version.
+    for line in exported.read_text().splitlines():
+        if "==" in line and not line.startswith((" ", "#")):
+            name, version = line.split(";", 1)[0].strip().split("==", 1)
+            if name in pins:
+                assert pins[name].strip() == version.strip(), (name, version, pins[name])
+    for extra in extras:
+        name, version = extra.split("==", 1)
+        assert pins.get(name, "").strip() == version, (extra, pins.get(name))
