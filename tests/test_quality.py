@@ -3,7 +3,9 @@ rejection, release, docs."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +16,7 @@ from typer.testing import CliRunner
 from pipeline import flow
 from pipeline.cli import app
 from pipeline.config import get_settings
-from pipeline.quality import demo_report
+from pipeline.quality import demo_report, docs
 from pipeline.quality.gate import BatchRejectedError, run_gate
 from pipeline.quality.release import list_quarantine, release
 from pipeline.quality.results import Validator
@@ -22,7 +24,7 @@ from pipeline.quality.suites import ARTICLE, CLAIM
 from pipeline.warehouse import get_engine, make_engine
 from pipeline.warehouse.schema import article, pipeline_run
 from pipeline.warehouse.schema_claims import claim
-from pipeline.warehouse.schema_quality import quarantine
+from pipeline.warehouse.schema_quality import dq_run, quarantine
 from tests.conftest import reachable_ok_articles
 from tests.quality_checks import (
     RUN,
@@ -38,6 +40,11 @@ from tests.quality_checks import (
 runner = CliRunner()
 
 
+def _sites(home: Path) -> list[Path]:
+    """The Data Docs sites written under ``home``, oldest first."""
+    return sorted(p for p in (home / "dq_docs" / "runs").iterdir() if p.is_dir())
+
+
 def _failing(validator: Validator, suite: str, frame: pd.DataFrame) -> set[tuple[str, str]]:
     out = validator.validate(suite, frame, run_id="suite-test")
     return {(f.entity_id, f.expectation) for f in out.row_failures}
@@ -45,14 +52,16 @@ def _failing(validator: Validator, suite: str, frame: pd.DataFrame) -> set[tuple
 
 def test_gate_quarantines_exactly_the_planted_rows(home: Path) -> None:
     check_gate_row_defects(get_engine(), get_settings())
-    docs = home / "dq_docs" / "index.html"
-    assert docs.exists()
-    html = docs.read_text(encoding="utf-8")
+    (site,) = _sites(home)
+    html = (site / "index.html").read_text(encoding="utf-8")
     assert "article" in html and "feed_poll" in html
     # The run's validation pages render, and through the cached views: compiled templates
     # persist under the home for the next task process.
-    pages = list((home / "dq_docs" / "validations").rglob("*.html"))
+    pages = list((site / "validations").rglob("*.html"))
     assert pages and any(RUN in p.as_posix() for p in pages)
+    with get_engine().connect() as conn:
+        docs_paths = set(conn.execute(sa.select(dq_run.c.docs_path)).scalars())
+    assert docs_paths == {str(site / "index.html")}, "dq_run rows point at the run's own site"
     assert any((home / "cache" / "jinja").iterdir())
 
 
@@ -352,3 +361,122 @@ def test_gate_publishes_the_ingested_sample_corpus(
     with engine.connect() as conn:
         in_view = conn.execute(sa.text("select count(*) from v_articles")).scalar_one()
     assert in_view == counts["published"]
+
+
+class _Assets(HTMLParser):
+    """The stylesheets, scripts, icons and images a page loads, and url(...) in its inline
+    styles."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "link" and {"stylesheet", "icon"} & set((a.get("rel") or "").split()):
+            self.refs.append(a.get("href") or "")
+        elif tag in ("script", "img") and a.get("src"):
+            self.refs.append(a["src"] or "")
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self.refs += re.findall(r"url\(\s*['\"]?([^'\")]+)", data)
+
+
+def _assets(page: Path) -> list[str]:
+    parser = _Assets()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser.refs
+
+
+def test_data_docs_load_every_asset_from_local_files(home: Path) -> None:
+    engine = get_engine()
+    plant_row_defects(Warehouse(engine))
+    run_gate(engine, RUN, get_settings())
+    (site,) = _sites(home)
+    validation = next((site / "validations" / "article").rglob("*.html"))
+    for page in (site / "index.html", validation):
+        refs = _assets(page)
+        remote = [r for r in refs if re.match(r"(?i)https?:|//", r)]
+        assert not remote, f"{page.name} loads from the network: {remote}"
+        missing = [r for r in refs if not (page.parent / r.split("?")[0]).is_file()]
+        assert not missing, f"{page.name} names assets that were not written: {missing}"
+        names = {Path(r).name for r in refs}
+        # What makes the pages render at all offline: the index's run list is drawn by the
+        # bootstrap-table stand-in, on jQuery, styled by Bootstrap.
+        assert {"jquery.min.js", "bootstrap-table-lite.js", "bootstrap.min.css"} <= names
+    assert not (site / "static").exists(), "the per-run copy of GX's static files is dropped"
+    root_index = (home / "dq_docs" / "index.html").read_text(encoding="utf-8")
+    assert f"runs/{site.name}/index.html" in root_index and RUN in root_index
+
+
+def test_each_gate_run_keeps_its_docs_until_the_retention_window_ends(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = get_engine()
+    wh = Warehouse(engine)
+    plant_row_defects(wh)
+    run_gate(engine, RUN, get_settings())
+    run_gate(engine, RUN, get_settings())  # a rerun of the run that published
+    first, second = _sites(home)
+    for site in (first, second):
+        pages = list((site / "validations").rglob("*.html"))
+        assert any("/feed_poll/" in p.as_posix() for p in pages), site
+    assert list((first / "validations" / "article").rglob("*.html")), (
+        "the rerun left the validations of the run that published"
+    )
+
+    first_started, second_started = (docs.site_started(s) for s in (first, second))
+    assert first_started is not None and second_started is not None
+    assert first_started < second_started
+    retention = get_settings().dq_docs_retention_days
+    # At the end of the second run's window, only the first run is older than it.
+    now = second_started + timedelta(days=retention)
+    assert docs.prune(home / "dq_docs", retention, now) == [first]
+    assert _sites(home) == [second]
+
+    # Through the setting, in a gate run: a site 30 days old goes, one 3 days old stays.
+    monkeypatch.setenv("MEDIAMON_DQ_DOCS_RETENTION_DAYS", "7")
+    get_settings.cache_clear()
+    root = home / "dq_docs"
+    old, recent = (
+        docs.run_site_dir(root, "old-run", datetime.now(UTC) - timedelta(days=d)) for d in (30, 3)
+    )
+    for site in (old, recent):
+        site.mkdir(parents=True)
+        (site / "index.html").write_text("<html></html>", encoding="utf-8")
+    wh.poll("Eastern Wire", run_id="gate-run-later")
+    run_gate(engine, "gate-run-later", get_settings())
+    kept = _sites(home)
+    assert old not in kept and recent in kept and second in kept and len(kept) == 3
+    listed = (root / "index.html").read_text(encoding="utf-8")
+    assert recent.name in listed and old.name not in listed
+
+
+def test_docs_file_serves_only_files_inside_the_docs_directory(home: Path) -> None:
+    root = home / "dq_docs"
+    site = root / "runs" / "20261207T000000000000Z_run"
+    site.mkdir(parents=True)
+    (site / "index.html").write_text("<html></html>", encoding="utf-8")
+    (root / "index.html").write_text("<html></html>", encoding="utf-8")
+    (home / "secret.txt").write_text("not for the web", encoding="utf-8")
+    (root / "escape").symlink_to(home / "secret.txt")
+
+    assert docs.docs_file(f"runs/{site.name}/index.html") == (site / "index.html").resolve()
+    assert docs.docs_file(f"runs/{site.name}/") == (site / "index.html").resolve()
+    assert docs.docs_file("") == (root / "index.html").resolve()
+    for bad in (
+        "../secret.txt",
+        "runs/../../secret.txt",
+        f"runs/{site.name}/../../../secret.txt",
+        "..\\secret.txt",
+        str(home / "secret.txt"),
+        "escape",
+        "runs/missing.html",
+    ):
+        assert docs.docs_file(bad) is None, bad

@@ -9,7 +9,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from pipeline.logs import quiet_library_loggers
 from pipeline.warehouse.schema_quality import dq_result, dq_run, quarantine
+
+# GX logs ~200 INFO records when it is imported ("Skipping registering function ..."): quiet
+# it before any module of this package imports it, which is before the gate stage starts.
+quiet_library_loggers()
 
 
 def demo_report(engine: Engine) -> str:

@@ -1,7 +1,8 @@
 """Run suites with GX, turn results into typed records, store them (dq_run, dq_result, Data Docs).
 
-One ephemeral GX context per process and docs directory: importing GX is the slow part (seconds),
-the context itself is cheap, and a context keeps the validation results that Data Docs renders.
+One ephemeral GX context per validator, so per gate run: importing GX is the slow part
+(seconds), the context itself is cheap, and a context keeps the validation results that the
+run's Data Docs site renders.
 Suites are re-registered on every gate run so changed thresholds take effect.
 """
 
@@ -9,12 +10,11 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import great_expectations as gx
 import pandas as pd
@@ -26,10 +26,14 @@ from great_expectations.data_context.types.resource_identifiers import (
 from sqlalchemy.engine import Connection
 
 from pipeline.config import Settings
+from pipeline.logs import quiet_library_loggers
+from pipeline.quality.docs import docs_root, publish_site, run_site_dir
 from pipeline.quality.docs_views import site_views
 from pipeline.quality.suites import ARTICLE, ARTICLE_SOURCE, CLAIM, FEED_POLL, build_suites
 from pipeline.warehouse.schema_quality import dq_result, dq_run, quarantine
 
+# GX set one of its module loggers to INFO while being imported above.
+quiet_library_loggers()
 log = logging.getLogger(__name__)
 
 DOCS_SITE = "mediamon"
@@ -120,14 +124,18 @@ def _observed(entry: dict[str, Any], index_cols: list[str]) -> str | None:
 
 
 class Validator:
-    """Validates frames against the suites of one settings object; renders Data Docs."""
+    """Validates frames against the suites of one settings object; renders the Data Docs site
+    of gate run ``run_id`` (started at ``started``, default now)."""
 
-    _lock: ClassVar[threading.Lock] = threading.Lock()
-    _contexts: ClassVar[dict[str, Any]] = {}
-
-    def __init__(self, settings: Settings) -> None:
-        self.docs_dir = (settings.home / "dq_docs").resolve()
-        self.context = self._context(self.docs_dir)
+    def __init__(
+        self, settings: Settings, *, run_id: str = "adhoc", started: datetime | None = None
+    ) -> None:
+        self.docs_root = docs_root(settings)
+        # A site per gate run (pipeline.quality.docs): GX's index builder deletes the pages of
+        # every result its store does not hold, so a shared site lost each earlier run's pages.
+        self.docs_dir = run_site_dir(self.docs_root, run_id, started or datetime.now(UTC))
+        self.retention_days = settings.dq_docs_retention_days
+        self.context = self._context(self.docs_dir, self.docs_root.parent / "cache" / "jinja")
         self.suites = {
             name: self.context.suites.add_or_update(suite)
             for name, suite in build_suites(settings).items()
@@ -143,31 +151,29 @@ class Validator:
                 gx.ValidationDefinition(name=name, data=batch_def, suite=suite)
             )
 
-    @classmethod
-    def _context(cls, docs_dir: Path) -> Any:
-        with cls._lock:
-            ctx = cls._contexts.get(str(docs_dir))
-            if ctx is None:
-                ctx = gx.get_context(mode="ephemeral")
-                ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
-                ctx.add_data_docs_site(
-                    site_name=DOCS_SITE,
-                    # GX types site_config as a TypedDict that doesn't list the builders'
-                    # view overrides, which GX's SiteBuilder accepts all the same.
-                    site_config={
-                        "class_name": "SiteBuilder",
-                        "store_backend": {
-                            "class_name": "TupleFilesystemStoreBackend",
-                            "base_directory": str(docs_dir),
-                        },
-                        **site_views(docs_dir.parent / "cache" / "jinja"),  # type: ignore[typeddict-item]
-                    },
-                )
-                source = ctx.data_sources.add_pandas("mediamon")
-                for name in (ARTICLE, ARTICLE_SOURCE, CLAIM, FEED_POLL):
-                    source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("batch")
-                cls._contexts[str(docs_dir)] = ctx
-            return ctx
+    @staticmethod
+    def _context(docs_dir: Path, cache_dir: Path) -> Any:
+        # A context per validator, so per gate run: it holds only this run's results, which
+        # is what its Data Docs site shows (creating one costs ~10 ms; importing GX, seconds).
+        ctx = gx.get_context(mode="ephemeral")
+        ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+        ctx.add_data_docs_site(
+            site_name=DOCS_SITE,
+            # GX types site_config as a TypedDict that doesn't list the builders'
+            # view overrides, which GX's SiteBuilder accepts all the same.
+            site_config={
+                "class_name": "SiteBuilder",
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(docs_dir),
+                },
+                **site_views(cache_dir),  # type: ignore[typeddict-item]
+            },
+        )
+        source = ctx.data_sources.add_pandas("mediamon")
+        for name in (ARTICLE, ARTICLE_SOURCE, CLAIM, FEED_POLL):
+            source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("batch")
+        return ctx
 
     def validate(self, suite: str, frame: pd.DataFrame, *, run_id: str) -> SuiteOutcome:
         """Run ``suite`` on ``frame`` (SUMMARY results) and collect its failing rows."""
@@ -247,7 +253,9 @@ class Validator:
         )
 
     def build_docs(self, run_id: str) -> Path:
-        """Render GX Data Docs pages of ``run_id``'s validations and the index; return its path.
+        """Render this gate run's Data Docs site (its validations, the suites, its index), make
+        it readable offline and apply retention (:mod:`pipeline.quality.docs`); return the
+        site's index page.
 
         Only this run's pages (and the suites') are rendered: re-rendering every result the
         process holds made the docs the largest fixed cost of a small gate run.
@@ -259,7 +267,9 @@ class Validator:
         ]
         keys += [ExpectationSuiteIdentifier(name=name) for name in self.suites]
         self.context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=keys)
-        return self.docs_dir / "index.html"
+        return publish_site(
+            self.docs_dir, self.docs_root, run_id, retention_days=self.retention_days
+        )
 
 
 def record(
