@@ -18,7 +18,7 @@ from pipeline.config import mask_url, mask_urls_in_text
 from pipeline.warehouse.queries import articles_by_status
 from pipeline.warehouse.schema import pipeline_run
 
-TEMPLATES = Path(__file__).with_name("templates")
+TEMPLATES = Path(__file__).parent.parent / "templates"
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 
 # Enough rows to spot a pattern without making the page slow on a large warehouse.
