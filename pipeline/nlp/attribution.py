@@ -14,7 +14,15 @@ from pipeline.nlp.speakers import (
     remember_subject,
     set_speaker,
 )
-from pipeline.nlp.tokens import clean, np_tokens, pobj, span_text, strip_det, subject
+from pipeline.nlp.tokens import (
+    clean,
+    doc_text,
+    np_tokens,
+    pobj,
+    span_text,
+    strip_det,
+    subject,
+)
 
 NEUTRAL, DISTANCING, EMPHATIC, DENIAL = "neutral", "distancing", "emphatic", "denial"
 _CUE_LEMMAS = {
@@ -137,10 +145,14 @@ def _is_cue(tok: Token) -> bool:
         return False
     if any(c.dep_ == "auxpass" for c in tok.children):
         return False  # "were told to expect", "is said to be": the subject is not the source
-    if CUE_FORMS[tok.lower_][0] in ("add", "post", "tweet") and any(
-        c.dep_ == "dobj" for c in tok.children
+    if (
+        CUE_FORMS[tok.lower_][0] in ("add", "post", "tweet", "claim")
+        and any(c.dep_ == "dobj" for c in tok.children)
+        and not any(c.dep_ == "ccomp" for c in tok.children)
     ):
-        return False  # "would add 300 roubles", "posted a video": doing, not speaking
+        # "would add 300 roubles", "posted a video", "may claim up to 3,000 euros": doing,
+        # not speaking
+        return False
     return tok.dep_ not in ("amod", "acl") or tok.lower_ in ("said", "told")
 
 
@@ -172,6 +184,12 @@ def _outlet(tokens: list[Token]) -> bool:
     head = tokens[-1]
     if head.lower_ in NON_OUTLETS:
         return False
+    # The speaker's own page ("on its website", "on her blog") and social media in general
+    # carry a post, like "in a statement": no outlet stands between speaker and reader.
+    if tokens[0].lower_ in ("its", "his", "her", "their", "our", "my"):
+        return False
+    if len(tokens) >= 2 and tokens[-2].lower_ == "social" and head.lower_ == "media":
+        return False
     if any(t.pos_ == "PROPN" for t in tokens) or head.lower_ in OUTLET_NOUNS:
         return True
     # "a news agency", "a press service": an agency is an outlet when it is a news one
@@ -180,29 +198,35 @@ def _outlet(tokens: list[Token]) -> bool:
     )
 
 
+_CHANNEL_WORDS = frozenset({"told", "tells", "tell", "on"} | VIA_HEADS | CHANNEL_NOUNS)
+
+
 def channels(sent: Span) -> list[str]:
     """Channels in the sentence: "told Nordpress", "shared with <agency>", "<outlet>'s
     correspondent", "in an interview with <outlet>"."""
     out: list[str] = []
     for tok in sent:
+        low = tok.lower_
+        if low not in _CHANNEL_WORDS:
+            continue
         np: list[Token] = []
-        if tok.lower_ in ("told", "tells", "tell") and tok.pos_ == "VERB":
+        if low in ("told", "tells", "tell") and tok.pos_ == "VERB":
             obj = next((c for c in tok.children if c.dep_ in ("dobj", "dative", "iobj")), None)
             if obj is not None and obj.lower_ not in CHANNEL_NOUNS:
                 np = np_tokens(obj)
-        elif tok.lower_ in VIA_HEADS:
+        elif low in VIA_HEADS:
             prep = next(
                 (c for c in tok.children if c.dep_ == "prep" and c.lower_ in ("with", "to")), None
             )
             obj = pobj(prep) if prep is not None else None
             if obj is not None:
                 np = np_tokens(obj)
-        elif tok.lower_ == "on" and tok.dep_ == "prep" and tok.head.lower_ in CUE_FORMS:
+        elif low == "on" and tok.dep_ == "prep" and tok.head.lower_ in CUE_FORMS:
             # "said on state television", "wrote on Telegram"
             obj = pobj(tok)
             if obj is not None and (obj.lower_ in OUTLET_NOUNS or obj.ent_type_ == "ORG"):
                 np = np_tokens(obj)
-        elif tok.lower_ in CHANNEL_NOUNS:
+        elif low in CHANNEL_NOUNS:
             poss = next((c for c in tok.children if c.dep_ == "poss"), None)
             if poss is not None:
                 np = [t for t in np_tokens(poss) if t.tag_ != "POS"]
@@ -215,7 +239,9 @@ def channels(sent: Span) -> list[str]:
 
 def citations(sent: Span) -> list[str]:
     """Sources a sentence cites: "citing data from the prosecutor's office"."""
-    out = []
+    out: list[str] = []
+    if "citing" not in doc_text(sent.doc)[sent.start_char : sent.end_char].lower():
+        return out
     for tok in sent:
         if tok.lower_ == "citing":
             obj = next((c for c in tok.children if c.dep_ in ("dobj", "pobj")), None)
@@ -227,7 +253,7 @@ def citations(sent: Span) -> list[str]:
     return out
 
 
-_SHOW_FORMS = {
+SHOW_FORMS = {
     "show",
     "shows",
     "showed",
@@ -241,6 +267,49 @@ _SHOW_FORMS = {
     "indicates",
     "indicated",
 }
+
+
+_FOUND = {"found", "finds"}
+
+
+def _puts_at_figure(verb: Token) -> bool:
+    """ "put the crowd at 20,000": an object and an "at" with a number."""
+    if not any(c.dep_ == "dobj" for c in verb.children):
+        return False
+    at = next((c for c in verb.children if c.dep_ == "prep" and c.lower_ == "at"), None)
+    obj = pobj(at) if at is not None else None
+    return obj is not None and obj.like_num
+
+
+def _reports_finding(verb: Token) -> bool:
+    """Whether "found" reports a finding (a clause: "found that ...", "X rose, the agency
+    found") rather than coming upon a thing ("Deputies found 38 dogs")."""
+    if any(c.dep_ == "ccomp" for c in verb.children):
+        return True
+    return verb.dep_ in ("parataxis", "ROOT") and any(
+        c.dep_ in ("ccomp", "parataxis") and c.i < verb.i for c in verb.children
+    )
+
+
+def _trailing_data_verb(tok: Token, sent: Span) -> list[Token]:
+    """The data of a closing ", customs data show." that the parser read as one noun phrase
+    ("show" as a noun, or a verb without a subject): the words between the comma and the verb;
+    [] for anything else."""
+    doc = sent.doc
+    if tok.i + 1 >= sent.end or not doc[tok.i + 1].is_punct:
+        return []
+    if tok.pos_ == "VERB" and subject(tok) is not None:
+        return []
+    if doc[tok.i + 1].text not in (".", "!", "?") or tok.i - 1 < sent.start:
+        return []
+    if doc[tok.i - 1].lower_ not in DATA_WORDS | DOCUMENT_WORDS:
+        return []
+    k = tok.i - 1
+    while k > sent.start and doc[k - 1].text != "," and tok.i - k < 6:
+        k -= 1
+    if k == sent.start or doc[k - 1].text != ",":
+        return []
+    return [doc[j] for j in range(k, tok.i)]
 
 
 def _cite_data(data: Token, attr: Attribution) -> list[Token]:
@@ -280,13 +349,9 @@ def _data_author(data: Token) -> list[Token]:
             continue
         if c.dep_ == "poss" and c.pos_ in ("NOUN", "PROPN"):
             return [t for t in np_tokens(c) if t.tag_ != "POS"]
-        if c.dep_ == "compound" and (c.pos_ == "PROPN" or c.lower_ in _AUTHOR_NOUNS):
-            return [t for t in c.subtree if t.i < data.i]
+    # A modifier is not an author ("Court records", "customs data", "internal army
+    # documents"): the records speak for themselves, under their own name.
     return []
-
-
-# Common nouns that name the author of data when they modify it: "police estimates".
-_AUTHOR_NOUNS = {"police", "army", "ministry", "government", "hospital", "military", "council"}
 
 
 _ORDER_FORMS = {
@@ -309,28 +374,45 @@ _ORDER_FORMS = {
 _COURT_WORDS = {"judge", "judges", "court", "courts", "tribunal", "justice", "magistrate", "jury"}
 
 
-def _court(subj: Token | None) -> bool:
-    """Whether a subject is a judge or court (or a pronoun for one is out of reach: no)."""
+def _court(subj: Token | None, memory: SpeakerMemory | None = None, offset: int = 0) -> bool:
+    """Whether a subject is a judge or court, or a pronoun for a judge named before ("Judge
+    Miriam Oyelaran wrote ... She also ordered ...")."""
     if subj is None:
         return False
     if subj.lower_ in _COURT_WORDS:
         return True
+    if memory is not None and subj.lower_ in ("he", "she"):
+        found = memory.resolve(subj.lower_, offset + subj.idx)
+        words = f"{found.role or ''} {found.text}".lower().split() if found else []
+        return any(w in _COURT_WORDS for w in words)
     return subj.pos_ == "PROPN" and any(
         c.lower_ in _COURT_WORDS for c in subj.children if c.dep_ == "compound"
     )
 
 
-def find_cues(sent: Span, memory: SpeakerMemory, offset: int) -> list[Cue]:
-    """Cues in ``sent`` with their attribution; ``offset`` maps doc offsets to the article."""
-    via = channels(sent)
-    cites = citations(sent)
+# Every word that can start a cue in find_cues.
+_TRIGGERS = frozenset(
+    {"according", "citing", "put", "puts"} | SHOW_FORMS | _ORDER_FORMS | set(CUE_FORMS)
+)
+
+
+def find_cues(
+    sent: Span,
+    memory: SpeakerMemory,
+    offset: int,
+    via: list[str] | None = None,
+    cites: list[str] | None = None,
+) -> list[Cue]:
+    """Cues in ``sent`` with their attribution; ``offset`` maps doc offsets to the article.
+    ``via``/``cites``: the sentence's channels and citations when the caller has them."""
+    via = channels(sent) if via is None else via
+    cites = citations(sent) if cites is None else cites
     cues: list[Cue] = []
     for tok in sent:
-        if (
-            tok.lower_ == "according"
-            and tok.i + 1 < sent.end
-            and sent.doc[tok.i + 1].lower_ == "to"
-        ):
+        low = tok.lower_
+        if low not in _TRIGGERS:
+            continue  # most words start no cue: skip the checks below
+        if low == "according" and tok.i + 1 < sent.end and sent.doc[tok.i + 1].lower_ == "to":
             obj = pobj(sent.doc[tok.i + 1])
             attr = Attribution(
                 cue="according to", cue_stance=NEUTRAL, via=list(via), cites=list(cites)
@@ -343,25 +425,46 @@ def find_cues(sent: Span, memory: SpeakerMemory, offset: int) -> list[Cue]:
                     speaker_toks = np_tokens(obj)
             set_speaker(attr, speaker_toks, memory, offset)
             cues.append(Cue(tok, "according to", attr, frozenset(t.i for t in speaker_toks)))
-        elif tok.lower_ == "citing" and tok.dep_ in ("advcl", "xcomp", "conj", "acl"):
+        elif low == "citing" and tok.dep_ in ("advcl", "xcomp", "conj", "acl"):
             # "The ministry expects ..., citing surveys": whoever does the citing is the source.
             attr = Attribution(cue="citing", cue_stance=NEUTRAL, via=list(via), cites=list(cites))
             subj = subject(tok.head) if tok.head.i != tok.i else None
             speaker_toks = np_tokens(subj) if subj is not None else []
             set_speaker(attr, speaker_toks, memory, offset)
             cues.append(Cue(tok, "citing", attr, frozenset(t.i for t in speaker_toks)))
-        elif tok.lower_ in _SHOW_FORMS and tok.pos_ == "VERB":
+        elif low in SHOW_FORMS and _trailing_data_verb(tok, sent):
+            # "..., customs data show." parsed as one noun phrase: the data is the speaker.
+            attr = Attribution(cue=tok.text, cue_stance=NEUTRAL, via=list(via), cites=list(cites))
+            speaker_toks = _trailing_data_verb(tok, sent)
+            set_speaker(attr, speaker_toks, memory, offset)
+            cues.append(Cue(tok, tok.text, attr, frozenset(t.i for t in speaker_toks)))
+        elif low in SHOW_FORMS and tok.pos_ == "VERB":
             # "customs data showed", "the survey found": the data speaks, its author is the
             # speaker and the data is cited.
             subj = subject(tok)
             if subj is None or not (subj.lower_ in DATA_WORDS or subj.lower_ in DOCUMENT_WORDS):
+                if subj is not None and low in _FOUND and _reports_finding(tok):
+                    # "..., the agency found in its annual report": whoever finds, reports.
+                    attr = Attribution(
+                        cue=tok.text, cue_stance=NEUTRAL, via=list(via), cites=list(cites)
+                    )
+                    speaker_toks = np_tokens(subj)
+                    set_speaker(attr, speaker_toks, memory, offset)
+                    cues.append(Cue(tok, tok.text, attr, frozenset(t.i for t in speaker_toks)))
                 continue
             attr = Attribution(cue=tok.text, cue_stance=NEUTRAL, via=list(via), cites=list(cites))
             speaker_toks = _cite_data(subj, attr)
             set_speaker(attr, speaker_toks, memory, offset)
             data_ids = frozenset(t.i for t in subj.subtree if t.i < tok.i)
             cues.append(Cue(tok, tok.text, attr, data_ids | {t.i for t in speaker_toks}))
-        elif tok.lower_ in _ORDER_FORMS and tok.pos_ == "VERB" and _court(subject(tok)):
+        elif low in ("put", "puts") and tok.pos_ == "VERB" and _puts_at_figure(tok):
+            # "organisers put the crowd at 20,000": an estimate, given by the subject.
+            subj = subject(tok)
+            attr = Attribution(cue=tok.text, cue_stance=NEUTRAL, via=list(via), cites=list(cites))
+            speaker_toks = np_tokens(subj) if subj is not None else []
+            set_speaker(attr, speaker_toks, memory, offset)
+            cues.append(Cue(tok, tok.text, attr, frozenset(t.i for t in speaker_toks)))
+        elif low in _ORDER_FORMS and tok.pos_ == "VERB" and _court(subject(tok), memory, offset):
             # "a federal judge ordered the city to pay 1,200 dollars": the court is the source.
             subj = subject(tok)
             assert subj is not None
@@ -370,7 +473,7 @@ def find_cues(sent: Span, memory: SpeakerMemory, offset: int) -> list[Cue]:
             set_speaker(attr, speaker_toks, memory, offset)
             cues.append(Cue(tok, tok.text, attr, frozenset(t.i for t in speaker_toks)))
         elif _is_cue(tok):
-            _, stance = CUE_FORMS[tok.lower_]
+            _, stance = CUE_FORMS[low]
             attr = Attribution(cue=tok.text, cue_stance=stance, via=list(via), cites=list(cites))
             subj = subject(tok)
             if subj is not None and subj.tag_ in ("WDT", "WP") and tok.dep_ == "relcl":
@@ -380,6 +483,11 @@ def find_cues(sent: Span, memory: SpeakerMemory, offset: int) -> list[Cue]:
                 not _before_without_quote(speaker_toks, tok) and (speaker_toks[0].i < tok.i)
             ):
                 speaker_toks = _inverted_speaker(tok, sent) or speaker_toks
+            elif subj is not None and subj.head.i != tok.i and subj.i < tok.i:
+                # The parser lent the cue another clause's subject ("The company would hire
+                # 350 engineers ..., chief executive Elin Marsh told the Mercury"): a noun
+                # phrase set off by a comma right before the cue is its own subject.
+                speaker_toks = _inverted_noun_phrase(tok, sent) or speaker_toks
             set_speaker(attr, speaker_toks, memory, offset)
             cues.append(Cue(tok, tok.text, attr, frozenset(t.i for t in speaker_toks)))
     remember_subject(sent, memory, offset)
@@ -398,6 +506,21 @@ def _before_without_quote(toks: list[Token], cue: Token) -> bool:
     """Whether no quotation mark or clause comma stands between the subject and its cue."""
     between = toks[0].doc[toks[-1].i + 1 : cue.i]
     return not any(t.text in _SEPARATORS and t.text != "," for t in between)
+
+
+def _inverted_noun_phrase(cue: Token, sent: Span) -> list[Token]:
+    """ ", <noun phrase> told": the inverted speaker when it is a bare noun phrase, with at most
+    a restrictive relative clause ("a Kelvaran official who asked not to be named")."""
+    seg = _inverted_speaker(cue, sent)
+    if not seg or seg[0].i == sent.start or seg[0].doc[seg[0].i - 1].text != ",":
+        return []
+    rel = next((k for k, t in enumerate(seg) if t.lower_ in ("who", "that")), len(seg))
+    head = seg[:rel]
+    if not head or head[-1].pos_ not in ("NOUN", "PROPN"):
+        return []
+    if any(t.pos_ in ("VERB", "AUX") for t in head):
+        return []
+    return seg
 
 
 def _inverted_speaker(cue: Token, sent: Span) -> list[Token]:

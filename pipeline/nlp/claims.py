@@ -17,7 +17,14 @@ from datetime import date
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
-from pipeline.nlp.attribution import CUE_FORMS, Cue, channels, citations, find_cues
+from pipeline.nlp.attribution import (
+    CUE_FORMS,
+    SHOW_FORMS,
+    Cue,
+    channels,
+    citations,
+    find_cues,
+)
 from pipeline.nlp.comparable import (
     PLACE_LABELS,
     ComparableRules,
@@ -27,7 +34,13 @@ from pipeline.nlp.comparable import (
     find_ordinals,
     lemmatizer_for,
 )
-from pipeline.nlp.figures import carried_unit, not_a_figure, rate_of, unit_of
+from pipeline.nlp.figures import (
+    carried_unit,
+    measured_rate,
+    not_a_figure,
+    rate_of,
+    unit_of,
+)
 from pipeline.nlp.hedges import find_hedges, hedges_of_figure
 from pipeline.nlp.loading import pipe_chunks
 from pipeline.nlp.numbers import Quantity, find_quantities
@@ -47,6 +60,8 @@ class _Sentence:
     span: Span
     offset: int  # of the doc in the article
     cues: list[Cue]
+    via: list[str] = dataclasses.field(default_factory=list)
+    cites: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def start(self) -> int:
@@ -65,19 +80,62 @@ def _pick_cue(q: Quantity, sent: _Sentence) -> Cue | None:
     """The cue governing the figure: a cue verb among its syntactic heads, else "according to",
     else the nearest cue; never one whose speaker phrase contains the figure."""
     rel_start, rel_end = q.start - sent.offset, q.end - sent.offset
-    toks = [t for t in sent.span if rel_start <= t.idx < rel_end]
+    fig = sent.span.doc.char_span(rel_start, rel_end, alignment_mode="expand")
+    toks = list(fig) if fig is not None else []
     eligible = [c for c in sent.cues if not any(t.i in c.speaker_tokens for t in toks)]
     if not eligible:
         return None
+    according = [c for c in eligible if c.text == "according to"]
     if toks:
         by_token = {c.token.i: c for c in eligible}
         for anc in toks[-1].ancestors:
             if anc.i in by_token:
+                # "Officials had confirmed 112 deaths, according to the ministry": the source
+                # named by "according to" reports the cue's clause, so it is the source.
+                outer = [c for c in according if c.token.head.i == anc.i]
+                if outer:
+                    return outer[0]
+                if anc.lower_ in SHOW_FORMS or anc.lower_ in CUE_FORMS:
+                    # "The official said satellite imagery showed 12 depots", "The union said
+                    # its members had reported 212 thefts": whoever reports the inner claim
+                    # is the source.
+                    reporter = _reporter(anc, by_token)
+                    if reporter is not None:
+                        return reporter
                 return by_token[anc.i]
-    according = [c for c in eligible if c.text == "according to"]
     if according:
         return according[0]
+    # A cue inside an adverbial clause ("after Qadira announced cuts") tells what happened;
+    # it attributes nothing outside that clause.
+    eligible = [c for c in eligible if not _in_adverbial_clause(c.token)]
+    if not eligible:
+        return None
     return min(eligible, key=lambda c: abs(c.token.idx - rel_start))
+
+
+def _reporter(inner: Token, by_token: dict[int, Cue]) -> Cue | None:
+    """The speech cue whose reported clause holds the cue ``inner`` ("said [its members had
+    reported ...]"); None when ``inner`` is not reported speech, e.g. a contrast clause
+    ("..., while police estimated ...")."""
+    tok = inner
+    while tok.head.i != tok.i:
+        if tok.dep_ not in ("ccomp", "xcomp", "conj"):
+            return None
+        tok = tok.head
+        if tok.i in by_token and tok.lower_ in CUE_FORMS:
+            return by_token[tok.i]
+    return None
+
+
+_SUBORDINATORS = {"after", "before", "when", "because", "since", "until", "once", "as", "while"}
+
+
+def _in_adverbial_clause(tok: Token) -> bool:
+    """Whether ``tok`` heads a clause opened by a subordinating conjunction ("after X
+    announced ...")."""
+    return tok.dep_ == "advcl" and any(
+        c.dep_ == "mark" and c.lower_ in _SUBORDINATORS for c in tok.children
+    )
 
 
 def _period_for(q: Quantity, periods: list[Period]) -> Period | None:
@@ -141,12 +199,13 @@ def analyse_docs(
                 first_text.setdefault(key, " ".join(ent.text.split()))
         for span in doc.sents:
             remember_people(span, memory, offset)
+            via, cites = channels(span), citations(span)
             cues = [
                 c
-                for c in find_cues(span, memory, offset)
+                for c in find_cues(span, memory, offset, via, cites)
                 if inside(quotes, offset + c.token.idx) is None
             ]
-            sentences.append(_Sentence(span, offset, cues))
+            sentences.append(_Sentence(span, offset, cues, via, cites))
 
     claims: list[Claim] = []
     quote_attr: dict[int, Attribution] = {}
@@ -214,18 +273,31 @@ def _numeric_claims(
                 value_start=absolute.start,
                 value_end=absolute.end,
                 attribution=attr,
-                hedges=hedges_of_figure(sent.span, sent.offset, spans[k], spans),
+                hedges=_own_hedges(
+                    hedges_of_figure(sent.span, sent.offset, spans[k], spans), attr, sent
+                ),
                 value_low=q.low,
                 value_high=q.high,
                 qualifier=q.qualifier,
                 unit=unit,
-                rate_per=rate_of(stext, q, nxt),
+                rate_per=rate_of(stext, q, nxt) or measured_rate(absolute, sent.span, sent.offset),
                 period=period.text if period else None,
                 period_start=period.date_start if period else None,
                 period_end=period.date_end if period else None,
             )
         )
     return out
+
+
+def _own_hedges(hedges: list[str], attr: Attribution, sent: _Sentence) -> list[str]:
+    """ "according to X" hedges X's figures, not those another source gives in the same sentence
+    ("..., according to police, while organisers put the crowd at 20,000")."""
+    if "according to" not in hedges or attr.cue == "according to" or attr.speaker is None:
+        return hedges
+    sources = [c.attribution.speaker for c in sent.cues if c.text == "according to"]
+    if sources and attr.speaker not in sources:
+        return [h for h in hedges if h != "according to"]
+    return hedges
 
 
 def _attribution_for(
@@ -239,7 +311,7 @@ def _attribution_for(
         return _copy(cue.attribution)
     if quoted is not None and quoted.start in quote_attr:
         return _copy(quote_attr[quoted.start])
-    return Attribution(via=channels(sent.span), cites=citations(sent.span))
+    return Attribution(via=list(sent.via), cites=list(sent.cites))
 
 
 def _quote_claims(
@@ -560,6 +632,8 @@ def _changes(rules: ComparableRules, sent: _Sentence, numeric: list[Claim]) -> N
             c.value_end = nxt.value_end
             c.unit = c.unit or nxt.unit
             c.period = c.period or nxt.period
+            # "from 1,450 pesos to 1,520 pesos a month": the rate is written once, at the end.
+            c.rate_per = c.rate_per or nxt.rate_per
             numeric.pop(k + 1)
         else:
             k += 1

@@ -219,6 +219,34 @@ _NAMING_NOUNS = {
     "chance",
     "thought",
 }
+# Words after "a fifth" that show it is a share ("by a fifth over the past two years"): the
+# ordinal needs a noun to count.
+_NOT_NOUNS = {
+    "over",
+    "within",
+    "under",
+    "into",
+    "since",
+    "below",
+    "above",
+    "than",
+    "per",
+    "after",
+    "before",
+    "during",
+    "through",
+    "across",
+    "between",
+    "among",
+    "last",
+    "this",
+    "next",
+    "that",
+    "which",
+    "compared",
+    "while",
+    "but",
+}
 # "an 18-year insurgency", "a three-month siege": how long a named thing lasted.
 _N_LONG = re.compile(
     r"(?i)\ban?\s+(?P<num>\d{1,3}|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
@@ -261,6 +289,8 @@ def find_ordinals(text: str) -> list[Ordinal]:
         unit = m.group(g_unit).lower()
         if value < 2 or (unit in _NAMING_NOUNS and not in_a_row):
             continue
+        if unit in _NOT_NOUNS:
+            continue  # "cut deaths by a fifth within five years": a fraction, not an ordinal
         if any(o.start <= m.start(g_ord) < o.end for o in out):
             continue
         out.append(Ordinal(m.start(g_ord), m.end(g_unit), value, unit, None))
@@ -568,6 +598,9 @@ class ComparableRules:
     def is_change(self, sent: Span, offset: int, start: int) -> bool:
         """Whether a "from X to Y" at ``start`` follows a verb of change ("rose from ... to")."""
         toks = [t for t in sent if offset + t.idx < start]
+        if toks and toks[-1].lower_ == "from" and toks[-1].head.pos_ == "VERB":
+            # "extends the presidential term from five years": the verb "from" hangs on.
+            return self.lemma(toks[-1].head) in self.lex.change_verbs
         for t in reversed(toks[-4:]):
             if t.pos_ in ("VERB", "AUX") or t.dep_ == "ROOT":
                 return self.lemma(t) in self.lex.change_verbs

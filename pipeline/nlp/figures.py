@@ -8,6 +8,7 @@ import re
 from spacy.tokens import Span, Token
 
 from pipeline.nlp.attribution import CUE_FORMS
+from pipeline.nlp.comparable import lexicon
 from pipeline.nlp.numbers import FRACTIONS, ORDINAL_FRACTIONS, Quantity, qualifier_before
 from pipeline.nlp.tokens import doc_text
 
@@ -143,6 +144,8 @@ _PERCENT_WORDS = re.compile(r"(?i)percentage points?")
 _NOT_UNIT = {
     "new",
     "more",
+    "fewer",
+    "less",
     "additional",
     "other",
     "further",
@@ -180,7 +183,11 @@ _COUNT_NOUNS = {"population", "toll", "workforce", "electorate", "membership", "
 _NUMBER_NOUNS = {"number", "total", "count", "tally", "numbers", "totals"}
 _QUOTE_MARKS = {'"', "“", "”", "‘", "’", "'"}
 _RATE = re.compile(
-    r"(?i)^[^.;]{0,40}?\b(?:(?<!\bin )(?:a|an|per|each|every) (?P<u1>day|week|month|year|night"
+    r"(?i)^[^.;]{0,40}?\b(?:(?<!\bin )(?<!\bwithin )(?<!\bfor )(?<!\bafter )"
+    r"(?:per|each|every) (?P<u1>day|week|month|year|night|second|hour)\b"
+    # "a week earlier", "a day on Monday": "a" may date instead of dividing; "per" never does
+    r"|(?<!\bin )(?<!\bwithin )(?<!\bfor )(?<!\bafter )"
+    r"an? (?P<u4>day|week|month|year|night"
     r"|second|hour)\b(?! (?:earlier|ago|later|before|after|on))"
     r"|(?:hours|minutes) (?:a|per|each|every) (?P<u3>day|week)\b"
     r"|(?P<u2>daily|weekly|monthly|annually|yearly)\b"
@@ -246,6 +253,15 @@ def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str 
         return "ordinal"  # "a third round", "a fifth exchange"
     if low.endswith("half") and _FIRST_HALF.search(before):
         return "period"  # "in the first half of the year"
+    if (
+        not q.percent
+        and not q.currency
+        and q.qualifier == "more_than"
+        and re.search(r"(?i)\bover\s+$", before)
+        and _DURATION_UNIT.match(after)
+        and _RATE.search(after) is None
+    ):
+        return "duration"  # "over three years": the window a figure covers, like "within"
     if not q.percent and q.qualifier == "exact" and not q.currency:
         if _DURATION_OF.match(after):
             return "duration"
@@ -396,10 +412,17 @@ def unit_of(q: Quantity, sent: Span, offset: int) -> str | None:
     fraction = q.text.strip().lower() in FRACTIONS or re.search(
         r"(?i)thirds|quarters|fifths|\b(?:in|out of)\b", q.text
     )
+    if (
+        following
+        and following[0].pos_ in ("VERB", "AUX")
+        and following[0].lower_ in lexicon().currencies
+    ):
+        return following[0].text  # "4.2 trillion won": a currency the tagger took for a verb
     if following and following[0].lower_ == "of" and fraction:
         toks = _of_object(following[0])
         if toks:
-            return _text(toks)
+            # "one in three of them", "a quarter of that": a pronoun names nothing counted.
+            return None if all(t.pos_ == "PRON" for t in toks) else _text(toks)
     if len(following) > 2 and following[0].lower_ == "of":
         # "212 of the 400 seats": the unit is the whole's.
         rest = following[1:]
@@ -434,6 +457,9 @@ def unit_of(q: Quantity, sent: Span, offset: int) -> str | None:
         tok = tok.head
     if tok is None:
         return None
+    named = _named_before(inside[-1]) if inside else None
+    if named is not None:
+        return named or None  # "" for "an average of 300": the unit is left out
     if tok.lower_ in CUE_FORMS:
         return None  # the subject of "said" is the speaker, not what is counted
     subj = next((c for c in tok.children if c.dep_ in ("nsubj", "nsubjpass")), None)
@@ -451,17 +477,108 @@ def unit_of(q: Quantity, sent: Span, offset: int) -> str | None:
     return _text(toks) if toks else None
 
 
+# Nouns that say how a figure is measured, not what it counts: "an average of 40", "put the
+# figure at 210".
+_NOT_NAMED = _NUMBER_NOUNS | {
+    "average",
+    "figure",
+    "figures",
+    "mean",
+    "median",
+    "maximum",
+    "minimum",
+    "sum",
+    "peak",
+    "record",
+    "estimate",
+}
+
+
+def _named_before(fig: Token) -> str | None:
+    """A unit named before the figure by a preposition: "A crowd of 31,400" (the noun that "of"
+    hangs on), "put the crowd at 20,000" (the object of the verb that "at" hangs on); "" when
+    that noun only says how the figure is measured ("an average of 40"): no unit is written."""
+    if fig.dep_ != "pobj":
+        return None
+    prep, owner = fig.head, fig.head.head
+    noun: Token | None = None
+    if prep.lower_ == "of" and owner.pos_ == "NOUN" and owner.lower_ not in _NUMBER_NOUNS:
+        noun = owner
+    elif prep.lower_ == "at" and owner.pos_ == "VERB":
+        noun = next((c for c in owner.children if c.dep_ == "dobj"), None)
+    if noun is None or noun.pos_ != "NOUN" or noun.i > fig.i:
+        return None
+    if noun.lower_ in _NOT_NAMED:
+        return ""
+    toks = [c for c in noun.lefts if c.dep_ in ("compound", "amod")] + [noun]
+    toks = [t for t in toks if t.lower_ not in _NOT_UNIT]
+    return _text(toks) if toks else None
+
+
+# "the annual survey found that 2,000": the adjective is on a noun of another clause.
+_CLAUSE_BREAK = re.compile(r"\b(?:that|found|finds|show|shows|showed|said|says)\b")
+
+
 def rate_of(text: str, q: Quantity, next_start: int | None) -> str | None:
     """The rate written just after the figure ("a day", "each month", "monthly"), if any."""
     window = text[q.end : next_start if next_start is not None else len(text)]
     m = _RATE.search(window)
     if m:
-        word = (m.group("u1") or m.group("u3") or m.group("u2") or "per annum").lower()
+        word = (
+            m.group("u1") or m.group("u4") or m.group("u3") or m.group("u2") or "per annum"
+        ).lower()
         return _RATE_WORDS.get(word, word)
     before = text[max(0, q.start - 25) : q.start].lower()
     m2 = re.search(r"\b(daily|weekly|monthly|annual|yearly)\b[\w\s]*$", before)
-    if m2 and "report" not in before:
+    # "Annual inflation reached 61 percent": a share compares with a year before, it is not
+    # counted per year.
+    if (
+        m2
+        and "report" not in before
+        and not q.percent
+        and not _CLAUSE_BREAK.search(before[m2.end(1) :])
+    ):
         return {"annual": "year"}.get(m2.group(1), _RATE_WORDS.get(m2.group(1)))
+    return None
+
+
+_RATE_ADJECTIVES = {
+    "hourly": "hour",
+    "daily": "day",
+    "weekly": "week",
+    "monthly": "month",
+    "annual": "year",
+    "yearly": "year",
+}
+_FINDING_VERBS = {"show", "shows", "showed", "shown", "found", "finds", "published"}
+
+
+def measured_rate(q: Quantity, sent: Span, offset: int) -> str | None:
+    """A rate written on the thing measured rather than after the figure: "the yearly allowance
+    would rise to 2,400 kroner", "raise its annual purchases to 12 million tonnes". The noun
+    must be the subject or object of the figure's own verb; never for a share ("annual
+    inflation reached 6%") nor for a cue ("the annual survey found ...")."""
+    if q.percent:
+        return None
+    inside = [t for t in sent if q.start - offset <= t.idx < q.end - offset]
+    if not inside:
+        return None
+    verb = inside[-1]
+    for _ in range(8):
+        if verb.pos_ in ("VERB", "AUX") or verb.head.i == verb.i:
+            break
+        verb = verb.head
+    if verb.pos_ not in ("VERB", "AUX") or verb.lower_ in CUE_FORMS:
+        return None
+    if verb.lower_ in _FINDING_VERBS:
+        return None
+    for arg in verb.children:
+        # The measured thing is named before its level; a noun after the figure restates it
+        # ("17,000 left in October, the highest monthly total").
+        if arg.dep_ in ("nsubj", "nsubjpass", "dobj") and arg.i < inside[0].i:
+            for mod in arg.children:
+                if mod.dep_ == "amod" and mod.lower_ in _RATE_ADJECTIVES:
+                    return _RATE_ADJECTIVES[mod.lower_]
     return None
 
 

@@ -155,7 +155,22 @@ QUALIFIERS = (
         ),
     ),
     ("up_to", ("no more than", "not more than", "at most", "a maximum of", "no higher than")),
-    ("more_than", ("more than", "over", "above", "in excess of", "upwards of", "over than")),
+    (
+        "more_than",
+        (
+            "more than",
+            "over",
+            "above",
+            "in excess of",
+            "upwards of",
+            "over than",
+            # "the losses would exceed 250,000 dollars": the figure is a lower bound
+            "exceed",
+            "exceeds",
+            "exceeded",
+            "exceeding",
+        ),
+    ),
     ("at_least", ("at least", "no fewer than", "no less than", "a minimum of", "not less than")),
     ("less_than", ("less than", "under", "fewer than", "below", "just under")),
     (

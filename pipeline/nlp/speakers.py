@@ -14,6 +14,7 @@ from pipeline.nlp.tokens import (
     clean,
     doc_ents,
     doc_text,
+    is_possessive,
     np_tokens,
     strip_det,
     subject,
@@ -72,6 +73,13 @@ SPEAKER_LABELS = ("PERSON", "ORG", "NORP", "GPE")
 
 ORG_WORDS = {
     "agency",
+    "authority",
+    "association",
+    "bureau",
+    "chamber",
+    "federation",
+    "society",
+    "board",
     "office",
     "ministry",
     "institute",
@@ -119,6 +127,9 @@ class Mention:
     start: int
     end: int
     person: bool
+    # A subject that can speak for a group: a name or an organisation, people or officials
+    # ("The Pelko Chamber of Commerce published ... They estimate"), not "The crossing".
+    source_like: bool = False
 
 
 @dataclass
@@ -129,6 +140,18 @@ class SpeakerMemory:
     people: list[Mention] = field(default_factory=list)
     subjects: list[Mention] = field(default_factory=list)
 
+    def _fullest(self, m: Mention) -> Mention:
+        """A surname-only mention ("Banfi said") as the person's full name met before it
+        ("Health Minister Aurelio Banfi"): a pronoun resolves to the fullest written name."""
+        if " " in m.text:
+            return m
+        full = [
+            p
+            for p in self.people + self.speakers
+            if p.person and p.start < m.start and p.text.split()[-1] == m.text and " " in p.text
+        ]
+        return max(full, key=lambda p: p.start) if full else m
+
     def resolve(self, pronoun: str, before: int) -> Mention | None:
         """The most recent compatible mention that starts before offset ``before``."""
         kind = PRONOUNS[pronoun]
@@ -138,9 +161,16 @@ class SpeakerMemory:
             for pool in (self.speakers + self.subjects, self.people):
                 found = [m for m in pool if m.person and m.start < before]
                 if found:
-                    return max(found, key=lambda m: m.start)
+                    return self._fullest(max(found, key=lambda m: m.start))
             return None
-        named = [m for m in self.speakers if not m.person and m.start < before]
+        # The nearest antecedent that can speak: an earlier speaker, or a subject since then
+        # that names an organisation or a group ("X said ... . The chamber published its own
+        # figures. They estimate ...").
+        named = [
+            m
+            for m in self.speakers + [s for s in self.subjects if s.source_like]
+            if not m.person and m.start < before
+        ]
         if named:
             return max(named, key=lambda m: m.start)
         subj = [m for m in self.subjects if m.start < before]
@@ -156,7 +186,13 @@ def describe(tokens: list[Token]) -> tuple[str, str | None, int, int] | None:
     base = doc[tokens[0].i : tokens[-1].i + 1]
     ents = [e for e in doc_ents(doc) if e.start >= base.start and e.end <= base.end]
     # A name that modifies a noun ("Korvanets police", "Holub's office") is not the speaker.
-    people = [e for e in ents if e.label_ == "PERSON" and e.root.dep_ not in ("compound", "poss")]
+    people = [
+        e
+        for e in ents
+        if e.label_ == "PERSON"
+        and e.root.dep_ not in ("compound", "poss")
+        and not _inside_clause(e, base)
+    ]
     # Titles come before names ("Defence Minister Taras Holub"): the last person is the name.
     best: Span | None = people[-1] if people else None
     if best is None:
@@ -178,15 +214,15 @@ def describe(tokens: list[Token]) -> tuple[str, str | None, int, int] | None:
                 and not (e.start > 0 and doc[e.start - 1].text == ",")  # ", Per Lunde,"
             ):
                 continue
-            poss = (e.end < base.end and doc[e.end].tag_ == "POS") or doc[e.end - 1].tag_ == "POS"
-            if e.start > base.start and doc[e.start - 1].tag_ == "POS":
+            poss = (e.end < base.end and is_possessive(doc[e.end])) or is_possessive(doc[e.end - 1])
+            if e.start > base.start and is_possessive(doc[e.start - 1]):
                 continue  # "Ostrel's defence ministry" is one name, not "defence ministry"
             placed = e.end == base.end or (e.start == base.start and not poss)
             whole = e.start == base.start and e.end == base.end
             # A place or nationality names the speaker only when it is all there is
             # ("Varnia said"), not in "Varnian prosecutor".
             if (placed or e.root.dep_ == "appos") and (e.label_ not in ("GPE", "NORP") or whole):
-                best = e
+                best = _whole_org_name(e, base) if e.label_ == "ORG" else e
                 break
     if best is None:
         # Whitespace tokens at the edges ("& Co.\n\n") are not part of the name or its span.
@@ -202,6 +238,32 @@ def describe(tokens: list[Token]) -> tuple[str, str | None, int, int] | None:
     )
     role = _role(role_text)
     return (clean(name), role, best.start_char, best.end_char)
+
+
+def _inside_clause(ent: Span, base: Span) -> bool:
+    """Whether a name sits in a clause that modifies the phrase's head ("A committee backing
+    Dunmore", "a group that supports Lind"): it is not the speaker."""
+    for anc in ent.root.ancestors:
+        if anc.i < base.start or anc.i >= base.end:
+            return False
+        if anc.dep_ in ("acl", "relcl"):  # "backing" is often tagged a noun
+            return True
+    return False
+
+
+def _whole_org_name(ent: Span, base: Span) -> Span:
+    """An organisation's name with the capitalised words the model left out of its entity:
+    "the Marlow County Sheriff's Office", not "Sheriff's Office"."""
+    k = ent.start
+    while (
+        k > base.start
+        and base.doc[k - 1].pos_ == "PROPN"
+        and base.doc[k - 1].text[:1].isupper()
+        and base.doc[k - 1].dep_ == "compound"
+        and base.doc[k - 1].lower_ not in TITLES
+    ):
+        k -= 1
+    return ent if k == ent.start else base.doc[k : ent.end]
 
 
 def _role(text: str) -> str | None:
@@ -220,7 +282,7 @@ def _trailing_name(tokens: list[Token]) -> Span | None:
     run = len(tokens)
     while run > 0 and tokens[run - 1].pos_ == "PROPN" and tokens[run - 1].text[:1].isupper():
         run -= 1
-    if run > 0 and (tokens[run - 1].tag_ == "POS" or tokens[run - 1].pos_ == "ADP"):
+    if run > 0 and (is_possessive(tokens[run - 1]) or tokens[run - 1].pos_ == "ADP"):
         return None  # "Varnia's General Staff", "Headquarters for Prisoners of War"
     k = run
     nationality = {t.i for e in doc_ents(doc) if e.label_ in ("NORP", "GPE") for t in e}
@@ -232,8 +294,10 @@ def _trailing_name(tokens: list[Token]) -> Span | None:
         k = titled[-1] + 1
     if k >= len(tokens):
         return None
-    if k > run or (run > 0 and tokens[run - 1].tag_ != "POS"):
-        return doc[tokens[k].i : tokens[-1].i + 1]
+    if k > run or (run > 0 and not is_possessive(tokens[run - 1])):
+        name = doc[tokens[k].i : tokens[-1].i + 1]
+        base = doc[tokens[0].i : tokens[-1].i + 1]
+        return None if _inside_clause(name, base) else name
     return None
 
 
@@ -252,7 +316,6 @@ def _appositive_name(tokens: list[Token]) -> Span | None:
     return None
 
 
-SPEAKER_KINDS = ("person", "organisation", "document", "anonymous")
 _DOCUMENT_HEADS = {
     "figures",
     "data",
@@ -421,9 +484,21 @@ def set_speaker(attr: Attribution, toks: list[Token], memory: SpeakerMemory, off
     named_person = any(
         e.label_ == "PERSON" and e.start_char <= start < e.end_char for e in doc_ents(toks[0].doc)
     )
-    person = looks_like_person(name, named_person) or (role is None and _person_head(toks))
+    person = (
+        looks_like_person(name, named_person)
+        or (role is None and _person_head(toks))
+        or _surname_of_known_person(name, memory)
+    )
     attr.speaker_kind = speaker_kind(name, person=named_person)
     memory.speakers.append(Mention(name, role, offset + start, offset + end, person))
+
+
+def _surname_of_known_person(name: str, memory: SpeakerMemory) -> bool:
+    """A one-word name that ends a person's full name met earlier ("Olvé" after "Katrin Olvé")
+    is that person: a later "she" may refer to it, a "they" may not."""
+    if " " in name or not name[:1].isupper():
+        return False
+    return any(m.person and m.text.split()[-1] == name for m in memory.people + memory.speakers)
 
 
 # Roles that only a person holds, beyond TITLES and PERSON_NOUNS ("the statistician said").
@@ -488,4 +563,7 @@ def remember_subject(sent: Span, memory: SpeakerMemory, offset: int) -> None:
             name,
             any(e.label_ == "PERSON" and e.start_char <= start < e.end_char for e in doc_ents(doc)),
         )
-        memory.subjects.append(Mention(name, role, offset + start, offset + end, person))
+        source_like = subj.pos_ == "PROPN" or subj.lower_ in ORG_WORDS | ANONYMOUS_HEADS
+        memory.subjects.append(
+            Mention(name, role, offset + start, offset + end, person, source_like)
+        )

@@ -102,6 +102,18 @@ def subject(verb: Token) -> Token | None:
     return None
 
 
+def is_possessive(tok: Token) -> bool:
+    """A possessive marker: "'s", or the bare apostrophe after a plural ("Teachers’ Union"), which
+    the tagger often leaves untagged as a closing quote."""
+    if tok.tag_ == "POS" or (tok.dep_ == "case" and tok.text in ("'", "’", "'s", "’s")):
+        return True
+    if tok.text not in ("'", "’") or tok.i == 0:
+        return False
+    # An apostrophe glued to a plural it hangs on ("Nurses’ Federation") marks its owner.
+    prev = tok.doc[tok.i - 1]
+    return tok.head.i == prev.i and not prev.whitespace_ and prev.lower_.endswith("s")
+
+
 def pobj(prep: Token) -> Token | None:
     return next((c for c in prep.children if c.dep_ == "pobj"), None)
 
