@@ -13,6 +13,8 @@ from pipeline.warehouse.schema import TS, metadata, one_of
 CLAIM_KINDS = ("numeric", "quote", "statement")
 # What kind of source gave a claim (pipeline.nlp.speakers sets claim.speaker_kind).
 SPEAKER_KINDS = ("person", "organisation", "document", "anonymous")
+# What a numeric claim's figure is (pipeline.nlp: Rules.figure_kind, ordinals, changes).
+FIGURE_KINDS = ("total", "rate", "share", "change", "ordinal")
 # rate_per values (the claim stage's vocabulary, checked by the quality gate).
 CLAIM_RATES = ("second", "hour", "day", "week", "month", "year")
 
@@ -98,6 +100,7 @@ claim = sa.Table(
     sa.UniqueConstraint("article_id", "claim_index"),
     one_of("kind", CLAIM_KINDS),
     one_of("speaker_kind", SPEAKER_KINDS),
+    one_of("figure_kind", FIGURE_KINDS),
 )
 sa.Index("ix_claim_kind_article_id", claim.c.kind, claim.c.article_id)
 UNLINKED = sa.and_(claim.c.kind == "numeric", claim.c.linked == sa.false())

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from pipeline.warehouse.schema import TS, metadata
+from pipeline.warehouse.schema import TS, metadata, one_of
 
 ACTOR_KINDS = ("person", "organisation", "outlet", "anonymous", "document")
 RELATIONS = ("agrees", "diverges", "incomparable", "contradicts")
 MEMBER_ROLES = ("origin", "repeat", "copy", "attributed", "independent")
+FIGURE_GROUPS = ("value", "ordinal")
 
 # One row per canonical speaker, channel or cited source. ``key`` is the normalized name.
 actor = sa.Table(
@@ -52,6 +53,7 @@ measure = sa.Table(
     # "ordinal" for ordinal facts ("the fifth year of the war"), "value" for every other figure.
     sa.Column("figure_group", sa.String(10), nullable=False),
     sa.Column("created_at", TS, nullable=False),
+    one_of("figure_group", FIGURE_GROUPS),
 )
 
 # One row per numeric claim the ledger has handled: a claim without a row here is not linked yet

@@ -19,6 +19,8 @@ from pipeline.warehouse.schema import TS, metadata, one_of
 # What a dq_run concluded: every expectation passed, some rows were quarantined, or the batch was
 # rejected as a whole (nothing published).
 DQ_OUTCOMES = ("passed", "quarantined", "rejected")
+# An expectation is about rows (quarantine them) or about the whole batch (reject it).
+DQ_LEVELS = ("row", "batch")
 QUARANTINE_ENTITIES = ("article", "claim", "feed_poll")
 
 dq_run = sa.Table(
@@ -51,6 +53,7 @@ dq_result = sa.Table(
     sa.Column("unexpected_count", sa.Integer),
     sa.Column("observed_value", sa.Text),
     sa.Column("sample", sa.JSON, nullable=False),
+    one_of("level", DQ_LEVELS),
 )
 
 quarantine = sa.Table(

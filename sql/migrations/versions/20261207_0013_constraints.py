@@ -66,7 +66,10 @@ CHECKS: dict[tuple[str, str], tuple[str, ...]] = {
     ("article_dedupe", "label"): ("original", "wire_copy", "rewrite", "independent"),
     ("claim", "kind"): ("numeric", "quote", "statement"),
     ("claim", "speaker_kind"): ("person", "organisation", "document", "anonymous"),
+    ("claim", "figure_kind"): ("total", "rate", "share", "change", "ordinal"),
+    ("measure", "figure_group"): ("value", "ordinal"),
     ("dq_run", "outcome"): ("passed", "quarantined", "rejected"),
+    ("dq_result", "level"): ("row", "batch"),
     ("quarantine", "entity"): ("article", "claim", "feed_poll"),
 }
 # Revision 20261206_0010 named these ck_actor_kind and so on, and Alembic put the names through
@@ -112,7 +115,9 @@ TABLES = (
     "story",
     "article_dedupe",
     "claim",
+    "measure",
     "dq_run",
+    "dq_result",
     "quarantine",
 )
 UNLINKED = "kind = 'numeric' and linked = false"
