@@ -13,6 +13,7 @@ database.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,7 +25,11 @@ PUBLISHED_ARTICLES = Asset("mediamon://warehouse/published_articles")
 DEFAULT_ARGS = {
     "owner": "mediamon",
     "retries": 2,
-    "retry_delay": timedelta(minutes=2),
+    # A lost worker's task is retried after this (then backing off); the distributed test sets
+    # a few seconds so a killed worker's retry does not wait out minutes.
+    "retry_delay": timedelta(
+        seconds=int(os.environ.get("MEDIAMON_TASK_RETRY_DELAY_SECONDS", "120"))
+    ),
     "retry_exponential_backoff": True,
 }
 

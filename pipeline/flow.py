@@ -270,6 +270,59 @@ def _abandon_dead_stages(
     return abandoned
 
 
+# The statuses in which a stage leases rows (see _leased_batches): what it takes and gives back.
+LEASED_STATUSES: dict[str, tuple[str, ...]] = {
+    "fetch": ("discovered", "fetch_failed"),
+    "extract": ("fetched",),
+}
+
+
+def _release_earlier_try(conn: Connection, run_id: str, name: str, now: datetime) -> int:
+    """Give back the leases an earlier, ended try of this run's stage still holds; return how many.
+
+    Airflow starts a new try of a task only once the previous one failed or lost its heartbeat
+    (a worker killed mid-batch): that try's row still says "running" or "failed", and the rows it
+    had leased would wait out the lease (an hour) while the retry reports success without them.
+    Its leases are the rows in the stage's input statuses whose lease ends between its start and
+    now, each plus the lease length. Another live run's lease in that window is given back too:
+    its results are then not kept (results are written only under an unchanged lease) and the
+    rows are done again, which costs work, never correctness.
+    """
+    statuses = LEASED_STATUSES.get(name)
+    if statuses is None:
+        return 0
+    earlier = conn.execute(
+        sa.select(pipeline_run.c.started_at, pipeline_run.c.status).where(
+            pipeline_run.c.run_id == run_id, pipeline_run.c.stage == name
+        )
+    ).first()
+    if earlier is None or earlier.status == "success" or earlier.started_at is None:
+        return 0
+    lease = stage_timeout(name)
+    earliest = earlier.started_at
+    if earliest.tzinfo is None:
+        earliest = earliest.replace(tzinfo=UTC)
+    released = conn.execute(
+        sa.update(article)
+        .where(
+            article.c.status.in_(statuses),
+            article.c.next_attempt_at >= earliest + lease - LEASE_CLOCK_SLACK,
+            article.c.next_attempt_at <= now + lease,
+        )
+        .values(next_attempt_at=now)
+    ).rowcount
+    if released:
+        log.warning(
+            "stage %s of run %s: an earlier try (%s) ended holding %d leases; given back",
+            name, run_id, earlier.status, released,
+        )
+    return int(released or 0)
+
+
+# Clocks of workers and database differ a little; a lease is never shorter than this less.
+LEASE_CLOCK_SLACK = timedelta(minutes=1)
+
+
 @contextmanager
 def _stage(engine: Engine, run_id: str, name: str) -> Iterator[dict[str, Any]]:
     """Record a stage in pipeline_run: started, then finished with its counts (or failed).
@@ -294,6 +347,7 @@ def _stage(engine: Engine, run_id: str, name: str) -> Iterator[dict[str, Any]]:
     cols = ["started_at", "finished_at", "status", "counts", "error"]
     with engine.begin() as conn:
         _abandon_dead_stages(conn, run_id, name, started, me)
+        _release_earlier_try(conn, run_id, name, started)
         upsert(conn, pipeline_run, [row], key=["run_id", "stage"], update=cols)
     try:
         yield counts
