@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.engine import Engine
 
-from pipeline.config import mask_url, mask_urls_in_text
+from pipeline.monitor.pages import masked
 from pipeline.warehouse.queries import articles_by_status
 from pipeline.warehouse.schema import pipeline_run
 
@@ -110,29 +110,12 @@ def snapshot(engine: Engine) -> MonitorSnapshot:
                 sections[title] = _rows(conn, query, MAX_FAILURES)
     return MonitorSnapshot(
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        feeds=_masked(feeds),
+        feeds=masked(feeds),
         articles_by_status=by_status,
-        failures=_masked(failures),
-        runs=_masked(runs),
-        sections={title: _masked(rows) for title, rows in sections.items()},
+        failures=masked(failures),
+        runs=masked(runs),
+        sections={title: masked(rows) for title, rows in sections.items()},
     )
-
-
-def _masked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``rows`` with every password masked: in URL columns and in any text that quotes a URL.
-
-    Every Airflow user who may view the page sees these; a feed URL can carry the operator's
-    credentials for a paywalled feed (``https://user:password@...``), and an error can quote it.
-    """
-    return [
-        {
-            key: (mask_url(value) if key.endswith("url") else mask_urls_in_text(value))
-            if isinstance(value, str)
-            else value
-            for key, value in row.items()
-        }
-        for row in rows
-    ]
 
 
 def render(snap: MonitorSnapshot) -> str:
