@@ -808,6 +808,8 @@ def refresh_story_counts(conn: Connection, article_ids: Sequence[str]) -> int:
     outlet_count = members.add_columns(
         sa.func.count(sa.distinct(article.c.source_id))
     ).scalar_subquery()
+    if not stories:  # articles that were never deduped (no story to count for)
+        return 0
     updated = 0
     step = len(stories) if conn.dialect.name == "postgresql" else _SQLITE_CHUNK
     for i in range(0, len(stories), step):
