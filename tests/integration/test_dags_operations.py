@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -532,15 +533,18 @@ def test_prepare_archive_creates_the_bucket_once_and_retention_deletes_on_s3(
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "mediamon-test-secret")
         monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         monkeypatch.setenv("MEDIAMON_HOME", str(tmp_path))
-        monkeypatch.setenv("MEDIAMON_RAW_ARCHIVE_URL", "s3://mediamon-raw/pages")
+        # moto keeps its buckets per process, and other tests of the session make theirs: a
+        # bucket name of this test's own.
+        bucket = f"mediamon-raw-{uuid.uuid4().hex[:8]}"
+        monkeypatch.setenv("MEDIAMON_RAW_ARCHIVE_URL", f"s3://{bucket}/pages")
         options = {"client_kwargs": {"endpoint_url": endpoint}}
         monkeypatch.setenv("MEDIAMON_RAW_ARCHIVE_OPTIONS", json.dumps(options))
         settings = Settings()
         client = boto3.client("s3", endpoint_url=endpoint)
-        assert "mediamon-raw" not in [b["Name"] for b in client.list_buckets()["Buckets"]]
-        assert prepare_archive(settings) == "s3://mediamon-raw/pages"
-        assert prepare_archive(settings) == "s3://mediamon-raw/pages"  # again: no error
-        assert "mediamon-raw" in [b["Name"] for b in client.list_buckets()["Buckets"]]
+        assert bucket not in [b["Name"] for b in client.list_buckets()["Buckets"]]
+        assert prepare_archive(settings) == f"s3://{bucket}/pages"
+        assert prepare_archive(settings) == f"s3://{bucket}/pages"  # again: no error
+        assert bucket in [b["Name"] for b in client.list_buckets()["Buckets"]]
 
         archive = raw_archive(settings)
         key = archive.put(b"<html>a page kept on the object store until retention</html>")
