@@ -91,6 +91,19 @@ def _pg_reachable() -> str | None:
     return None
 
 
+def require_service(what: str, problem: str | None) -> None:
+    """Stop a test that needs a local service (PostgreSQL, Redis) which is unreachable.
+
+    Under CI=true it fails: CI must never pass by silently skipping a half of the suite. A
+    developer's machine without the server still runs the rest; the skip says what is missing.
+    """
+    if problem is None:
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{what} required under CI=true but unreachable: {problem}")
+    pytest.skip(f"{what} unreachable ({problem}); mandatory under CI=true")
+
+
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A throwaway PostgreSQL database, dropped afterwards.
@@ -98,12 +111,7 @@ def pg_url() -> Iterator[str]:
     Skips when the server is unreachable, except under CI=true, where it fails: CI must never
     pass by silently skipping the PostgreSQL half of the suite.
     """
-    problem = _pg_reachable()
-    if problem:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"PostgreSQL required under CI=true but unreachable: {problem}")
-        # Local runs without a server still run the SQLite half; CI never gets here (above).
-        pytest.skip(f"no PostgreSQL at {PG_ADMIN_URL} ({problem}); mandatory under CI=true")
+    require_service(f"PostgreSQL at {PG_ADMIN_URL}", _pg_reachable())
     name = f"mediamon_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from pipeline.demo import demo_agencies
 from pipeline.samples import PLACEHOLDER
 from pipeline.warehouse import make_engine
-from tests.conftest import PG_ADMIN_URL, SAMPLES, _pg_reachable
+from tests.conftest import PG_ADMIN_URL, SAMPLES, _pg_reachable, require_service
 from tests.integration.celery_cluster import (
     Cluster,
     ClusterError,
@@ -55,14 +55,6 @@ TASKS = [
 ]
 # Small batches, so extraction takes several leased batches and a kill lands between them.
 BATCH_SIZE = "5"
-
-
-def _require(what: str, problem: str | None) -> None:
-    if problem is None:
-        return
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{what} required under CI=true but unreachable: {problem}")
-    pytest.skip(f"{what} unreachable ({problem}); mandatory under CI=true")
 
 
 def _redis_problem() -> str | None:
@@ -100,7 +92,7 @@ def reference_run(
     mediamon_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ReferenceRun]:
     """The reference run (run_ingest, one process) on a throwaway database, started at once."""
-    _require("PostgreSQL", _pg_reachable())
+    require_service("PostgreSQL", _pg_reachable())
     name = f"mm_celery_ref_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -132,8 +124,8 @@ def cluster(
     reference_run: ReferenceRun,  # started first: it runs while the cluster boots
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Cluster]:
-    _require("PostgreSQL", _pg_reachable())
-    _require("Redis", _redis_problem())
+    require_service("PostgreSQL", _pg_reachable())
+    require_service("Redis", _redis_problem())
     root = tmp_path_factory.mktemp("celery")
     c = Cluster(
         root=root,
