@@ -160,135 +160,57 @@ def _csrf_ok(request: Request, token: str | None) -> bool:
 # --- pages and their JSON twins ---------------------------------------------------------------
 
 
-@app.get("/", response_class=HTMLResponse)
-async def overview_page(request: Request) -> str:
-    """Overview: tiles, articles per hour by status, last runs."""
-    from pipeline.monitor.pages import overview
+def _twin(
+    path: str,
+    tab: str,
+    template: str | None,
+    query: str,
+    *,
+    key: str | None = None,
+    key_type: Callable[[str], Any] = str,
+    with_query: bool = True,
+) -> None:
+    """Register a page at ``path`` (rendered with ``template``; none when the page needs its own
+    route) and its JSON twin under ``/api``; both call ``pipeline.monitor.pages.<query>`` with
+    the path's ``key`` (converted by ``key_type``; a value it refuses is a 404) and, when
+    ``with_query``, the request's parameters."""
 
-    data = await _page(request, overview, with_query=False)
-    return _html(request, "overview", "overview.html", data)
+    async def data(request: Request) -> dict[str, Any]:
+        from pipeline.monitor import pages
 
+        args: list[Any] = []
+        if key is not None:
+            raw = request.path_params[key]
+            try:
+                args.append(key_type(raw))
+            except ValueError:
+                raise HTTPException(404, f"no such {key.removesuffix('_id')}: {raw}") from None
+        return await _page(request, getattr(pages, query), *args, with_query=with_query)
 
-@app.get("/api/overview")
-async def overview_json(request: Request) -> dict[str, Any]:
-    """Overview as JSON."""
-    from pipeline.monitor.pages import overview
+    async def page(request: Request) -> str:
+        return _html(request, tab, str(template), await data(request))
 
-    return await _page(request, overview, with_query=False)
+    async def twin(request: Request) -> dict[str, Any]:
+        return await data(request)
 
-
-@app.get("/feeds", response_class=HTMLResponse)
-async def feeds_page(request: Request) -> str:
-    """Feeds: health table, broken first."""
-    from pipeline.monitor.pages import feeds
-
-    return _html(request, "feeds", "feeds.html", await _page(request, feeds))
-
-
-@app.get("/api/feeds")
-async def feeds_json(request: Request) -> dict[str, Any]:
-    """Feeds as JSON."""
-    from pipeline.monitor.pages import feeds
-
-    return await _page(request, feeds)
-
-
-@app.get("/feeds/{feed_id}", response_class=HTMLResponse)
-async def feed_page(request: Request, feed_id: int) -> str:
-    """One feed: poll history chart, recent errors, polls."""
-    from pipeline.monitor.pages import feed_detail
-
-    return _html(request, "feeds", "feed.html", await _page(request, feed_detail, feed_id))
+    if template is not None:
+        app.add_api_route(path, page, methods=["GET"], response_class=HTMLResponse, name=query)
+    api = "/api/overview" if path == "/" else f"/api{path}"
+    app.add_api_route(api, twin, methods=["GET"], name=f"{query}_json")
 
 
-@app.get("/api/feeds/{feed_id}")
-async def feed_json(request: Request, feed_id: int) -> dict[str, Any]:
-    """One feed as JSON."""
-    from pipeline.monitor.pages import feed_detail
-
-    return await _page(request, feed_detail, feed_id)
-
-
-@app.get("/stories", response_class=HTMLResponse)
-async def stories_page(request: Request) -> str:
-    """Stories: newest and biggest."""
-    from pipeline.monitor.pages import stories
-
-    return _html(request, "stories", "stories.html", await _page(request, stories))
-
-
-@app.get("/api/stories")
-async def stories_json(request: Request) -> dict[str, Any]:
-    """Stories as JSON."""
-    from pipeline.monitor.pages import stories
-
-    return await _page(request, stories)
-
-
-@app.get("/stories/{story_id}", response_class=HTMLResponse)
-async def story_page(request: Request, story_id: str) -> str:
-    """One story: its articles with copy labels and copy chains."""
-    from pipeline.monitor.pages import story_detail
-
-    data = await _page(request, story_detail, story_id, with_query=False)
-    return _html(request, "stories", "story.html", data)
-
-
-@app.get("/api/stories/{story_id}")
-async def story_json(request: Request, story_id: str) -> dict[str, Any]:
-    """One story as JSON."""
-    from pipeline.monitor.pages import story_detail
-
-    return await _page(request, story_detail, story_id, with_query=False)
-
-
-@app.get("/claims", response_class=HTMLResponse)
-async def claims_page(request: Request) -> str:
-    """Claims: the ledger with filters."""
-    from pipeline.monitor.pages import claims
-
-    return _html(request, "claims", "claims.html", await _page(request, claims))
-
-
-@app.get("/api/claims")
-async def claims_json(request: Request) -> dict[str, Any]:
-    """Claims as JSON."""
-    from pipeline.monitor.pages import claims
-
-    return await _page(request, claims)
-
-
-@app.get("/claims/{claim_id}", response_class=HTMLResponse)
-async def claim_page(request: Request, claim_id: int) -> str:
-    """One claim: its fields and its article with the evidence highlighted."""
-    from pipeline.monitor.pages import claim_detail
-
-    data = await _page(request, claim_detail, claim_id, with_query=False)
-    return _html(request, "claims", "claim.html", data)
-
-
-@app.get("/api/claims/{claim_id}")
-async def claim_json(request: Request, claim_id: int) -> dict[str, Any]:
-    """One claim as JSON."""
-    from pipeline.monitor.pages import claim_detail
-
-    return await _page(request, claim_detail, claim_id, with_query=False)
-
-
-@app.get("/conflicts", response_class=HTMLResponse)
-async def conflicts_page(request: Request) -> str:
-    """Conflicts: diverging figures side by side."""
-    from pipeline.monitor.pages import conflicts
-
-    return _html(request, "conflicts", "conflicts.html", await _page(request, conflicts))
-
-
-@app.get("/api/conflicts")
-async def conflicts_json(request: Request) -> dict[str, Any]:
-    """Conflicts as JSON."""
-    from pipeline.monitor.pages import conflicts
-
-    return await _page(request, conflicts)
+_twin("/", "overview", "overview.html", "overview", with_query=False)
+_twin("/feeds", "feeds", "feeds.html", "feeds")
+_twin("/feeds/{feed_id}", "feeds", "feed.html", "feed_detail", key="feed_id", key_type=int)
+_twin("/stories", "stories", "stories.html", "stories")
+_twin("/stories/{story_id}", "stories", "story.html", "story_detail", key="story_id",
+      with_query=False)
+_twin("/claims", "claims", "claims.html", "claims")
+_twin("/claims/{claim_id}", "claims", "claim.html", "claim_detail", key="claim_id",
+      key_type=int, with_query=False)
+_twin("/conflicts", "conflicts", "conflicts.html", "conflicts")
+# The Quality page has its own route below (release rights and the form token).
+_twin("/quality", "quality", None, "quality")
 
 
 @app.get("/quality", response_class=HTMLResponse)
@@ -307,14 +229,6 @@ async def quality_page(request: Request, user: GetUserDep) -> str:
         csrf=_csrf_token(request),
         message=f"Released {released} quarantined row(s)." if released else None,
     )
-
-
-@app.get("/api/quality")
-async def quality_json(request: Request) -> dict[str, Any]:
-    """Quality as JSON."""
-    from pipeline.monitor.pages import quality
-
-    return await _page(request, quality)
 
 
 @app.post("/quality/release")
