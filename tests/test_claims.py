@@ -24,9 +24,10 @@ REPO = Path(__file__).resolve().parents[1]
 GOLD = REPO / "tests" / "gold" / "claims"
 # Written blind (issue 16: by annotators who never read pipeline/ nor ran the extractor,
 # following tests/gold/ANNOTATION.md), committed before any code looked at it, never tuned on
-# (python -m tests.claims_scoring tests/gold/claims_holdout_3). The earlier blind sets (h*.txt,
-# then claims_holdout_2 as g2_*.txt) were scored once, reported, and joined the tuning set.
-HOLDOUT = REPO / "tests" / "gold" / "claims_holdout_3"
+# (python -m tests.claims_scoring tests/gold/claims_holdout_4). The earlier blind sets (h*.txt,
+# then claims_holdout_2 as g2_*.txt, then claims_holdout_3 as g3_*.txt) were scored once,
+# reported, and joined the tuning set.
+HOLDOUT = REPO / "tests" / "gold" / "claims_holdout_4"
 SAMPLE_HTML = REPO / "samples/site/eastern-wire/2026/10/prisoner-swap-180-observers.html"
 
 
