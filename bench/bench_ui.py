@@ -13,7 +13,8 @@ results and quarantine rows. Then VACUUM ANALYZE (what autovacuum does to a long
 
 Each page and JSON route of the Media Monitor is then timed as the plugin runs it: the query
 function of ``pipeline.monitor.pages`` on a fresh connection from the pool, plus HTML rendering
-(``render_page``) for the page or ``json.dumps`` for its JSON twin; HTTP and the auth check are
+(``render_page``) for the page or ``json.dumps`` for its JSON twin, on a connection from
+``pages.reading`` as the plugin opens it; HTTP and the auth check are
 not included (they do not depend on the warehouse). Several parameter sets per page: the default
 view, a filter, another sort, a deep page. Prints p50 and p95 per route and parameter set, and
 whether p95 meets the goal (< 300 ms).
@@ -27,7 +28,8 @@ import re
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +105,7 @@ def fill(engine: sa.Engine, articles: int, stories: int, claims: int) -> None:
         " figure_group, created_at)"
         " select i, 'measure-' || i, 'event' || (i % 50) || ' · population' || (i % 40)"
         " || ' · Place' || (i / 2000), 'event' || (i % 50), 'population' || (i % 40),"
-        " 'count', 'Place' || (i / 2000), 'total', now()"
+        " 'count', 'Place' || (i / 2000), 'value', now()"
         " from generate_series(1, :measures) as i",
         "insert into claim (id, article_id, claim_index, kind, text, start_offset, end_offset,"
         " value_start, value_end, via, cites, hedges, hedged, linked, held, extractor_version,"
@@ -175,6 +177,34 @@ def fill(engine: sa.Engine, articles: int, stories: int, claims: int) -> None:
         print(f"  vacuum analyze in {time.monotonic() - started:.1f} s", flush=True)
 
 
+@contextmanager
+def _database(pg_url: str, keep: str | None) -> Iterator[tuple[str, bool]]:
+    """(URL, already filled): a throwaway database, or the kept one named ``keep``."""
+    if keep is None:
+        with throwaway_database(pg_url, "mediamon_bench_ui") as url:
+            yield url, False
+        return
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(
+            sa.text("select 1 from pg_database where datname = :n"), {"n": keep}
+        ).first()
+        if not exists:
+            conn.execute(sa.text(f'create database "{keep}"'))
+    admin.dispose()
+    url = pg_url.rsplit("/", 1)[0] + "/" + keep
+    filled = False
+    if exists:
+        probe = sa.create_engine(url)
+        with probe.connect() as conn:
+            filled = bool(
+                conn.execute(sa.text("select to_regclass('article') is not null")).scalar()
+                and conn.execute(sa.text("select exists (select 1 from pipeline_run)")).scalar()
+            )
+        probe.dispose()
+    yield url, filled
+
+
 def routes(engine: sa.Engine) -> list[tuple[str, str, str, Callable[[sa.Connection], Any]]]:
     """(route, parameter set, template, query) for every page, detail page and JSON twin."""
     with engine.connect() as conn:
@@ -215,16 +245,20 @@ def routes(engine: sa.Engine) -> list[tuple[str, str, str, Callable[[sa.Connecti
     return out
 
 
-def measure_routes(engine: sa.Engine, repeat: int) -> list[tuple[str, str, float, float]]:
+def measure_routes(
+    engine: sa.Engine, repeat: int, only: str | None = None
+) -> list[tuple[str, str, float, float]]:
     """(route, parameters, p50 ms, p95 ms) for each page and JSON twin."""
     results = []
     for route, label, template, query in routes(engine):
+        if only and only not in route:
+            continue
         tab = route.strip("/").split("/")[0] or "overview"
         for twin in ("html", "json"):
             times = []
             for _ in range(repeat):
                 started = time.perf_counter()
-                with engine.connect() as conn:
+                with pages.reading(engine) as conn:
                     data = query(conn)
                 if twin == "html":
                     render_page(tab, template, data, root="/media-monitor", query={})
@@ -252,18 +286,36 @@ def main() -> None:
     parser.add_argument(
         "--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
+    parser.add_argument(
+        "--keep",
+        metavar="DATABASE",
+        help="fill this database once and keep it (later runs with the same name skip the fill),"
+        " for measuring query changes at full scale without refilling",
+    )
+    parser.add_argument(
+        "--only", metavar="ROUTE", help="time only routes whose path contains this text"
+    )
     args = parser.parse_args()
     print(
         f"bench_ui: {args.articles:,} articles, {args.stories:,} stories, {args.claims:,} claims;"
         f" {args.repeat} timings per route and parameter set; goal p95 < {GOAL_MS:.0f} ms"
     )
-    with throwaway_database(args.pg_url, "mediamon_bench_ui") as url:
+    with _database(args.pg_url, args.keep) as (url, filled):
         engine = make_engine(url)
         upgrade(engine)
-        started = time.monotonic()
-        fill(engine, args.articles, args.stories, args.claims)
-        print(f"filled in {time.monotonic() - started:.0f} s", flush=True)
-        results = measure_routes(engine, args.repeat)
+        if filled:
+            with engine.connect() as conn:
+                counts = [
+                    conn.execute(sa.text(f"select count(*) from {t}")).scalar_one()
+                    for t in ("article", "story", "claim")
+                ]
+            print(f"reusing database {args.keep}: {counts[0]:,} articles, {counts[1]:,} stories,"
+                  f" {counts[2]:,} claims")
+        else:
+            started = time.monotonic()
+            fill(engine, args.articles, args.stories, args.claims)
+            print(f"filled in {time.monotonic() - started:.0f} s", flush=True)
+        results = measure_routes(engine, args.repeat, args.only)
         slow = [r for r in results if r[3] >= GOAL_MS]
         worst = max(results, key=lambda r: r[3])
         print(

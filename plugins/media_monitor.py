@@ -54,7 +54,9 @@ async def _read(fn: Callable[..., Any], *args: Any) -> Any:
     """Run a warehouse read off the api-server's event loop (the calls are synchronous)."""
 
     def run() -> Any:
-        with _engine().connect() as conn:
+        from pipeline.monitor.pages import reading
+
+        with reading(_engine()) as conn:
             return fn(conn, *args)
 
     return await asyncio.to_thread(run)

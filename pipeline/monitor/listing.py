@@ -19,13 +19,15 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 ColumnKind = Literal["text", "time", "id", "number", "ratio", "bool", "url", "status", "long"]
-FilterKind = Literal["text", "exact", "choice", "bool", "since", "until", "match"]
+FilterKind = Literal["text", "exact", "choice", "bool", "since", "until", "lookup"]
 
 PER_PAGE = 50
 MAX_PER_PAGE = 200
 # Counting every row of a filtered view over millions of claims costs more than the page
 # itself; past this many the page says "10,000+" and offers the pages it can reach.
 COUNT_CAP = 10_000
+# A lookup filter that matches up to this many keys is applied as a list of those keys.
+LOOKUP_CAP = 10_000
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,12 @@ class Filter:
 
     text: case-insensitive substring; exact: equality; choice: equality with a value from
     ``choices``; bool: true/false; since/until: a date bound (inclusive) on a time column;
-    match: ``column`` is a condition with a ``:value`` placeholder that receives the lower-cased
-    substring pattern (for filters that go through a small lookup table to an indexed key).
+    lookup: ``lookup`` is a query with a ``:value`` placeholder (the lower-cased substring
+    pattern) returning integer keys of a small table, and ``column`` the indexed column holding
+    them. The keys are found first and the listing is filtered by the list itself, so the
+    planner sees how many rows they select: a rare measure is read through its index, not found
+    by walking the whole ledger in date order (a subquery hides that from PostgreSQL's
+    estimates). Over LOOKUP_CAP keys, the subquery is used (the rows are then common enough).
     """
 
     key: str
@@ -53,6 +59,7 @@ class Filter:
     column: str
     kind: FilterKind = "text"
     choices: tuple[str, ...] = ()
+    lookup: str = ""
 
 
 @dataclass(frozen=True)
@@ -148,16 +155,24 @@ def _date(value: str, name: str) -> date:
         raise ListingError(f"{name} must be a date like 2026-12-07, not {value!r}") from None
 
 
-def _condition(f: Filter, value: str, params: dict[str, Any], naive: bool) -> str:
+def _condition(f: Filter, value: str, params: dict[str, Any], conn: sa.Connection) -> str:
     """One bound SQL condition for filter ``f`` (column names come from the listing, not users)."""
     name = f"f_{f.key}"
     col = f.column
+    naive = conn.dialect.name == "sqlite"
+    if f.kind == "lookup":
+        pattern = f"%{value.lower()}%"
+        keys = conn.execute(
+            sa.text(f"{f.lookup} limit {LOOKUP_CAP + 1}"), {"value": pattern}
+        ).scalars().all()
+        if len(keys) > LOOKUP_CAP:
+            params[name] = pattern
+            return f"{col} in ({f.lookup.replace(':value', f':{name}')})"
+        # Integer keys read from the warehouse, not user text: safe to write into the query.
+        return f"{col} in ({', '.join(str(int(k)) for k in keys)})" if keys else "1 = 0"
     if f.kind == "text":
         params[name] = f"%{value.lower()}%"
         return f"lower({col}) like :{name}"
-    if f.kind == "match":
-        params[name] = f"%{value.lower()}%"
-        return col.replace(":value", f":{name}")
     if f.kind == "exact":
         params[name] = value
         return f"{col} = :{name}"
@@ -204,7 +219,7 @@ def fetch(conn: sa.Connection, listing: Listing, query: Mapping[str, str]) -> Pa
     for f in listing.filters:
         value = (query.get(f.key) or "").strip()
         if value:
-            conditions.append(_condition(f, value, params, conn.dialect.name == "sqlite"))
+            conditions.append(_condition(f, value, params, conn))
             applied[f.key] = value
     where = f" where {' and '.join(conditions)}" if conditions else ""
     source = f"{listing.source} as t"

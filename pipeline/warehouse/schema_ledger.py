@@ -98,8 +98,12 @@ claim_relation = sa.Table(
     sa.CheckConstraint(f"relation in {RELATIONS}", name="relation"),
 )
 
-# The Media Monitor's Conflicts view, newest first (issue 18).
-sa.Index("ix_claim_relation_created_at", claim_relation.c.created_at)
+# The Media Monitor's Conflicts view, newest first, ties by claim_b (issue 18): the listing's
+# whole order, so PostgreSQL reads the page from the index instead of sorting every relation
+# that one ledger run wrote with the same timestamp.
+sa.Index(
+    "ix_claim_relation_created_at_claim_b", claim_relation.c.created_at, claim_relation.c.claim_b
+)
 
 # One figure of one measure, repeated by one or more articles.
 claim_cluster = sa.Table(

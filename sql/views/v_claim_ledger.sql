@@ -19,6 +19,7 @@
 --   cluster_id, role        its figure cluster and role: origin | repeat | copy | attributed |
 --                           independent (see v_claim_spread)
 --   claim_id, article_id, url, claim_text, value_start, value_end   the evidence
+--   speaker_actor_id        the speaker's actor id (filter by a speaker through actor)
 create view v_claim_ledger as
 select
     cm.measure_id,
@@ -53,7 +54,8 @@ select
     a.url,
     c.text as claim_text,
     c.value_start,
-    c.value_end
+    c.value_end,
+    c.speaker_actor_id
 from claim_measure as cm
 join measure as m on m.id = cm.measure_id
 join claim as c on c.id = cm.claim_id
