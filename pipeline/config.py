@@ -249,6 +249,15 @@ class Settings(BaseSettings):
     # Each gate run writes its own Data Docs site under home/dq_docs; sites older than this are
     # deleted by the next gate run. Two weeks lets a weekly review still open last week's runs.
     dq_docs_retention_days: float = Field(default=14.0, gt=0)
+    # Where the Data Docs sites are kept for readers, as an fsspec URL (issue 17: no worker-local
+    # state). Default: home/dq_docs, which only works when the gate and the api-server share a
+    # disk. Beyond one machine use the object store (s3://bucket/dq_docs): each gate run renders
+    # its site locally, uploads it there and keeps nothing; the Media Monitor reads it back.
+    dq_docs_url: str | None = Field(
+        default=None, description="fsspec URL of the Data Docs store; default: home/dq_docs."
+    )
+    # fsspec storage options for that URL, as JSON in MEDIAMON_DQ_DOCS_OPTIONS (as for the archive).
+    dq_docs_options: dict[str, Any] = Field(default_factory=dict)
 
     # --- fetch, extract (issue 4) ---
     # Seconds one page may spend in extraction before its worker is killed: typical pages take

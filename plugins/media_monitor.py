@@ -21,7 +21,6 @@ from airflow.api_fastapi.core_api.security import GetUserDep, requires_authentic
 from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import (
-    FileResponse,
     HTMLResponse,
     JSONResponse,
     RedirectResponse,
@@ -268,18 +267,20 @@ async def monitor_snapshot() -> dict[str, Any]:
 
 
 @app.get("/data-docs/{path:path}")
-async def data_docs(path: str) -> FileResponse:
-    """A file of the quality gate's Data Docs (``pipeline.quality.docs.docs_file``): the list
-    of runs at ``data-docs/``, each run's GX site below it; 404 for anything else."""
+async def data_docs(path: str) -> Response:
+    """A file of the quality gate's Data Docs (``pipeline.quality.docs.read_docs_file``: from the
+    shared store when one is configured, else from home): the list of runs at ``data-docs/``,
+    each run's GX site below it; 404 for anything else."""
     import mimetypes
 
-    from pipeline.quality.docs import docs_file
+    from pipeline.quality.docs import read_docs_file
 
-    found = await asyncio.to_thread(docs_file, path)
+    found = await asyncio.to_thread(read_docs_file, path)
     if found is None:
         raise HTTPException(404, f"no Data Docs file {path!r}")
-    media_type = mimetypes.guess_type(found.name)[0] or "application/octet-stream"
-    return FileResponse(found, media_type=media_type)
+    name, data = found
+    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return Response(content=data, media_type=media_type)
 
 
 class MediaMonitorPlugin(AirflowPlugin):

@@ -458,6 +458,59 @@ def test_each_gate_run_keeps_its_docs_until_the_retention_window_ends(
     assert recent.name in listed and old.name not in listed
 
 
+def test_data_docs_go_to_the_shared_store_and_another_machine_reads_them(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17: with MEDIAMON_DQ_DOCS_URL the gate worker keeps no site of its own; a reader
+    with another home (the api-server on another machine) serves it from the store."""
+    store = tmp_path / "object-store" / "dq_docs"
+    monkeypatch.setenv("MEDIAMON_DQ_DOCS_URL", f"file://{store}")
+    get_settings.cache_clear()
+    engine = get_engine()
+    wh = Warehouse(engine)
+    plant_row_defects(wh)
+    run_gate(engine, RUN, get_settings())
+    assert _sites(home) == [], "the worker kept its site"
+    (site,) = sorted((store / "runs").iterdir())
+    assert (site / "index.html").is_file() and (site / docs.RUN_ID_FILE).is_file()
+    assert (store / "static" / docs.VENDOR_DIR / "jquery.min.js").is_file()
+
+    monkeypatch.setenv("MEDIAMON_HOME", str(tmp_path / "api-server-home"))
+    get_settings.cache_clear()
+    name, index = docs.read_docs_file("") or ("", b"")
+    assert name == "index.html" and f"runs/{site.name}/index.html".encode() in index
+    assert RUN.encode() in index
+    page = docs.read_docs_file(f"runs/{site.name}/")
+    assert page is not None and page[1] == (site / "index.html").read_bytes()
+    # Every asset the page names resolves in the store, as the browser will ask for it.
+    for ref in _assets(site / "index.html"):
+        target = (Path("runs") / site.name / ref.split("?")[0]).as_posix()
+        parts: list[str] = []
+        for part in target.split("/"):
+            if part == "..":
+                parts.pop()
+            elif part not in ("", "."):
+                parts.append(part)
+        assert docs.read_docs_file("/".join(parts)) is not None, ref
+    for bad in ("../secret.txt", f"runs/{site.name}/../../../x", "/etc/passwd", "runs/none.html"):
+        assert docs.read_docs_file(bad) is None, bad
+
+    # Retention applies in the store: a site 30 days old goes at the next gate run.
+    monkeypatch.setenv("MEDIAMON_HOME", str(home))
+    monkeypatch.setenv("MEDIAMON_DQ_DOCS_RETENTION_DAYS", "7")
+    get_settings.cache_clear()
+    old = docs.run_site_dir(store, "old-run", datetime.now(UTC) - timedelta(days=30))
+    old.mkdir(parents=True)
+    (old / "index.html").write_text("<html></html>", encoding="utf-8")
+    (old / docs.RUN_ID_FILE).write_text("old-run", encoding="utf-8")
+    wh.poll("Eastern Wire", run_id="gate-run-later")
+    run_gate(engine, "gate-run-later", get_settings())
+    kept = sorted(p.name for p in (store / "runs").iterdir())
+    assert old.name not in kept and site.name in kept and len(kept) == 2
+    listed = (store / "index.html").read_text(encoding="utf-8")
+    assert "gate-run-later" in listed and "old-run" not in listed
+
+
 def test_docs_file_serves_only_files_inside_the_docs_directory(home: Path) -> None:
     root = home / "dq_docs"
     site = root / "runs" / "20261207T000000000000Z_run"

@@ -14,8 +14,13 @@ of the Celery provider), and two small files of ours (``docs_assets/``): the par
 bootstrap-table the pages use and text glyphs for the icons. CDN files nothing replaces (Vega,
 the date picker, the dark theme, table filter controls) are dropped: these pages use none.
 
-Nothing here imports GX: the Media Monitor plugin serves the files (:func:`docs_file`) from the
-api-server, which must not pay GX's import.
+With ``dq_docs_url`` set (an fsspec URL: the object store the workers share), a gate run still
+renders and localizes its site under its own ``home/dq_docs``, then uploads the site and any
+missing shared asset to the store, applies retention and rewrites the index there, and deletes its
+local copy: no worker keeps Data Docs another machine would need (:class:`DocsStore`).
+
+Nothing here imports GX: the Media Monitor plugin serves the files (:func:`read_docs_file`) from
+the api-server, which must not pay GX's import.
 """
 
 from __future__ import annotations
@@ -26,11 +31,12 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
+from typing import Any
 
-from pipeline.config import Settings, get_settings
+from pipeline.config import Settings, get_settings, mask_url
 
 log = logging.getLogger(__name__)
 
@@ -232,9 +238,26 @@ def prune(root: Path, retention_days: float, now: datetime) -> list[Path]:
     return removed
 
 
+def _index_page(sites: list[tuple[str, str, datetime]]) -> str:
+    """The list of kept run sites (name, run id, start), newest first: plain HTML, no assets."""
+    rows = [
+        f'<tr><td><a href="{RUNS_DIR}/{html.escape(name)}/index.html">'
+        f"{html.escape(run_id)}</a></td><td>{started:%Y-%m-%d %H:%M:%S} UTC</td></tr>"
+        for name, run_id, started in sites
+    ]
+    body = "\n".join(rows) or '<tr><td colspan="2">No gate run has written Data Docs yet.</td></tr>'
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Mediamon Data Docs</title>\n'
+        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em 1em;text-align:left}"
+        "</style></head><body>\n<h1>Data Docs of the quality gate</h1>\n"
+        "<p>One site per gate run, newest first.</p>\n"
+        f"<table><tr><th>Run</th><th>Gate started</th></tr>\n{body}\n</table>\n</body></html>\n"
+    )
+
+
 def write_index(root: Path) -> Path:
     """Write ``root/index.html``: the kept run sites, newest first (plain HTML, no assets)."""
-    rows = []
+    sites = []
     runs = root / RUNS_DIR
     for site in sorted(runs.iterdir(), reverse=True) if runs.is_dir() else []:
         started = site_started(site)
@@ -242,18 +265,8 @@ def write_index(root: Path) -> Path:
             continue
         marker = site / RUN_ID_FILE
         run_id = marker.read_text(encoding="utf-8").strip() if marker.is_file() else site.name
-        rows.append(
-            f'<tr><td><a href="{RUNS_DIR}/{html.escape(site.name)}/index.html">'
-            f"{html.escape(run_id)}</a></td><td>{started:%Y-%m-%d %H:%M:%S} UTC</td></tr>"
-        )
-    body = "\n".join(rows) or '<tr><td colspan="2">No gate run has written Data Docs yet.</td></tr>'
-    page = (
-        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Mediamon Data Docs</title>\n'
-        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em 1em;text-align:left}"
-        "</style></head><body>\n<h1>Data Docs of the quality gate</h1>\n"
-        "<p>One site per gate run, newest first.</p>\n"
-        f"<table><tr><th>Run</th><th>Gate started</th></tr>\n{body}\n</table>\n</body></html>\n"
-    )
+        sites.append((site.name, run_id, started))
+    page = _index_page(sites)
     index = root / "index.html"
     root.mkdir(parents=True, exist_ok=True)
     tmp = index.with_name(f".index.{os.getpid()}.tmp")
@@ -262,17 +275,161 @@ def write_index(root: Path) -> Path:
     return index
 
 
-def publish_site(site: Path, root: Path, run_id: str, *, retention_days: float) -> Path:
+class DocsStore:
+    """The Data Docs sites in a shared fsspec store (``dq_docs_url``), laid out as under
+    ``home/dq_docs``: ``index.html``, ``static/`` and ``runs/<time>_<run>/``.
+
+    Object stores make an object visible only once it is whole, so a reader never sees half a
+    page; a site's pages are uploaded before the index names the site.
+    """
+
+    def __init__(self, url: str, options: Mapping[str, Any] | None = None) -> None:
+        import fsspec  # only deployments with a store pay the import
+
+        self.url = url.rstrip("/")
+        self.display = mask_url(self.url)
+        from fsspec.implementations.local import LocalFileSystem
+
+        self.fs, self.base = fsspec.core.url_to_fs(self.url, **dict(options or {}))
+        self.base = self.base.rstrip("/")
+        self._local = isinstance(self.fs, LocalFileSystem)
+
+    def _path(self, relative: str) -> str:
+        return f"{self.base}/{relative}" if relative else self.base
+
+    def _write(self, relative: str, data: bytes) -> None:
+        path = self._path(relative)
+        if not self._local:
+            self.fs.pipe_file(path, data)  # one PUT: whole or not at all
+            return
+        # A directory store (a shared mount): write aside and rename, as the local site does.
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        self.fs.pipe_file(tmp, data)
+        self.fs.mv(tmp, path)
+
+    def upload_site(self, site: Path, local_root: Path) -> int:
+        """Copy ``site`` (a localized run site) to ``runs/<name>/`` and every shared asset the
+        store lacks (or holds at another size) to ``static/``; return how many files went up."""
+        sent = 0
+        static = local_root / STATIC_DIR
+        existing = self._sizes(STATIC_DIR)
+        for src in sorted(static.rglob("*")) if static.is_dir() else []:
+            rel = src.relative_to(local_root).as_posix()
+            if src.is_file() and existing.get(rel) != src.stat().st_size:
+                self._write(rel, src.read_bytes())
+                sent += 1
+        # The run id marker goes last: an index written meanwhile by another gate run lists only
+        # sites whose marker is there, so it never links a half-uploaded site.
+        for src in sorted(site.rglob("*"), key=lambda p: (p.name == RUN_ID_FILE, p)):
+            if src.is_file():
+                rel = f"{RUNS_DIR}/{site.name}/{src.relative_to(site).as_posix()}"
+                self._write(rel, src.read_bytes())
+                sent += 1
+        return sent
+
+    def _sizes(self, relative: str) -> dict[str, int]:
+        """Files under ``relative`` in the store (paths relative to the store) and their sizes."""
+        try:
+            found = self.fs.find(self._path(relative), detail=True)
+        except FileNotFoundError:
+            return {}
+        prefix = f"{self.base}/"
+        return {
+            path.removeprefix(prefix): int(info.get("size") or 0) for path, info in found.items()
+        }
+
+    def sites(self) -> list[str]:
+        """The names of the run sites in the store, newest first."""
+        try:
+            entries = self.fs.ls(self._path(RUNS_DIR), detail=False)
+        except FileNotFoundError:
+            return []
+        names = {str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries}
+        return sorted((n for n in names if site_started(Path(n)) is not None), reverse=True)
+
+    def prune(self, retention_days: float, now: datetime) -> list[str]:
+        """Delete the run sites that started more than ``retention_days`` before ``now``."""
+        cutoff = now - timedelta(days=retention_days)
+        removed = []
+        for name in self.sites():
+            started = site_started(Path(name))
+            if started is not None and started < cutoff:
+                self.fs.rm(self._path(f"{RUNS_DIR}/{name}"), recursive=True)
+                removed.append(name)
+        if removed:
+            log.info(
+                "Data Docs at %s: removed %d site(s) older than %g days",
+                self.display, len(removed), retention_days,
+            )
+        return removed
+
+    def write_index(self) -> None:
+        """Rewrite the store's ``index.html`` from the sites it holds."""
+        sites = []
+        for name in self.sites():
+            started = site_started(Path(name))
+            if started is None:
+                continue
+            try:
+                run_id = self.fs.cat_file(self._path(f"{RUNS_DIR}/{name}/{RUN_ID_FILE}"))
+            except FileNotFoundError:
+                continue  # a site whose upload has not finished (or failed) is not listed
+            sites.append((name, run_id.decode("utf-8", "replace").strip(), started))
+        self._write("index.html", _index_page(sites).encode("utf-8"))
+
+    def read(self, relative_path: str) -> bytes | None:
+        """The file at ``relative_path`` (a directory means its ``index.html``), or None."""
+        parts = _safe_parts(relative_path)
+        if parts is None:
+            return None
+        path = self._path("/".join(parts))
+        try:
+            if not parts or self.fs.isdir(path):
+                path = f"{path}/index.html"
+            data: bytes = self.fs.cat_file(path)
+        except (FileNotFoundError, IsADirectoryError):
+            return None
+        return data
+
+
+def docs_store(settings: Settings) -> DocsStore | None:
+    """The shared Data Docs store the settings name, or None (sites stay under home)."""
+    if not settings.dq_docs_url:
+        return None
+    return DocsStore(settings.dq_docs_url, settings.dq_docs_options)
+
+
+def publish_site(
+    site: Path, root: Path, run_id: str, *, retention_days: float, store: DocsStore | None = None
+) -> str:
     """After GX wrote ``site``: make it offline-readable, apply retention, list it in the
-    index. Returns the site's index page."""
+    index; with a ``store``, upload it there and drop the local copy. Returns where the site's
+    index page is (a local path, or the store's URL)."""
     (site / RUN_ID_FILE).write_text(run_id, encoding="utf-8")
     localize_site(site, root)
-    prune(root, retention_days, datetime.now(UTC))
-    write_index(root)
-    return site / "index.html"
+    if store is None:
+        prune(root, retention_days, datetime.now(UTC))
+        write_index(root)
+        return str(site / "index.html")
+    store.upload_site(site, root)
+    # The worker keeps nothing another machine would need; the shared assets stay as a cache.
+    shutil.rmtree(site, ignore_errors=True)
+    store.prune(retention_days, datetime.now(UTC))
+    store.write_index()
+    return f"{store.display}/{RUNS_DIR}/{site.name}/index.html"
 
 
 # --- serving -----------------------------------------------------------------------------------
+
+
+def _safe_parts(relative_path: str) -> tuple[str, ...] | None:
+    """The parts of a requested path, or None when it would leave the docs directory."""
+    path = relative_path.replace("\\", "/")
+    parts = PurePosixPath(path).parts
+    if "\x00" in path or path.startswith("/") or ".." in parts:
+        return None
+    return tuple(parts)
 
 
 def docs_file(relative_path: str, settings: Settings | None = None) -> Path | None:
@@ -280,9 +437,8 @@ def docs_file(relative_path: str, settings: Settings | None = None) -> Path | No
     ``index.html``), or None when there is no such file or the path would leave the docs
     directory (``..``, an absolute path, a symbolic link pointing out)."""
     root = docs_root(settings or get_settings())
-    path = relative_path.replace("\\", "/")
-    parts = PurePosixPath(path).parts
-    if "\x00" in path or path.startswith("/") or ".." in parts:
+    parts = _safe_parts(relative_path)
+    if parts is None:
         return None
     candidate = root.joinpath(*parts)
     if candidate.is_dir():
@@ -293,12 +449,33 @@ def docs_file(relative_path: str, settings: Settings | None = None) -> Path | No
     return resolved
 
 
+def read_docs_file(
+    relative_path: str, settings: Settings | None = None
+) -> tuple[str, bytes] | None:
+    """(file name, bytes) of the Data Docs file at ``relative_path``: from the shared store when
+    ``dq_docs_url`` is set, else from ``home/dq_docs`` (:func:`docs_file`); None when absent or
+    outside the docs."""
+    settings = settings or get_settings()
+    store = docs_store(settings)
+    if store is None:
+        found = docs_file(relative_path, settings)
+        return (found.name, found.read_bytes()) if found is not None else None
+    data = store.read(relative_path)
+    if data is None:
+        return None
+    name = PurePosixPath(relative_path.replace("\\", "/")).name
+    return (name if "." in name else "index.html", data)
+
+
 __all__ = [
+    "DocsStore",
     "docs_file",
     "docs_root",
+    "docs_store",
     "localize_site",
     "prune",
     "publish_site",
+    "read_docs_file",
     "run_site_dir",
     "write_index",
 ]

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 
 from pipeline.config import Settings
 from pipeline.logs import quiet_library_loggers
-from pipeline.quality.docs import docs_root, publish_site, run_site_dir
+from pipeline.quality.docs import docs_root, docs_store, publish_site, run_site_dir
 from pipeline.quality.docs_views import site_views
 from pipeline.quality.suites import ARTICLE, ARTICLE_SOURCE, CLAIM, FEED_POLL, build_suites
 from pipeline.warehouse.schema_quality import dq_result, dq_run, quarantine
@@ -135,6 +135,7 @@ class Validator:
         # every result its store does not hold, so a shared site lost each earlier run's pages.
         self.docs_dir = run_site_dir(self.docs_root, run_id, started or datetime.now(UTC))
         self.retention_days = settings.dq_docs_retention_days
+        self.docs_store = docs_store(settings)
         self.context = self._context(self.docs_dir, self.docs_root.parent / "cache" / "jinja")
         self.suites = {
             name: self.context.suites.add_or_update(suite)
@@ -252,10 +253,10 @@ class Validator:
             observed_value=_observed(entry, index_cols),
         )
 
-    def build_docs(self, run_id: str) -> Path:
+    def build_docs(self, run_id: str) -> str:
         """Render this gate run's Data Docs site (its validations, the suites, its index), make
-        it readable offline and apply retention (:mod:`pipeline.quality.docs`); return the
-        site's index page.
+        it readable offline, apply retention and, with a shared store, upload it there
+        (:mod:`pipeline.quality.docs`); return where the site's index page is.
 
         Only this run's pages (and the suites') are rendered: re-rendering every result the
         process holds made the docs the largest fixed cost of a small gate run.
@@ -268,7 +269,11 @@ class Validator:
         keys += [ExpectationSuiteIdentifier(name=name) for name in self.suites]
         self.context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=keys)
         return publish_site(
-            self.docs_dir, self.docs_root, run_id, retention_days=self.retention_days
+            self.docs_dir,
+            self.docs_root,
+            run_id,
+            retention_days=self.retention_days,
+            store=self.docs_store,
         )
 
 
