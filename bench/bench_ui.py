@@ -225,6 +225,7 @@ def routes(engine: sa.Engine) -> list[tuple[str, str, str, Callable[[sa.Connecti
         ("claims", "claims.html", pages.claims, {}),
         ("claims", "claims.html", pages.claims, {"measure": measure}),
         ("claims", "claims.html", pages.claims, {"speaker": "Speaker 42"}),
+        ("claims", "claims.html", pages.claims, {"measure": measure, "sort": "value_low"}),
         ("claims", "claims.html", pages.claims, {"outlet": "Outlet 99", "hedged": "true"}),
         ("claims", "claims.html", pages.claims, {"since": "2026-11-01", "until": "2026-11-07"}),
         ("claims", "claims.html", pages.claims, {"page": "200"}),

@@ -94,7 +94,7 @@ async def _page(
     request: Request, fn: Callable[..., Any], *args: Any, with_query: bool = True
 ) -> dict[str, Any]:
     from pipeline.monitor.listing import ListingError
-    from pipeline.monitor.pages import NotFoundError
+    from pipeline.monitor.pages import NotFoundError, TooSlowError
 
     query = dict(request.query_params)
     try:
@@ -103,6 +103,8 @@ async def _page(
         raise HTTPException(400, str(exc)) from None
     except NotFoundError as exc:
         raise HTTPException(404, str(exc)) from None
+    except TooSlowError as exc:
+        raise HTTPException(503, str(exc)) from None
     return data
 
 

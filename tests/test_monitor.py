@@ -26,6 +26,7 @@ LEDGER = Listing(
         ),
     ),
     count=False,
+    sort_filters=("measure",),
 )
 
 
@@ -77,6 +78,37 @@ def test_lookup_filter_over_the_cap_uses_the_subquery_with_the_same_rows(
 def test_lookup_filter_keeps_other_parameters_checked(ledger: sa.Engine) -> None:
     with ledger.connect() as conn, pytest.raises(ListingError, match="cannot sort"):
         fetch(conn, LEDGER, {"measure": "event", "sort": "label; drop"})
+
+
+def test_a_huge_table_sorts_by_other_columns_only_when_filtered(ledger: sa.Engine) -> None:
+    with ledger.connect() as conn:
+        with pytest.raises(ListingError, match="needs a measure filter"):
+            fetch(conn, LEDGER, {"sort": "measure_id"})
+        whole = fetch(conn, LEDGER, {}).as_dict()
+        one = fetch(conn, LEDGER, {"measure": "event 3", "sort": "measure_id", "order": "asc"})
+    assert {c["key"]: c["sortable"] for c in whole["columns"]} == {
+        "seen": True,
+        "measure_id": False,
+    }
+    assert one.as_dict()["columns"][1]["sortable"]
+    assert [r["measure_id"] for r in one.rows] == sorted(r["measure_id"] for r in one.rows)
+
+
+def test_a_page_past_the_statement_timeout_is_stopped_with_a_message(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = sa.create_engine(pg_url)
+    monkeypatch.setattr(pages, "STATEMENT_TIMEOUT_MS", 200)
+    try:
+        with (
+            pytest.raises(pages.TooSlowError, match="narrow it with a filter"),
+            pages.reading(engine) as conn,
+        ):
+            conn.exec_driver_sql("select pg_sleep(5)")
+        with pages.reading(engine) as conn:  # the pooled connection is usable again
+            assert conn.exec_driver_sql("select 1").scalar() == 1
+    finally:
+        engine.dispose()
 
 
 def test_tiles_count_exactly_on_sqlite(ledger: sa.Engine) -> None:

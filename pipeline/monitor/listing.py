@@ -82,10 +82,23 @@ class Listing:
     # Whether to count the matching rows. Off for tables of millions of rows (the claim ledger):
     # the page then says whether there is a next one instead of how many pages there are.
     count: bool = True
+    # Filters of which one must be applied to sort by any column but the default: a table of
+    # millions of rows (the ledger) can only be sorted whole by an indexed column, while sorting
+    # the claims of one measure or speaker by value is quick and what an analyst means.
+    sort_filters: tuple[str, ...] = ()
 
     def column(self, key: str) -> Column | None:
         """The visible column called ``key``, if any."""
         return next((c for c in self.columns if c.key == key), None)
+
+    def can_sort(self, key: str, applied: Mapping[str, str]) -> bool:
+        """Whether the rows may be sorted by ``key`` with the filters ``applied``."""
+        if key == self.default_sort:
+            return True
+        col = self.column(key)
+        if col is None or not col.sortable:
+            return False
+        return not self.sort_filters or any(applied.get(f) for f in self.sort_filters)
 
 
 @dataclass(frozen=True)
@@ -129,9 +142,15 @@ class Page:
                 for f in self.listing.filters
             ],
             "columns": [
-                {"key": c.key, "label": c.label, "kind": c.kind, "sortable": c.sortable}
+                {
+                    "key": c.key,
+                    "label": c.label,
+                    "kind": c.kind,
+                    "sortable": self.listing.can_sort(c.key, self.filters),
+                }
                 for c in self.listing.columns
             ],
+            "sort_needs": list(self.listing.sort_filters),
         }
 
 
@@ -206,6 +225,12 @@ def fetch(conn: sa.Connection, listing: Listing, query: Mapping[str, str]) -> Pa
     col = listing.column(sort)
     if sort != listing.default_sort and (col is None or not col.sortable):
         raise ListingError(f"cannot sort {listing.name} by {sort!r}")
+    if not listing.can_sort(sort, {k: (query.get(k) or "").strip() for k in listing.sort_filters}):
+        needs = " or ".join(listing.sort_filters)
+        raise ListingError(
+            f"sorting {listing.name} by {sort!r} needs a {needs} filter: the whole table is too"
+            " big to sort by anything but its default order"
+        )
     order = query.get("order") or ("desc" if listing.default_desc else "asc")
     if order not in ("asc", "desc"):
         raise ListingError(f"order must be asc or desc, not {order!r}")

@@ -29,6 +29,8 @@ RECENT_RUNS = 10
 DQ_RATE_WINDOW = 50
 # Characters of article text shown on each side of a claim's evidence on its page.
 CONTEXT_CHARS = 1200
+# A Media Monitor query running longer than this is cancelled by PostgreSQL (see ``reading``).
+STATEMENT_TIMEOUT_MS = 15_000
 # Above this many rows (by the planner's estimate) an overview tile shows PostgreSQL's estimate,
 # marked as approximate: counting 5 million claims exactly costs half a second on every view of
 # the overview, and an operator reading "about 5.0M" loses nothing.
@@ -37,6 +39,10 @@ EXACT_COUNT_LIMIT = 200_000
 
 class NotFoundError(LookupError):
     """The page's subject (a feed, story or claim id) is not in the warehouse."""
+
+
+class TooSlowError(RuntimeError):
+    """A page's query ran past STATEMENT_TIMEOUT_MS and was stopped by the warehouse."""
 
 
 @contextmanager
@@ -51,7 +57,18 @@ def reading(engine: sa.Engine) -> Iterator[sa.Connection]:
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("set local jit = off")
-        yield conn
+            # A page that would take longer is stopped and answered with a message (TooSlowError)
+            # rather than holding an api-server thread and a warehouse backend for minutes.
+            conn.exec_driver_sql(f"set local statement_timeout = {int(STATEMENT_TIMEOUT_MS)}")
+        try:
+            yield conn
+        except sa.exc.OperationalError as exc:
+            if "statement timeout" in str(exc):
+                raise TooSlowError(
+                    f"the warehouse took more than {STATEMENT_TIMEOUT_MS / 1000:g} s for this"
+                    " view: narrow it with a filter (a measure, a speaker, a date range)"
+                ) from None
+            raise
 
 
 # --- list pages -------------------------------------------------------------------------------
@@ -174,6 +191,8 @@ CLAIMS = Listing(
     key="claim_id",
     extra=("measure_id", "article_id"),
     count=False,
+    # Sorting 5 million claims by value took 17 s; the claims of a measure or speaker, a blink.
+    sort_filters=("measure", "speaker"),
 )
 
 # Read from claim_relation, newest conflict first (indexed), joining the two claims of the page's

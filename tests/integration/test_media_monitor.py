@@ -263,18 +263,30 @@ def test_json_twins_page_sort_and_filter_on_the_server(monitor: Monitor) -> None
     assert [bool(r["broken"]) for r in feeds["rows"]][:3] == [True, True, False]  # broken first
     assert all("." not in (r["last_polled_at"] or "") for r in feeds["rows"])  # no microseconds
 
-    claims = httpx.get(
-        f"{base}/claims", params={"per_page": 5, "sort": "value_low", "order": "desc"},
-        headers=headers,
-    ).json()["claims"]
+    # The whole ledger is sorted by time only; by value within a speaker's (or measure's) claims.
+    whole = httpx.get(f"{base}/claims", params={"sort": "value_low"}, headers=headers)
+    assert whole.status_code == 400 and "needs a measure or speaker filter" in whole.text
+    with engine.connect() as conn:
+        speaker, n = conn.execute(
+            sa.text(
+                "select speaker, count(*) from v_claim_ledger where speaker is not null"
+                " group by speaker order by count(*) desc, speaker limit 1"
+            )
+        ).one()
+    assert n >= 3, "the demo needs a speaker with several linked figures"
+    by_value = {"speaker": speaker, "per_page": 2, "sort": "value_low", "order": "desc"}
+    claims = httpx.get(f"{base}/claims", params=by_value, headers=headers).json()["claims"]
     assert claims["total"] is None and claims["has_more"]  # the ledger is paged, not counted
+    assert {c["key"]: c["sortable"] for c in claims["columns"]}["value_low"]
     values = [r["value_low"] for r in claims["rows"]]
-    assert values == sorted(values, reverse=True) and len(values) == 5
+    assert values == sorted(values, reverse=True) and len(values) == 2
     second = httpx.get(
-        f"{base}/claims", params={"per_page": 5, "page": 2, "sort": "value_low", "order": "desc"},
-        headers=headers,
+        f"{base}/claims", params={**by_value, "page": 2}, headers=headers
     ).json()["claims"]
     assert not {r["claim_id"] for r in second["rows"]} & {r["claim_id"] for r in claims["rows"]}
+    assert max(r["value_low"] for r in second["rows"]) <= min(values)
+    unfiltered = httpx.get(f"{base}/claims", headers=headers).json()["claims"]
+    assert not {c["key"]: c["sortable"] for c in unfiltered["columns"]}["value_low"]
     hedged = httpx.get(
         f"{base}/claims",
         params={"hedged": "true", "outlet": "gazette", "per_page": 200},
