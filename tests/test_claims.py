@@ -73,32 +73,33 @@ def test_gold_set_scores(extractor: ClaimExtractor) -> None:
 
 
 def test_held_out_set_scores(extractor: ClaimExtractor) -> None:
-    """The blind set (claims_holdout_3), measured once with the rules of 2026-12-07 and never
-    tuned on. Every issue 6 and issue 16 bar is printed with whether it holds. Asserted: the bars
-    that held at that measurement (quotes and statements), so a regression there fails; the
-    others (numeric recall and precision, strict precision, attributed recall, period and
-    speaker accuracy) were below their bars and are reported in the issue notes, not hidden by
-    an assertion moved to fit them."""
+    """The blind set (claims_holdout_4), measured once with the rules of 2026-12-07 (extractor
+    mm-claims-5) and never tuned on. Every issue 6 and issue 16 bar is printed with whether it
+    holds. Asserted: the bars that held at that measurement (numeric recall 0.961 and precision
+    0.948, attributed recall 0.977, every field's accuracy, quote recall 0.961 and speaker
+    accuracy 0.959, statement recall 0.932), so a regression there fails; strict precision
+    (0.803) was below its bar of 0.85 and is reported in the issue note, not hidden by an
+    assertion moved to fit it."""
 
     def run(items: list[tuple[str, date | None]]) -> list[list[dict[str, Any]]]:
         return [[c.to_json() for c in a.claims] for a in extractor.analyse_many(items)]
 
     score = claims_scoring.score(run, HOLDOUT)
     print(f"\n{HOLDOUT.name} (held out): " + score.report())
-    bars = {
+    fields = {f"{f} accuracy >= 0.85": score.accuracy(f) >= 0.85 for f in claims_scoring.FIELDS}
+    held = {
         "numeric recall >= 0.9": score.recall >= 0.9,
         "numeric precision >= 0.85": score.precision >= 0.85,
-        "strict precision >= 0.85": score.strict_precision >= 0.85,
         "attributed recall >= 0.95": score.attributed_recall >= 0.95,
-        **{f"{f} accuracy >= 0.85": score.accuracy(f) >= 0.85 for f in claims_scoring.FIELDS},
+        **fields,
         "quote recall >= 0.9": score.quote_recall >= 0.9,
         "quote speaker accuracy >= 0.88": score.quote_speaker_accuracy >= 0.88,
         "statement recall >= 0.8": score.statement_recall >= 0.8,
     }
-    for bar, holds in bars.items():
+    below = {"strict precision >= 0.85": score.strict_precision >= 0.85}
+    for bar, holds in {**held, **below}.items():
         print(f"{HOLDOUT.name}: {bar}: {'holds' if holds else 'BELOW THE BAR'}")
-    assert score.quote_recall >= 0.9 and score.quote_speaker_accuracy >= 0.88, score.errors
-    assert score.statement_recall >= 0.8, score.errors
+    assert all(held.values()), ([b for b, ok in held.items() if not ok], score.errors)
 
 
 # --- the CLI contract -----------------------------------------------------------------------
@@ -948,3 +949,333 @@ def test_reported_speech_inside_reported_speech(extractor: ClaimExtractor) -> No
     claims = _numeric(extractor, text)
     assert claims[95.0].attribution.speaker == "The dockers' union"
     assert claims[4000.0].attribution.speaker == "police"
+
+
+# --- issue 16, after the third blind set ----------------------------------------------------
+
+
+def test_european_article_reads_decimal_commas(extractor: ClaimExtractor) -> None:
+    text = (
+        "The regional council approved a budget of €2.187,4 million on Thursday. "
+        "Spending will rise 3,8% and the port handled 1.412 ships, the council said."
+    )
+    claims = _numeric(extractor, text)
+    assert set(claims) == {2187.4e6, 3.8, 1412.0}
+    assert claims[3.8].unit == "%"
+
+
+def test_figures_in_a_statement_introduced_before_the_quoted_paragraphs(
+    extractor: ClaimExtractor,
+) -> None:
+    """A quotation that opens right after "X said:" or "In a statement, X set out ..." has X as
+    speaker, and so do the figures inside it and the paragraphs that continue it."""
+    text = (
+        "In a long statement read outside the depot, the union's general secretary, Marta "
+        "Kovac, set out the drivers' case.\n\n"
+        "“Our members have not had a pay rise since 2021. Rents have gone up by 31 per cent.\n\n"
+        "“The company paid bonuses worth 380,000 euros last year.”\n\n"
+        "The company said it could not afford more."
+    )
+    claims = _claims(extractor, text)
+    quotes = [c for c in claims if c.kind == "quote"]
+    assert len(quotes) == 2
+    assert {c.attribution.speaker for c in quotes} == {"Marta Kovac"}
+    numeric = {c.value_low: c for c in claims if c.kind == "numeric"}
+    assert numeric[31.0].attribution.speaker == "Marta Kovac"
+    assert numeric[380000.0].attribution.speaker == "Marta Kovac"
+
+
+def test_words_in_quotation_marks_are_never_the_speaker(extractor: ClaimExtractor) -> None:
+    """The demo's 'speaker "more than 280,000 citizens"': a counted phrase in quotation marks is
+    what is said; the partial quote later in the sentence keeps the real speaker."""
+    text = (
+        'Its spokesperson, Maj. Gen. Stanimir Budek, said in a briefing that "more than '
+        '280,000 citizens" had signed contracts since January and accused the rival service '
+        'of spreading "fairy tales about forced conscription."'
+    )
+    claims = _claims(extractor, text)
+    speakers = {c.attribution.speaker for c in claims}
+    assert "more than 280,000 citizens" not in speakers
+    assert speakers <= {"Stanimir Budek"}
+
+
+def test_counted_groups_and_quoted_clauses_are_not_speakers(extractor: ClaimExtractor) -> None:
+    text = (
+        "The number who said they had been paid was closer to 5%, the survey found. "
+        "“A deal that only restores the old tariffs is not a victory,” said Ron Kessler, "
+        "president of the growers' association."
+    )
+    claims = _claims(extractor, text)
+    assert _numeric(extractor, text)[5.0].attribution.speaker == "the survey"
+    (quote,) = [c for c in claims if c.kind == "quote"]
+    assert quote.attribution.speaker == "Ron Kessler"
+
+
+def test_long_organisation_names_and_titles_before_names(extractor: ClaimExtractor) -> None:
+    text = (
+        "The city receives 1,450 million litres a day, the Bangalore Water Supply and Sewerage "
+        "Board said. Small firms shed 48,000 jobs, the Ministry of SMEs and Startups said. "
+        "The city spent 200 million dollars, Treasurer Kyle Ambrose said. "
+        "Seoul Metro said ridership had recovered to 6.9 million passengers a day."
+    )
+    claims = _numeric(extractor, text)
+    speaker = {v: (c.attribution.speaker or "").removeprefix("the ") for v, c in claims.items()}
+    assert speaker[1450e6] == "Bangalore Water Supply and Sewerage Board"
+    assert speaker[48000.0] == "Ministry of SMEs and Startups"
+    assert claims[200e6].attribution.speaker == "Kyle Ambrose"
+    assert claims[6.9e6].attribution.speaker == "Seoul Metro"
+
+
+def test_owned_documents_speak_under_their_own_name(extractor: ClaimExtractor) -> None:
+    """An owner is not an author: "the ministry's own figures" and "China's customs data" are
+    the speakers, with nothing cited; "Federal Election Commission records show" likewise."""
+    text = (
+        "Prisons hold 14,600 inmates, according to the justice ministry's own figures. "
+        "Outside groups have spent more than $48 million, Federal Election Commission "
+        "records show. The club lost 38 million pounds, the club's accounts show."
+    )
+    claims = _numeric(extractor, text)
+    assert claims[14600.0].attribution.speaker == "the justice ministry's own figures"
+    assert claims[14600.0].attribution.cites == []
+    assert claims[48e6].attribution.speaker == "Federal Election Commission records"
+    assert claims[38e6].attribution.speaker == "the club's accounts"
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "unit"),
+    [
+        ("Drivers will walk out for 48 hours from Monday, the union said.", 48.0, "hours"),
+        ("The talks ended five-and-a-half years of stalled negotiations.", 5.5, "years"),
+        ("The attack went undetected for 11 weeks, the company said.", 11.0, "weeks"),
+    ],
+)
+def test_durations_that_are_the_fact(
+    extractor: ClaimExtractor, text: str, value: float, unit: str
+) -> None:
+    claims = _numeric(extractor, text)
+    assert claims[value].unit == unit
+
+
+def test_a_length_after_a_rate_is_its_period(extractor: ClaimExtractor) -> None:
+    claims = _numeric(extractor, "Some donors gave 20 dollars a month for ten years.")
+    assert set(claims) == {20.0}
+    assert claims[20.0].rate_per == "month"
+
+
+def test_unit_symbols_and_rates_before_tax(extractor: ClaimExtractor) -> None:
+    text = (
+        "Breakdowns took 17 400 MW of capacity offline. Controllers earn an average of "
+        "2 740 euros a month before tax. Firms spend up to R9 000 a month on diesel."
+    )
+    claims = _numeric(extractor, text)
+    assert claims[17400.0].unit == "MW"
+    assert claims[2740.0].rate_per == "month"
+    assert claims[9000.0].rate_per == "month"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Dispatchers received three 911 calls before the fire spread.",
+        "The 112 emergency line was down for an hour, the operator said.",
+        "The S&P 500 closed at a record on Friday.",
+        "The Velmar Index 500 fell 1.6 percent after the announcement.",
+    ],
+)
+def test_emergency_numbers_and_index_names_are_not_figures(
+    extractor: ClaimExtractor, text: str
+) -> None:
+    values = set(_numeric(extractor, text))
+    assert not values & {911.0, 112.0, 500.0}
+
+
+def test_multiples_keep_their_qualifier(extractor: ClaimExtractor) -> None:
+    text = (
+        "The credit will cost $312 million, more than twice the $150 million in the law. "
+        "Outside groups spent $48 million, nearly twice as much as in the last contest."
+    )
+    claims = [c for c in _claims(extractor, text) if c.kind == "numeric" and c.value_low == 2.0]
+    assert [c.qualifier for c in claims] == ["more_than", "approximately"]
+    assert all(c.unit is None for c in claims)
+
+
+def test_datelines_and_times_are_not_part_of_the_speaker(extractor: ClaimExtractor) -> None:
+    """A dateline joined to the subject and "on Wednesday" after it are not the speaker; a cue
+    the parser hung on the noun ("groups estimated ... that") still names it."""
+    text = (
+        "OKLAHOMA CITY — Education advocacy groups estimated on Wednesday that the credit "
+        "will cost $312 million in its first year.\n\n"
+        "A federal judge in Tulsa on Wednesday ordered the county to hire 85 officers."
+    )
+    claims = _numeric(extractor, text)
+    assert claims[312e6].attribution.speaker == "Education advocacy groups"
+    assert claims[85.0].attribution.speaker == "A federal judge in Tulsa"
+
+
+def test_hyphenated_names_stay_whole(extractor: ClaimExtractor) -> None:
+    text = (
+        "“The bank will have to go once more, to 4 percent,” said Park Min-ji, chief economist "
+        "at Hanil Investment."
+    )
+    claims = _claims(extractor, text)
+    assert {c.attribution.speaker for c in claims} == {"Park Min-ji"}
+
+
+def test_price_of_a_currency_counts_that_currency(extractor: ClaimExtractor) -> None:
+    claims = _numeric(extractor, "The yen strengthened to 146.20 per dollar in late trade.")
+    assert claims[146.2].unit == "yen"
+
+
+def test_background_on_the_speaker_is_not_what_the_speaker_said(
+    extractor: ClaimExtractor,
+) -> None:
+    text = (
+        "The guards' union, which represents 3,900 staff, said the prisons were unsafe and "
+        "that 212 officers had been assaulted."
+    )
+    claims = _numeric(extractor, text)
+    assert claims[3900.0].attribution.speaker is None
+    assert claims[212.0].attribution.speaker == "The guards' union"
+
+
+def test_partial_quotes_are_statements_not_quote_records(extractor: ClaimExtractor) -> None:
+    text = (
+        'Deputy Mayor Hugo Ferrand said the city "cannot print money" and accused the union '
+        "of taking passengers hostage."
+    )
+    claims = _claims(extractor, text)
+    assert [c.kind for c in claims] == ["statement"]
+    assert claims[0].attribution.speaker == "Hugo Ferrand"
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "unit"),
+    [
+        ("Nurses are working 16-hour shifts, the union said.", 16.0, "hour"),
+        ("Only 140 officers have had the full 40-hour course.", 40.0, "hour"),
+        ("The union called a 72-hour strike on Monday.", 72.0, "hour"),
+    ],
+)
+def test_compound_durations_that_state_a_fact(
+    extractor: ClaimExtractor, text: str, value: float, unit: str
+) -> None:
+    assert _numeric(extractor, text)[value].unit == unit
+
+
+def test_ten_year_bonds_name_a_category(extractor: ClaimExtractor) -> None:
+    assert 10.0 not in _numeric(extractor, "Yields on ten-year government bonds rose to 1.2%.")
+
+
+def test_a_part_of_a_whole_named_first_counts_the_same_thing(extractor: ClaimExtractor) -> None:
+    claims = _numeric(
+        extractor, "Of the 2,140 drivers who cast ballots, 1,870 voted for the walkout."
+    )
+    assert claims[1870.0].unit == "drivers"
+
+
+def test_currency_sign_after_the_figure_and_versioned_names(extractor: ClaimExtractor) -> None:
+    claims = _numeric(extractor, "The city said the fare rose 3,5 % to 14,20 € per trip.")
+    assert claims[14.2].unit == "€"
+    text = "The rest, 1.2 billion rupees, will be paid under the Kisan Raahat 2.0 scheme."
+    assert 2.0 not in _numeric(extractor, text)
+
+
+def test_rates_opening_the_clause_and_durations_that_are_not_rates(
+    extractor: ClaimExtractor,
+) -> None:
+    text = (
+        "Each month the operator loses about 92 billion won on free rides. The council "
+        "estimated that each day of the outage costs about R1.2 billion. About 6,000 homes "
+        "may have to wait a week. About 191,000 patients had been waiting more than a year."
+    )
+    claims = _numeric(extractor, text)
+    assert claims[92e9].rate_per == "month"
+    assert claims[1.2e9].rate_per == "day"
+    assert claims[6000.0].rate_per is None
+    assert claims[191000.0].rate_per is None
+
+
+def test_a_name_after_the_role_and_participle_cues(extractor: ClaimExtractor) -> None:
+    text = (
+        "“Owners don’t last forever,” said the trust’s chair, Dave Pritchard.\n\n"
+        "“This club has been mismanaged,” said Laura Fontán, a lawyer for the union, adding "
+        "that 14 players had filed complaints."
+    )
+    claims = _claims(extractor, text)
+    quotes = [c.attribution.speaker for c in claims if c.kind == "quote"]
+    assert quotes == ["Dave Pritchard", "Laura Fontán"]
+    assert _numeric(extractor, text)[14.0].attribution.speaker == "Laura Fontán"
+
+
+def test_amounts_are_never_speakers_and_organisations_are_it(extractor: ClaimExtractor) -> None:
+    """ "1,100 square kilometres of forest had burned ..., citing satellite images" gives the
+    citing no speaker of its own; the next "It said" is the group, not the amount."""
+    text = (
+        "The environmental group Amazônia Viva said 1,100 square kilometres of forest had "
+        "burned inside protected areas, citing satellite images. It said at least 40% of "
+        "those fires had been set deliberately."
+    )
+    claims = _numeric(extractor, text)
+    assert claims[40.0].attribution.speaker == "Amazônia Viva"
+
+
+def test_two_named_authors_and_titles_of_a_force(extractor: ClaimExtractor) -> None:
+    text = (
+        "The authors, Priya Anand and Tom Hallett, wrote that 7,000 more nurses were needed. "
+        "Superintendent of Police Rakesh Banerji said the gang had taken Rs 24 lakh."
+    )
+    claims = _numeric(extractor, text)
+    assert claims[7000.0].attribution.speaker == "Priya Anand and Tom Hallett"
+    assert claims[2.4e6].attribution.speaker == "Rakesh Banerji"
+
+
+def test_counts_of_events_participles_and_parts_named_after_them(
+    extractor: ClaimExtractor,
+) -> None:
+    text = (
+        "The ground shook three times before dawn, residents said. Doctors said they had "
+        "treated 86 wounded civilians, 23 of them children. The rebels put the army's dead at "
+        "more than 90. Costs rose to nearly three times the original budget."
+    )
+    claims = _numeric(extractor, text)
+    assert claims[86.0].unit == "wounded civilians"
+    assert claims[23.0].unit == "children"
+    assert claims[90.0].unit == "dead"
+    multiple = [c for c in _claims(extractor, text) if c.kind == "numeric" and c.value_low == 3.0]
+    assert [c.unit for c in multiple] == ["times", None]
+
+
+def test_numbered_names_and_mid_sentence_closing_records(extractor: ClaimExtractor) -> None:
+    text = (
+        "Seoul Metro, which runs Lines 1 to 8, said ridership had recovered. Eskom will "
+        "implement Stage 4 load-shedding from Tuesday. Spending reached $14.6 million, FEC "
+        "records show, more than twice as much as the leading candidates spent combined."
+    )
+    claims = _numeric(extractor, text)
+    assert not set(claims) & {1.0, 8.0, 4.0}
+    assert claims[14.6e6].attribution.speaker == "FEC records"
+
+
+def test_possessive_counts_and_statements_beside_background_figures(
+    extractor: ClaimExtractor,
+) -> None:
+    text = (
+        "Hélène Marchal, who had booked seats for herself and her three grandchildren, said "
+        "she would wait until Friday. The company paid its four directors bonuses."
+    )
+    claims = _claims(extractor, text)
+    numeric = {c.value_low: c for c in claims if c.kind == "numeric"}
+    assert numeric[3.0].attribution.speaker is None
+    assert 4.0 in numeric
+    assert [c.attribution.speaker for c in claims if c.kind == "statement"] == ["Hélène Marchal"]
+
+
+def test_a_reply_is_a_cue(extractor: ClaimExtractor) -> None:
+    text = (
+        "Justice Minister Helena Varga defended the plan on Wednesday.\n\n"
+        "‘You are punishing mothers,’ Opposition MP Tomas Reiter told the chamber.\n\n"
+        "‘Nobody will be cut off. We will pay for two visits a month,’ the minister replied."
+    )
+    claims = _claims(extractor, text)
+    quotes = [c.attribution.speaker for c in claims if c.kind == "quote"]
+    assert quotes == ["Tomas Reiter", "Helena Varga"]

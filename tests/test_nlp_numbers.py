@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from pipeline.nlp.numbers import find_quantities, parse_number
+from pipeline.nlp.numbers import find_quantities, number_style, parse_number
 
 
 @pytest.mark.parametrize(
@@ -183,3 +183,93 @@ def test_not_figures(text: str, figure: str) -> None:
 )
 def test_figures_that_look_like_non_figures(text: str, figure: str) -> None:
     assert _why(text, figure) is None
+
+
+# --- number conventions (issue 16: European and Indian formats) --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "style", "values"),
+    [
+        # decimal comma, dot or space groups
+        ("The deficit reached €2.187,4 million, or 3,8 % of output.", "eu", [2187.4e6, 3.8]),
+        ("Traffic rose 7,2%: 1.412 ships and 1 283 400 containers.", "eu", [7.2, 1412, 1283400]),
+        ("Fares rise to €14,20 an hour from €12,75.", "eu", [14.2, 12.75]),
+        # English decimals with space groups
+        ("Breakdowns took 17 400 MW offline; repairs cost R1.2 billion.", "en", [17400, 1.2e9]),
+        # Indian grouping
+        ("Complexes pay as much as ₹1,20,000 a week.", "en", [120000]),
+        ("Canada will pay C$250 million.", "en", [250e6]),
+    ],
+)
+def test_number_conventions(text: str, style: str, values: list[float]) -> None:
+    assert number_style(text) == style
+    found = [q.low for q in find_quantities(text, style)]
+    assert len(found) == len(values)
+    assert all(math.isclose(a, b) for a, b in zip(found, values, strict=True))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Inflation was 1.23 percent, and 1,450 people left.",  # English decimals and groups
+        "Version 2.0 of the plan covers 3,400 homes.",
+        "No number here at all.",
+    ],
+)
+def test_english_articles_keep_english_notation(text: str) -> None:
+    assert number_style(text) == "en"
+
+
+def test_a_day_of_a_date_is_not_grouped_with_the_figure_after_it() -> None:
+    """ "on May 14 200 people": a day and a count, not 14,200."""
+    found = [q.low for q in find_quantities("On May 14 200 people marched.")]
+    assert 14200 not in found and 200 in found
+
+
+def test_eu_parse_number() -> None:
+    assert parse_number("61,8 million", "eu") == pytest.approx(61.8e6)
+    assert parse_number("1.480", "eu") == 1480
+    assert parse_number("1.480") == pytest.approx(1.48)
+
+
+def test_a_change_in_percent_then_a_price_is_not_a_range() -> None:
+    """ "jumped 3.1% to $11.42": the change and the level reached, two figures."""
+    found = find_quantities("Futures jumped 3.1% to $11.42 a bushel; prices rose 20-25%.")
+    assert [(q.low, q.high) for q in found] == [(3.1, 3.1), (11.42, 11.42), (20, 25)]
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("It borrowed EUR 2.1 billion and INR 500 crore.", [2.1e9, 5e9]),
+        ("He owes one lakh; the waiver covers only two lakh.", [1e5, 2e5]),
+    ],
+)
+def test_iso_currency_codes_and_lakh_words(text: str, values: list[float]) -> None:
+    found = [q.low for q in find_quantities(text)]
+    assert all(math.isclose(a, b) for a, b in zip(found, values, strict=True))
+
+
+def test_iso_codes_are_upper_case_only() -> None:
+    assert [q.currency for q in find_quantities("I will try 5 times.")] == [None]
+
+
+def test_dot_groups_without_decimals_mark_a_continental_article() -> None:
+    assert number_style("The port handled 1.412 ships and 312.940 vehicles.") == "eu"
+    assert number_style("It cost 1,450 euros and 1.412 more.") == "en"
+
+
+@pytest.mark.parametrize(
+    ("text", "figure"),
+    [
+        ("The victims were Doreen Hollis, 64, and their tenant, Marcus Feld, 31.", "31"),
+        ("“At 71, I still clean offices three mornings a week,” she said.", "71"),
+        ("Deforestation fell 18% in the 12 months to July.", "12"),
+    ],
+)
+def test_ages_at_the_end_and_windows_with_the(text: str, figure: str) -> None:
+    from pipeline.nlp.figures import not_a_figure
+
+    (q,) = [q for q in find_quantities(text) if q.text == figure]
+    assert not_a_figure(text, q, []) is not None

@@ -4,6 +4,7 @@ in :mod:`pipeline.nlp.speakers`."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from spacy.tokens import Span, Token
@@ -16,6 +17,7 @@ from pipeline.nlp.speakers import (
 )
 from pipeline.nlp.tokens import (
     clean,
+    doc_ents,
     doc_text,
     np_tokens,
     pobj,
@@ -27,7 +29,7 @@ from pipeline.nlp.tokens import (
 NEUTRAL, DISTANCING, EMPHATIC, DENIAL = "neutral", "distancing", "emphatic", "denial"
 _CUE_LEMMAS = {
     NEUTRAL: "say state report note tell add announce confirm estimate write remark explain "
-    "describe accuse acknowledge admit tweet post disclose counter",
+    "describe accuse acknowledge admit tweet post disclose counter reply retort",
     DISTANCING: "claim allege insist maintain assert contend",
     EMPHATIC: "argue emphasize emphasise stress warn",
     DENIAL: "deny",
@@ -94,6 +96,9 @@ DATA_WORDS = {
     "forecast",
     "research",
     "audit",
+    "accounts",
+    "filings",
+    "filing",
 }
 # Of those, the ones that speak for themselves when nobody is named as their author:
 # "according to a parliamentary report" -> speaker "a parliamentary report", nothing cited.
@@ -153,6 +158,8 @@ def _is_cue(tok: Token) -> bool:
         # "would add 300 roubles", "posted a video", "may claim up to 3,000 euros": doing,
         # not speaking
         return False
+    if tok.dep_ == "acl" and any(c.dep_ == "ccomp" for c in tok.children):
+        return True  # "Education advocacy groups estimated on Monday that ...", misparsed
     return tok.dep_ not in ("amod", "acl") or tok.lower_ in ("said", "told")
 
 
@@ -298,10 +305,12 @@ def _trailing_data_verb(tok: Token, sent: Span) -> list[Token]:
     doc = sent.doc
     if tok.i + 1 >= sent.end or not doc[tok.i + 1].is_punct:
         return []
-    if tok.pos_ == "VERB" and subject(tok) is not None:
-        return []
-    if doc[tok.i + 1].text not in (".", "!", "?") or tok.i - 1 < sent.start:
-        return []
+    subj = subject(tok) if tok.pos_ == "VERB" else None
+    if subj is not None and subj.i != tok.i - 1 and doc[tok.i - 1].dep_ != "compound":
+        return []  # a subject of its own; "Defense Department records show" (records a
+        # compound, the department the subject) is still the records speaking
+    if doc[tok.i + 1].text not in (".", "!", "?", ",", ";") or tok.i - 1 < sent.start:
+        return []  # "..., customs data show." / "..., FEC records show, more than twice ..."
     if doc[tok.i - 1].lower_ not in DATA_WORDS | DOCUMENT_WORDS:
         return []
     k = tok.i - 1
@@ -344,13 +353,9 @@ def _data_author(data: Token) -> list[Token]:
             inner = pobj(agent) if agent is not None else None
             if inner is not None:
                 return np_tokens(inner)
-    for c in data.children:
-        if c.i > data.i:
-            continue
-        if c.dep_ == "poss" and c.pos_ in ("NOUN", "PROPN"):
-            return [t for t in np_tokens(c) if t.tag_ != "POS"]
-    # A modifier is not an author ("Court records", "customs data", "internal army
-    # documents"): the records speak for themselves, under their own name.
+    # A modifier or an owner is not an author ("Court records", "customs data", "the justice
+    # ministry's own figures", "China's customs data"): the records speak for themselves, under
+    # their own name; only "figures from X" and "a report by X" name an author.
     return []
 
 
@@ -478,7 +483,13 @@ def find_cues(
             subj = subject(tok)
             if subj is not None and subj.tag_ in ("WDT", "WP") and tok.dep_ == "relcl":
                 subj = tok.head  # "Varnia, which says ..." -> Varnia
+            if subj is None and tok.dep_ == "acl" and tok.head.pos_ in ("NOUN", "PROPN"):
+                subj = tok.head  # the noun the parser hung the cue on is its speaker
+            if subj is not None and subj.lower_ in _COUNTED_HEADS:
+                continue  # "the number who said they had been paid": counted, not a source
             speaker_toks = np_tokens(subj) if subj is not None else []
+            if subj is not None and subj.i == tok.head.i and tok.dep_ == "acl":
+                speaker_toks = [t for t in speaker_toks if t.i < tok.i]
             if not speaker_toks or (
                 not _before_without_quote(speaker_toks, tok) and (speaker_toks[0].i < tok.i)
             ):
@@ -488,8 +499,10 @@ def find_cues(
                 # 350 engineers ..., chief executive Elin Marsh told the Mercury"): a noun
                 # phrase set off by a comma right before the cue is its own subject.
                 speaker_toks = _inverted_noun_phrase(tok, sent) or speaker_toks
+            speaker_toks = _with_named_appositive(speaker_toks, sent)
             set_speaker(attr, speaker_toks, memory, offset)
             cues.append(Cue(tok, tok.text, attr, frozenset(t.i for t in speaker_toks)))
+    cues = _participles_share_their_head(cues)
     remember_subject(sent, memory, offset)
     court = [c for c in cues if c.token.lower_ in _ORDER_FORMS]
     if court and len(court) < len(cues):
@@ -497,6 +510,53 @@ def find_cues(
         # someone reports the ruling, the figure is theirs.
         return [c for c in cues if c not in court]
     return cues
+
+
+# Nouns that count the people of a clause rather than name a source ("The number who said ...
+# was closer to 5%", "the share who say ...").
+_COUNTED_HEADS = {"number", "numbers", "share", "proportion", "percentage", "fraction", "majority"}
+
+
+def _with_named_appositive(toks: list[Token], sent: Span) -> list[Token]:
+    """ "said the trust's chair, Dave Pritchard.": the name set off after a role is part of the
+    speaker phrase (the parser may hang it elsewhere)."""
+    if not toks:
+        return toks
+    doc = sent.doc
+    k = toks[-1].i + 1
+    if k + 1 >= sent.end or doc[k].text != ",":
+        return toks
+    name = next((e for e in doc_ents(doc) if e.label_ == "PERSON" and e.start == k + 1), None)
+    if name is None or any(t.i >= k for t in toks):
+        return toks
+    if name.end < sent.end and not doc[name.end].is_punct:
+        return toks
+    return [*toks, *doc[k : name.end]]
+
+
+def _participles_share_their_head(cues: list[Cue]) -> list[Cue]:
+    """ "said Laura Fontán, a lawyer for the union, adding that 14 players ...": a participle
+    cue hung on another cue ("adding", "saying") speaks for that cue's speaker."""
+    by_token = {c.token.i: c for c in cues}
+    out: list[Cue] = []
+    for c in cues:
+        head = by_token.get(c.token.head.i)
+        if (
+            head is not None
+            and head is not c
+            and c.token.tag_ == "VBG"
+            and c.token.dep_ in ("advcl", "xcomp", "conj")
+            and head.attribution.speaker is not None
+        ):
+            attr = dataclasses.replace(
+                head.attribution,
+                cue=c.text,
+                via=list(c.attribution.via),
+                cites=list(c.attribution.cites),
+            )
+            c = Cue(c.token, c.text, attr, head.speaker_tokens)
+        out.append(c)
+    return out
 
 
 _SEPARATORS = {",", "”", '"', "’", "'", ";", ":", "“", "‘", "—", "(", ")"}

@@ -19,6 +19,7 @@ from spacy.tokens import Doc, Span, Token
 
 from pipeline.nlp.attribution import (
     CUE_FORMS,
+    NEUTRAL,
     SHOW_FORMS,
     Cue,
     channels,
@@ -43,12 +44,18 @@ from pipeline.nlp.figures import (
 )
 from pipeline.nlp.hedges import find_hedges, hedges_of_figure
 from pipeline.nlp.loading import pipe_chunks
-from pipeline.nlp.numbers import Quantity, find_quantities
+from pipeline.nlp.numbers import Quantity, find_quantities, number_style, qualifier_before
 from pipeline.nlp.periods import Period, find_periods
 from pipeline.nlp.quotes import QuoteSpan, find_quotes, inside
 from pipeline.nlp.records import Analysis, Attribution, Claim, EntityCount
-from pipeline.nlp.speakers import SpeakerMemory, remember_people
-from pipeline.nlp.tokens import doc_ents, span_ents
+from pipeline.nlp.speakers import (
+    PRONOUNS,
+    SpeakerMemory,
+    describe,
+    looks_like_person,
+    remember_people,
+)
+from pipeline.nlp.tokens import doc_ents, np_tokens, span_ents, subject
 
 ENTITY_LABELS = ("PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT")
 DEFAULT_MAX_CHARS = 20_000
@@ -82,7 +89,11 @@ def _pick_cue(q: Quantity, sent: _Sentence) -> Cue | None:
     rel_start, rel_end = q.start - sent.offset, q.end - sent.offset
     fig = sent.span.doc.char_span(rel_start, rel_end, alignment_mode="expand")
     toks = list(fig) if fig is not None else []
-    eligible = [c for c in sent.cues if not any(t.i in c.speaker_tokens for t in toks)]
+    eligible = [
+        c
+        for c in sent.cues
+        if not any(t.i in c.speaker_tokens for t in toks) and not _describes_speaker(toks, c)
+    ]
     if not eligible:
         return None
     according = [c for c in eligible if c.text == "according to"]
@@ -111,6 +122,20 @@ def _pick_cue(q: Quantity, sent: _Sentence) -> Cue | None:
     if not eligible:
         return None
     return min(eligible, key=lambda c: abs(c.token.idx - rel_start))
+
+
+def _describes_speaker(toks: list[Token], cue: Cue) -> bool:
+    """Whether the figure sits in a relative clause on the speaker's own noun phrase ("The
+    guards' union, which represents 3,900 staff, said ...", "said Ellen Cowley, who moved 60
+    head of cattle"): the writer's background on the speaker, not what the speaker said."""
+    if not toks or not cue.speaker_tokens:
+        return False
+    for anc in toks[-1].ancestors:
+        if anc.i == cue.token.i:
+            return False
+        if anc.dep_ in ("relcl", "acl") and anc.head.i in cue.speaker_tokens:
+            return True
+    return False
 
 
 def _reporter(inner: Token, by_token: dict[int, Cue]) -> Cue | None:
@@ -204,6 +229,7 @@ def analyse_docs(
                 c
                 for c in find_cues(span, memory, offset, via, cites)
                 if inside(quotes, offset + c.token.idx) is None
+                and not _speaker_quoted(c, doc, offset, quotes)
             ]
             sentences.append(_Sentence(span, offset, cues, via, cites))
 
@@ -213,19 +239,31 @@ def analyse_docs(
     known = article_places([e for _, d in docs for e in doc_ents(d)])
     context = _Context(rules, known)
     headline = _headline_end(text)
+    style = number_style(text)
     for sent in sentences:
         if sent.start < headline:
             continue  # the headline restates a figure of the body, where it is attributed
-        numeric = _numeric_claims(text, sent, quotes, quote_attr, published)
+        numeric = _numeric_claims(text, sent, quotes, quote_attr, published, style)
         numeric += _ordinal_claims(text, sent, quotes, quote_attr, rules)
         numeric.sort(key=lambda c: c.value_start or 0)
         context.annotate(sent, numeric)
         claims += numeric
-        if not numeric:
+        if all(c.attribution.speaker is None for c in numeric):
+            # a figure nobody in the sentence gives (background on the speaker: "Hélène
+            # Marchal, who had booked seats for her three grandchildren, said she would wait")
+            # leaves the cue's own statement
             claims += _statement_claims(text, sent, quotes)
     claims.sort(key=lambda c: (c.start, c.value_start or 0))
     ents = [EntityCount(first_text[k], k[0], k[1], n) for k, n in sorted(entities.items()) if k[0]]
     return Analysis(claims=claims, entities=ents, words=len(text.split()))
+
+
+def _speaker_quoted(cue: Cue, doc: Doc, offset: int, quotes: list[QuoteSpan]) -> bool:
+    """Whether the cue's speaker is words inside quotation marks ('said that "more than 280,000
+    citizens" had signed ... and accused ...'): quoted words are what is said, never who says
+    it."""
+    ids = cue.speaker_tokens
+    return bool(ids) and all(inside(quotes, offset + doc[i].idx) is not None for i in ids)
 
 
 _HEADLINE = re.compile(r"[^\n]{1,200}?(?<![.!?\"”’:;])[ \t]*\n[ \t]*\n")
@@ -246,6 +284,7 @@ def _numeric_claims(
     quotes: list[QuoteSpan],
     quote_attr: dict[int, Attribution],
     published: date | None,
+    style: str = "en",
 ) -> list[Claim]:
     stext = text[sent.start : sent.end]
     # Page furniture (datelines, captions, reference lines) has no verb.
@@ -253,7 +292,7 @@ def _numeric_claims(
         return []
     periods = find_periods(stext, published)
     spans = [(p.start, p.end) for p in periods]
-    found = [q for q in find_quantities(stext) if not_a_figure(stext, q, spans) is None]
+    found = [q for q in find_quantities(stext, style) if not_a_figure(stext, q, spans) is None]
     spans = [(q.start + sent.start, q.end + sent.start) for q in found]
     out: list[Claim] = []
     for k, q in enumerate(found):
@@ -339,12 +378,16 @@ def _quote_claims(
             cue_sents = [s for s in around if cue in s.cues]
         elif previous is not None and _gap_sentences(sentences, previous[0].end, q.start) <= 1:
             attr, cue_sents = _copy(previous[1]), []
+        elif (intro := _introduced_by(text, q, sentences)) is not None:
+            attr, cue_sents = intro, []
         else:
             continue
         start = min(s.start for s in around + cue_sents)
         end = max(s.end for s in around + cue_sents)
         quote_attr[q.start] = attr
         previous = (q, attr)
+        if len(around) == 1 and _partial(text, q, around[0]):
+            continue  # a fragment quoted inside reported speech is not a quotation record
         out.append(
             Claim(
                 kind="quote",
@@ -361,6 +404,51 @@ def _quote_claims(
     return out
 
 
+_INTRO_WORDS = re.compile(r"(?i)\b(?:statement|statements|declaration|remarks|speech|letter)\b")
+
+
+def _introduced_by(text: str, q: QuoteSpan, sentences: list[_Sentence]) -> Attribution | None:
+    """The speaker of a quotation that opens right after a sentence introducing it: "In a
+    statement, the general secretary, Moira Keogh, said:" or "In a long statement ..., the
+    union's general secretary, Marguerite Lavaud, set out the drivers' case." (then the quoted
+    paragraphs). Only the sentence directly before the opening mark, and only when it ends with
+    a colon or speaks of a statement, speech or letter."""
+    before = [s for s in sentences if s.end <= q.start]
+    if not before:
+        return None
+    intro = before[-1]
+    if text[intro.end : q.start - 1].strip():
+        return None
+    words = text[intro.start : intro.end].rstrip()
+    colon = words.endswith(":")
+    if not colon and not _INTRO_WORDS.search(words):
+        return None
+    if intro.cues:
+        return _copy(intro.cues[-1].attribution) if colon else None
+    root = intro.span.root
+    subj = subject(root) if root.pos_ in ("VERB", "AUX") else None
+    if subj is None or subj.lower_ in PRONOUNS:
+        return None
+    described = describe(np_tokens(subj))
+    if described is None:
+        return None
+    name, role, start, end = described
+    person = any(
+        e.label_ == "PERSON" and e.start_char <= start < e.end_char for e in doc_ents(root.doc)
+    )
+    if not looks_like_person(name, person):
+        return None
+    return Attribution(
+        cue=root.text,
+        cue_stance=NEUTRAL,
+        speaker=name,
+        speaker_role=role,
+        speaker_start=intro.offset + start,
+        speaker_end=intro.offset + end,
+        speaker_kind="person",
+    )
+
+
 def _distance(cue: Cue, q: QuoteSpan, around: list[_Sentence]) -> int:
     """Characters between a cue and a quotation (0 if adjacent)."""
     pos = next(s.offset for s in around if cue in s.cues) + cue.token.idx
@@ -371,8 +459,19 @@ def _gap_sentences(sentences: list[_Sentence], a: int, b: int) -> int:
     return sum(1 for s in sentences if s.start >= a and s.end <= b)
 
 
+def _partial(text: str, q: QuoteSpan, sent: _Sentence) -> bool:
+    """A quoted fragment inside the sentence's own words: it opens after the sentence has
+    begun, in lower case, and closes before the sentence ends."""
+    opened_inside = q.start - 1 > sent.start and text[sent.start : q.start - 1].strip() != ""
+    return opened_inside and q.text[:1].islower() and q.end < sent.end
+
+
 def _statement_claims(text: str, sent: _Sentence, quotes: list[QuoteSpan]) -> list[Claim]:
-    if any(q.start < sent.end and q.end > sent.start for q in quotes):
+    # A partial quote inside reported speech ('said the city "cannot print money"') leaves the
+    # sentence a statement; a full quotation makes it a quote record instead.
+    if any(
+        q.start < sent.end and q.end > sent.start and not _partial(text, q, sent) for q in quotes
+    ):
         return []
     for cue in sent.cues:
         if cue.attribution.speaker is None:
@@ -524,8 +623,11 @@ def _ordinal_claims(
     out: list[Claim] = []
     for o in find_ordinals(stext):
         start, end = o.start + sent.start, o.end + sent.start
+        # "nearly twice as much", "more than twice the $150 million": the usual words qualify
+        # a multiple; an ordinal is always exact.
+        qualifier = qualifier_before(stext, o.start)[0] if o.kind == "multiple" else "exact"
         q = Quantity(
-            start, end, text[start:end], o.value, o.value, "exact", False, None, False, False
+            start, end, text[start:end], o.value, o.value, qualifier, False, None, False, False
         )
         attr = _attribution_for(q, sent, quotes, quote_attr)
         lemma = rules.lemma if rules is not None else (lambda t: str(t.lower_))
@@ -542,7 +644,7 @@ def _ordinal_claims(
                 hedges=find_hedges(stext),
                 value_low=float(o.value),
                 value_high=float(o.value),
-                qualifier="exact",
+                qualifier=qualifier,
                 unit=o.unit,
                 unit_norm=o.unit,
                 unit_class={"ordinal": "ordinal", "duration": "duration"}.get(o.kind),

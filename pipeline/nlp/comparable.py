@@ -248,12 +248,21 @@ _NOT_NOUNS = {
     "but",
 }
 # "an 18-year insurgency", "a three-month siege": how long a named thing lasted.
+# Also without an article ("16-hour shifts", "the full 40-hour course"). A compound that names
+# a category ("ten-year government bonds", "a two-day meeting") is left out: only nouns whose
+# length is news are listed.
 _N_LONG = re.compile(
-    r"(?i)\ban?\s+(?P<num>\d{1,3}|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
-    r"|fifteen|twenty|thirty)-(?P<unit>year|month|week|day)(?:-long)?\s+(?P<owner>insurgency|war"
-    r"|conflict|siege|occupation|campaign|blockade|strike|standoff|drought|shutdown|rebellion)\b"
+    r"(?i)(?<![\w-])(?P<num>\d{1,3}|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+    r"|fifteen|sixteen|eighteen|twenty|thirty|forty|forty-eight|seventy-two)-(?P<unit>year|month"
+    r"|week|day|hour)(?:-long)?\s+(?P<owner>insurgency|war|conflict|siege|occupation|campaign"
+    r"|blockade|strike|standoff|drought|shutdown|rebellion|walkout|stoppage|ceasefire|truce"
+    r"|curfew|blackout|outage|lockdown|hunger strike|shifts?|course|search|manhunt|vigil"
+    r"|stand-off|closure|suspension)\b"
 )
-_TWICE = re.compile(r"(?i)\btwice\s+as\s+(?:much|many|high|large|long|likely|fast|big)\b")
+_TWICE = re.compile(
+    r"(?i)\btwice\s+(?:as\s+(?:much|many|high|large|long|likely|fast|big)\b"
+    r"|(?:the|what|its|their|his|her|that)\s)"
+)
 
 _PERIOD_PREP = re.compile(
     r"\b(?:since|during|by|from|until|after|before|over|throughout|through|in)\s+$"

@@ -88,6 +88,13 @@ _REF_WORDS = {
     "cell",
     "ward",
     "precinct",
+    "stage",
+    "tier",
+    "grade",
+    "division",
+    "district",
+    "circuit",
+    "local",
 }
 # Written in lower case too ("case no. 412", "#7"): these always introduce a reference.
 _REF_MARKERS = re.compile(r"(?i)(?:\bno\.|\bnos\.|\bnr\.|\bnum\.|#|№)\s*$")
@@ -121,10 +128,18 @@ _ORDINAL_AFTER = re.compile(r"^(?:st|nd|rd|th|s|'s|’s)\b")  # "3rd", "the 1990
 _TIME_UNIT = r"(?:seconds?|minutes?|hours?|days?|nights?|weeks?|months?|years?|decades?)"
 # A length of time that dates an event rather than counting something: "Two days of talks",
 # "for the first time in two weeks", "three weeks later", "within 48 hours".
-_DURATION_OF = re.compile(rf"(?i)^[\s-]+{_TIME_UNIT}\s+(?:of|later|earlier|after|before|on|into)\b")
+_DURATION_OF = re.compile(rf"(?i)^[\s-]+{_TIME_UNIT}\s+(?:later|earlier|after|before|on|into)\b")
+# "N years of X" counts time spent ("five-and-a-half years of stalled talks", "140 hours of
+# recordings"), unless a window word dates it ("within 30 days of", "the first nine months of").
+# "gave 20 dollars a month for ten years": the length is the period of the rate before it.
+# Otherwise "for N hours" is the fact ("will walk out for 48 hours", "went undetected for 11
+# weeks").
+_RATE_FOR = re.compile(r"(?i)\b(?:a|an|per|each|every)\s+(?:day|week|month|year|night)\s+for\s+$")
+_DURATION_OF_WINDOW = re.compile(rf"(?i)^[\s-]+{_TIME_UNIT}\s+of\b")
 _DURATION_UNIT = re.compile(rf"(?i)^[\s-]+{_TIME_UNIT}\b")
 _DURATION_PREP = re.compile(
-    r"(?i)\b(?:in|for|after|within|during|over|the past|the last|the next|the first|the final)\s+$"
+    r"(?i)\b(?:in|in the|after|within|during|over|the past|the last|the next|the first"
+    r"|the final)\s+$"
 )
 _ORDINAL_NOUN = re.compile(
     r"^\s+(?!(?:of|in|on|by|to|from|since|last|this|next|and|or|but|the|a|an|over|for|than|at"
@@ -136,7 +151,7 @@ _MODIFIER_AFTER = re.compile(
     r"|month|year|decade|strong|man|person)\b(?!-old)"
 )
 _SMALL_WORDS = {"two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"}
-_DEFINITE = re.compile(r"(?i)\b(?:the|these|those|both|its|their|our|his|her)\s+$")
+_DEFINITE = re.compile(r"(?i)\b(?:the|these|those|both)\s+$")
 _FIRST_HALF = re.compile(r"(?i)\b(?:first|second|latter|former|other)\s+$")
 _YEARLIKE = re.compile(r"^(?:1[89]|20)\d\d$")
 _PERCENT_WORDS = re.compile(r"(?i)percentage points?")
@@ -186,12 +201,14 @@ _RATE = re.compile(
     r"(?i)^[^.;]{0,40}?\b(?:(?<!\bin )(?<!\bwithin )(?<!\bfor )(?<!\bafter )"
     r"(?:per|each|every) (?P<u1>day|week|month|year|night|second|hour)\b"
     # "a week earlier", "a day on Monday": "a" may date instead of dividing; "per" never does
-    r"|(?<!\bin )(?<!\bwithin )(?<!\bfor )(?<!\bafter )"
+    r"|(?<!\bin )(?<!\bwithin )(?<!\bfor )(?<!\bafter )(?<!\bthan )(?<!\bwait )"
     r"an? (?P<u4>day|week|month|year|night"
-    r"|second|hour)\b(?! (?:earlier|ago|later|before|after|on))"
+    r"|second|hour)\b(?! (?:earlier|ago|later|before(?! tax)|after(?! tax)|on (?:the\b|\d"
+    r"|(?:mon|tues|wednes|thurs|fri|satur|sun)day)))"
     r"|(?:hours|minutes) (?:a|per|each|every) (?P<u3>day|week)\b"
     r"|(?P<u2>daily|weekly|monthly|annually|yearly)\b"
-    r"|(?<!\bin )a year\b(?! (?:earlier|ago|later|before|after))|per annum)"
+    r"|(?<!\bin )(?<!\bfor )(?<!\bthan )(?<!\bwait )a year\b(?! (?:earlier|ago|later|before|after))"
+    r"|per annum)"
 )
 _RATE_WORDS = {
     "daily": "day",
@@ -211,6 +228,30 @@ _SCORE_AFTER = re.compile(
 _SCORE_BEFORE = re.compile(r"(?i)\b(?:beat|beating|defeated|won|lost|drew|draw)\b[^.;]{0,30}$")
 
 
+# Words that name a stock index before its number ("S&P 500", "Nikkei 225", "FTSE 100").
+_INDEX_WORDS = {
+    "index",
+    "s&p",
+    "nikkei",
+    "ftse",
+    "dax",
+    "cac",
+    "stoxx",
+    "kospi",
+    "topix",
+    "sensex",
+    "nifty",
+    "russell",
+    "composite",
+}
+# Emergency numbers used as names ("911 calls", "the 112 emergency line", "dialled 999").
+_EMERGENCY = re.compile(
+    r"(?i)^\s+(?:emergency\s+)?(?:calls?|callers?|lines?|dispatch\w*|operators?|cent(?:re|er)s?"
+    r"|services?|system|number)\b"
+)
+_EMERGENCY_NUMBERS = {"911", "112", "999", "000", "111", "100", "101", "108"}
+
+
 def _named_number(before: str, after: str) -> bool:
     """A number right after a capitalised word inside a sentence ("the Index 500", "a Kessler
     4000 tractor", "Channel 4"), with no unit noun of its own after it, names something."""
@@ -219,15 +260,18 @@ def _named_number(before: str, after: str) -> bool:
         return False
     word = words[-1].strip("\"'“‘(")
     prev = words[-2]
+    if word.lower() in _INDEX_WORDS:
+        return True  # "the S&P 500 fell", "the Velmar Index 500 closed": a market index
     if not word[:1].isupper() or _WEEKDAYS_MONTHS.match(word) or prev.endswith((".", ":", "?")):
         return False
-    if not re.fullmatch(r"[A-Z][A-Za-z-]+", word):
+    if not re.fullmatch(r"[A-Z][A-Za-z&-]+", word):
         return False
     # "Varnia 300 soldiers" would be odd English; a lower-case noun after means a count.
     return (
         not re.match(r"^\s+[a-z]+", after)
         or re.match(
-            r"^\s+(?:model|series|index|tractor|gauge|line|rifle|aircraft|jet|tank|drone)s?\b",
+            r"^\s+(?:model|series|index|tractor|gauge|line|rifle|aircraft|jet|tank|drone|scheme"
+            r"|programme|program|initiative|mission|yojana|strategy|plan)s?\b",
             after,
         )
         is not None
@@ -265,9 +309,18 @@ def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str 
     if not q.percent and q.qualifier == "exact" and not q.currency:
         if _DURATION_OF.match(after):
             return "duration"
+        if _DURATION_OF_WINDOW.match(after) and (
+            re.search(r"(?i)\b(?:within|in|during|first|last|past|next)\s+$", before)
+            or not before.strip()
+            or re.search(r"[.;:—(]\s*$", before)
+        ):
+            # "within 30 days of", "the first nine months of", and a sentence opening with the
+            # length of an event ("Two days of talks ended ...")
+            return "duration"
         if (
             _DURATION_UNIT.match(after)
-            and _DURATION_PREP.search(before)
+            and not _DURATION_OF_WINDOW.match(after)
+            and (_DURATION_PREP.search(before) or _RATE_FOR.search(before))
             and _RATE.search(after) is None
         ):
             return "duration"
@@ -312,10 +365,29 @@ def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str 
         and (_ROAD_BEFORE.search(before) or re.match(r"^[A-Za-z]\b", after))
     ):
         return "address"  # "County Road 600S", "Route 41", "Suite 12"
-    if plain and re.fullmatch(r"\d+", raw) and _named_number(before, after):
+    if (
+        plain
+        and raw in _EMERGENCY_NUMBERS
+        and (
+            _EMERGENCY.match(after)
+            or re.search(r"(?i)\b(?:dial(?:l?ed|l?ing|s)?|call(?:ed|ing)?)\s+$", before)
+        )
+    ):
+        return "name"  # "three 911 calls", "the 112 emergency line", "dialled 999"
+    if (
+        re.fullmatch(r"\d+(?:\.\d)?", raw)
+        and not (q.percent or q.currency or q.has_scale)
+        and _named_number(before, after)
+    ):
         return "name"  # "the Index 500", "a Kessler 4000", "Channel 4"
     word_before = before.split()[-1].lower() if before.split() else ""
-    if plain and word_before.rstrip(".") in _REF_WORDS and before.split()[-1][:1].isupper():
+    ref_word = word_before.rstrip(".")
+    if (
+        plain
+        and (ref_word in _REF_WORDS or ref_word.removesuffix("s") in _REF_WORDS)
+        and before.split()[-1][:1].isupper()
+    ):
+        # "Case 12", "Stage 4", "Lines 1 to 8" (line names, not a range)
         return "reference"
     if _AGE.search(before) or re.match(r"^-year-old|^ years? old", after):
         return "age"
@@ -333,6 +405,21 @@ def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str 
         and (re.fullmatch(r"\d{1,2}", raw) or re.search(r"[A-Z][a-z]+,\s*$", before))
     ):
         return "age"  # "Captain Emil Strand, 29,", "her grandson, 12, carried"
+    if (
+        plain
+        and re.fullmatch(r"\d{1,3}", raw)
+        and int(raw) <= 110
+        and re.search(r"[A-Z][a-z]+ [A-Z][\w'’-]+,\s*$", before)
+        and re.match(r"^\s*(?:[.;)]|$)", after)
+    ):
+        return "age"  # "... and their tenant, Marcus Feld, 31." (a name, then the age)
+    if (
+        plain
+        and re.fullmatch(r"\d{1,3}", raw)
+        and re.search(r"(?:^|[“\"‘'(]\s*)At\s+$", before)
+        and after.startswith(",")
+    ):
+        return "age"  # "“At 71, I still clean offices”"
     if _MODIFIER_AFTER.match(after):
         return "modifier"  # "the 27-member bloc", "a three-month delay"
     if (
@@ -346,6 +433,28 @@ def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str 
     return None
 
 
+# Unit symbols written after a figure (case matters: "MW" is a unit, "mw" is not written).
+_MEASURE_SYMBOLS = {
+    "MW",
+    "GW",
+    "kW",
+    "MWh",
+    "GWh",
+    "TWh",
+    "kWh",
+    "km",
+    "kg",
+    "mm",
+    "cm",
+    "ha",
+    "bpd",
+    "mph",
+    "km/h",
+    "kt",
+    "Mt",
+}
+
+
 def _noun_run(tokens: list[Token]) -> list[Token]:
     run: list[Token] = []
     while tokens and tokens[0].text in _QUOTE_MARKS:
@@ -357,6 +466,8 @@ def _noun_run(tokens: list[Token]) -> list[Token]:
     ):
         return tokens[:1]
     for t in tokens:
+        if not run and t.text in _MEASURE_SYMBOLS:
+            return [t]  # "17 400 MW of capacity": a unit symbol the tagger may take for a name
         if t.ent_type_ in ("PERSON", "ORG", "GPE", "FAC"):
             break  # a name after a figure is not what it counts
         if run and (t.ent_type_ in ("DATE", "TIME") or t.lower_ in _TEMPORAL):
@@ -365,6 +476,7 @@ def _noun_run(tokens: list[Token]) -> list[Token]:
             t.pos_ in ("ADJ", "NOUN", "PROPN")
             or (t.text in "-–" and run)
             or (run and t.dep_ == "compound")
+            or (t.dep_ == "amod" and t.tag_ in ("VBN", "VBG"))  # "86 wounded civilians"
         ):
             run.append(t)
             continue
@@ -398,6 +510,27 @@ def _of_object(tok: Token) -> list[Token]:
     return toks
 
 
+# What follows "N times" when it is a multiple ("three times as fast", "40 times the level").
+_MULTIPLE_NEXT = {
+    "as",
+    "the",
+    "that",
+    "what",
+    "its",
+    "their",
+    "his",
+    "her",
+    "our",
+    "over",
+    "more",
+    "less",
+    "higher",
+    "larger",
+    "greater",
+}
+_CURRENCY_SIGNS = {"€", "$", "£", "¥", "₹", "₽", "₴", "₩", "₺", "zł", "Kč", "kr", "Ft", "lei"}
+
+
 def unit_of(q: Quantity, sent: Span, offset: int) -> str | None:
     """What ``q`` counts, as written: the nouns right after it, the "of" object of a fraction,
     "%", or failing those the subject of the clause ("the population fell by 1.5 million")."""
@@ -407,8 +540,13 @@ def unit_of(q: Quantity, sent: Span, offset: int) -> str | None:
     if q.currency:
         return q.currency  # "$4.2 billion in aid": the money is what is counted
     following = [t for t in sent if t.idx >= q.end - offset]
+    if following and following[0].text in _CURRENCY_SIGNS:
+        return following[0].text  # "14,20 €", "5 000 $": the sign written after the figure
     if following and following[0].lower_ == "times":
-        return None  # "three times the original budget": a multiple, not a count of times
+        nxt = following[1] if len(following) > 1 else None
+        if nxt is not None and (nxt.lower_ in _MULTIPLE_NEXT or nxt.tag_ in ("JJR", "RBR")):
+            return None  # "three times the original budget": a multiple, not a count of times
+        return following[0].text  # "the ground shook three times": a count of events
     fraction = q.text.strip().lower() in FRACTIONS or re.search(
         r"(?i)thirds|quarters|fifths|\b(?:in|out of)\b", q.text
     )
@@ -423,6 +561,16 @@ def unit_of(q: Quantity, sent: Span, offset: int) -> str | None:
         if toks:
             # "one in three of them", "a quarter of that": a pronoun names nothing counted.
             return None if all(t.pos_ == "PRON" for t in toks) else _text(toks)
+    if (
+        len(following) > 2
+        and following[0].lower_ == "of"
+        and following[1].lower_ in ("them", "whom", "those")
+        and not fraction
+    ):
+        # "86 wounded civilians, 23 of them children": the noun after the pronoun
+        after_pron = _noun_run(following[2:])
+        if after_pron and following[2].pos_ in ("NOUN", "PROPN"):
+            return _text(after_pron)
     if len(following) > 2 and following[0].lower_ == "of":
         # "212 of the 400 seats": the unit is the whole's.
         rest = following[1:]
@@ -463,6 +611,8 @@ def unit_of(q: Quantity, sent: Span, offset: int) -> str | None:
     if tok.lower_ in CUE_FORMS:
         return None  # the subject of "said" is the speaker, not what is counted
     subj = next((c for c in tok.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+    if subj is not None and subj.lower_ in lexicon().currencies and subj.i < inside[0].i:
+        return subj.text  # "The yen strengthened to 146.20 per dollar": a price in yen
     if subj is None or subj.pos_ != "NOUN":
         return None
     if subj.lower_ in _NUMBER_NOUNS:
@@ -506,8 +656,10 @@ def _named_before(fig: Token) -> str | None:
         noun = owner
     elif prep.lower_ == "at" and owner.pos_ == "VERB":
         noun = next((c for c in owner.children if c.dep_ == "dobj"), None)
-    if noun is None or noun.pos_ != "NOUN" or noun.i > fig.i:
+    if noun is None or noun.i > fig.i:
         return None
+    if noun.pos_ != "NOUN" and not (noun.pos_ == "ADJ" and noun.dep_ == "dobj"):
+        return None  # "put the army's dead at more than 90": a nominal adjective counts too
     if noun.lower_ in _NOT_NAMED:
         return ""
     toks = [c for c in noun.lefts if c.dep_ in ("compound", "amod")] + [noun]
@@ -519,15 +671,33 @@ def _named_before(fig: Token) -> str | None:
 _CLAUSE_BREAK = re.compile(r"\b(?:that|found|finds|show|shows|showed|said|says)\b")
 
 
+_EACH_LEAD = re.compile(
+    r"(?i)(?:^|[;:—]\s*|,\s+(?:and|but)\s+|\bthat\s+)\W?(?:each|every)\s+(day|week|month|year|night)\b[^,;:.]*$"
+)
+
+
 def rate_of(text: str, q: Quantity, next_start: int | None) -> str | None:
     """The rate written just after the figure ("a day", "each month", "monthly"), if any."""
     window = text[q.end : next_start if next_start is not None else len(text)]
     m = _RATE.search(window)
+    if (
+        m
+        and m.group("u2")
+        and re.search(r",|\b(?:and|that|but|while|which|who)\b", window[: m.start("u2")])
+    ):
+        # "$11.42 a bushel on the news, their biggest daily gain", "Rs 84 lakh ... and that
+        # his monthly instalment": an adjective on a noun of another clause
+        m = None
     if m:
         word = (
             m.group("u1") or m.group("u4") or m.group("u3") or m.group("u2") or "per annum"
         ).lower()
         return _RATE_WORDS.get(word, word)
+    lead = _EACH_LEAD.search(text[: q.start])
+    if lead and not q.percent:
+        # "Each month the operator loses about 92 billion won", "each day of Stage 4 costs the
+        # economy R1.2 billion": a rate that opens the clause covers its figures.
+        return lead.group(1).lower().replace("night", "day")
     before = text[max(0, q.start - 25) : q.start].lower()
     m2 = re.search(r"\b(daily|weekly|monthly|annual|yearly)\b[\w\s]*$", before)
     # "Annual inflation reached 61 percent": a share compares with a year before, it is not
@@ -588,6 +758,7 @@ _LINK = re.compile(
     r"(?i)^\s*,?\s*(?:to|and|or|against|versus|vs\.?|from|up from|down from|compared with"
     r"|compared to|than|out of|of which|of whom|including|among them|while|but)\s*$"
 )
+_OF_THE_WHOLE = re.compile(r"(?i)(?:^|[.;:]\s+)of\s+(?:the|its|their|our)\s+$")
 _OF_WHICH = re.compile(r"(?i)\b(?:of which|of whom|of them|among them)\s*,?\s*$")
 
 
@@ -600,6 +771,13 @@ def carried_unit(text: str, prev: Quantity, prev_unit: str | None, q: Quantity) 
     between = text[prev.end : start]
     if _OF_WHICH.search(between):
         return prev_unit
+    if (
+        _OF_THE_WHOLE.search(text[: prev.start])
+        and re.fullmatch(r"[^,;.\d]*,\s*", between)
+        and q.low >= 1
+        and not re.match(r"\s+of\b", text[q.end :])
+    ):
+        return prev_unit  # "Of the 2,140 drivers who cast ballots, 1,870 voted for the strike"
     rest = between.lstrip()
     if rest.lower().startswith(prev_unit.lower()):
         rest = rest[len(prev_unit) :]

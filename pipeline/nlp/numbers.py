@@ -90,12 +90,22 @@ _WORD = (
     r"|eighteen|nineteen|two|three|four|five|six|seven|eight|nine|ten|a dozen|a hundred"
     r"|a thousand)"
 )
-_DIGITS = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+# Thousands grouped by a thin space, no-break space or space ("1 184 300", "17 400 MW"): each
+# group exactly three digits. English text groups with commas and writes decimals with a dot;
+# continental text (``style="eu"``) groups with dots and writes decimals with a comma ("3,8 %",
+# "€2.187,4 million"). Indian grouping ("1,20,000") has two-digit groups before the last three.
+_SPACE_GROUPS = r"\d{1,3}(?:[ \u00a0\u202f]\d{3}(?![\d.,]\d))+(?!\d)"
+_DIGITS = (
+    r"(?:\d{1,3}(?:,\d{3})+(?!\d)|\d{1,2}(?:,\d\d)+,\d{3}(?!\d)|"
+    + _SPACE_GROUPS
+    + r"|\d+)(?:\.\d+)?"
+)
+_DIGITS_EU = r"(?:\d{1,3}(?:\.\d{3})+(?![\d.])|" + _SPACE_GROUPS + r"|\d+)(?:,\d+)?"
 _SCALE = (
     r"(?:\s+(?:hundred|thousand|million|billion|trillion)|\s+lakhs?(?:\s+crores?)?|\s+crores?"
     r"|\s?(?:bn|mn)\b|(?<=\d)[km]\b)"
 )
-_WSCALE = r"(?:[\s-](?:hundred|thousand|million|billion|trillion))"
+_WSCALE = r"(?:[\s-](?:hundred|thousand|million|billion|trillion|lakhs?|crores?))"
 _FRACTION = "|".join(sorted((re.escape(f) for f in FRACTIONS), key=len, reverse=True))
 _SMALLW = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|\d{1,3})"
 # "one in five", "nine out of ten", "1 in 4": a share, read as a fraction.
@@ -114,25 +124,81 @@ _AND_HALF = (
 )
 # Signs and short forms written before the figure: dollar, euro, pound, yen/yuan, rouble,
 # hryvnia, rupee (₹, Rs), real (R$), rand (R), won (₩), lira (₺).
-_CURRENCY = r"(?:US\$|R\$|\$|€|£|¥|₽|₴|₹|₩|₺|Rs\.?(?=\s?\d)|R(?=\d))"
+_ISO_CURRENCY = (
+    r"(?-i:USD|EUR|GBP|INR|JPY|CNY|RMB|KRW|BRL|ZAR|CAD|AUD|CHF|RUB|TRY|SAR|MXN|IDR|ARS|NGN"
+    r"|KES|PKR)"
+)
+_CURRENCY = (
+    r"(?:"
+    + _ISO_CURRENCY
+    + r"(?=\s?\d)|US\$|R\$|C\$|A\$|\$|€|£|¥|₽|₴|₹|₩|₺|Rs\.?(?=\s?\d)|R(?=\d))"
+)
 _PERCENT = r"(?:\s?%|\s(?:per\s?cent|percent|pct)\b|\spercentage points?\b)"
+
 
 # One number (no range): currency? digits|words scale? percent?
 # The lookahead fails fast inside words and on letters no number word starts with, which is
 # most positions of a sentence (the regex runs over every sentence of every article).
-NUM = (
-    r"(?=[\d$€£¥₽₴₹₩₺]|US\$|R\$|Rs\.?\s?\d|R\d|\b[aAbBeEfFhHnNoOsStTU1-9])"
-    rf"(?:{_CURRENCY}\s?)?(?:\b(?:{_IN_EVERY})\b|\b(?:{_FRACTION_SCALE})\b|\b(?:{_AND_HALF})\b"
-    rf"|{_DIGITS}{_SCALE}?|\b(?:{_FRACTION})\b|\b(?:{_WORD}|one(?={_WSCALE}))"
-    rf"(?:{_WSCALE}+(?:\s+and\s+{_WORD}\b(?!{_WSCALE}))?)?\b)"
-    rf"(?:{_PERCENT})?"
+def _num(digits: str) -> str:
+    return (
+        r"(?=[\d$€£¥₽₴₹₩₺]|US\$|R\$|C\$|A\$|Rs\.?\s?\d|R\d|\b[aAbBeEfFhHnNoOsStTU1-9]"
+        rf"|{_ISO_CURRENCY}\s?\d)"
+        rf"(?:{_CURRENCY}\s?)?(?:\b(?:{_IN_EVERY})\b|\b(?:{_FRACTION_SCALE})\b|\b(?:{_AND_HALF})\b"
+        rf"|{digits}{_SCALE}?|\b(?:{_FRACTION})\b|\b(?:{_WORD}|one(?={_WSCALE}))"
+        rf"(?:{_WSCALE}+(?:\s+and\s+{_WORD}\b(?!{_WSCALE}))?)?\b)"
+        rf"(?:{_PERCENT})?"
+    )
+
+
+def _range_re(num: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"(?i)\bbetween\s+(?P<b1>{num})\s+and\s+(?P<b2>{num})"
+        rf"|\bfrom\s+(?P<f1>{num})\s+to\s+(?P<f2>{num})"
+        rf"|(?P<r1>{num})\s*(?:to|–|—|-)\s*(?P<r2>{num})"
+    )
+
+
+# One number (no range): currency? digits|words scale? percent?
+# The lookahead fails fast inside words and on letters no number word starts with, which is
+# most positions of a sentence (the regex runs over every sentence of every article).
+NUM = _num(_DIGITS)
+_NUM_EU = _num(_DIGITS_EU)
+_RANGE = {"en": _range_re(NUM), "eu": _range_re(_NUM_EU)}
+_SINGLE = {"en": re.compile(rf"(?i){NUM}"), "eu": re.compile(rf"(?i){_NUM_EU}")}
+# Evidence of a document's convention: "3,8%", "7,2 %", "€14,20" (a comma then one, two or four
+# and more digits) against "1.23", "0.5" (a dot then anything but exactly three digits).
+_EU_EVIDENCE = re.compile(r"(?<![\d.,])\d{1,3}(?:\.\d{3})*,(?:\d{1,2}|\d{4,})(?![\d,])")
+_EN_EVIDENCE = re.compile(r"(?<![\d.,])\d+\.(?:\d{1,2}|\d{4,})(?![\d.,]\d|\d)")
+_EU_GROUPS = re.compile(r"(?<![\d.,])\d{1,3}(?:\.\d{3})+(?![\d.,]?\d)")
+_EN_GROUPS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d.,]?\d)")
+_MONTH_BEFORE = re.compile(
+    r"(?i)\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+$"
 )
-_RANGE = re.compile(
-    rf"(?i)\bbetween\s+(?P<b1>{NUM})\s+and\s+(?P<b2>{NUM})"
-    rf"|\bfrom\s+(?P<f1>{NUM})\s+to\s+(?P<f2>{NUM})"
-    rf"|(?P<r1>{NUM})\s*(?:to|–|—|-)\s*(?P<r2>{NUM})"
-)
-_SINGLE = re.compile(rf"(?i){NUM}")
+
+
+def number_style(text: str) -> str:
+    """The number convention of a whole article: ``"eu"`` when it writes decimals with a comma
+    ("3,8%", "61,8 million") or groups thousands with a dot ("1.412 ships"), and never writes
+    a decimal point or a comma group ("1,450"), else ``"en"``. One article keeps one
+    convention, so the choice is made once, over all of it."""
+    if _EN_EVIDENCE.search(text):
+        return "en"
+    if _EU_EVIDENCE.search(text):
+        return "eu"
+    if _EU_GROUPS.search(text) and not _EN_GROUPS.search(text):
+        return "eu"
+    return "en"
+
+
+def _normalise_digits(s: str, style: str) -> str:
+    """English notation for a number string: group separators dropped, decimal point a dot."""
+    s = re.sub(r"(?<=\d)[ \u00a0\u202f](?=\d{3}(?!\d))", "", s)
+    if style == "eu":
+        s = re.sub(r"(?<=\d)\.(?=\d{3}(?!\d))", "", s)
+        s = re.sub(r"(?<=\d),(?=\d)", ".", s)
+    return s
+
+
 _NUMBER_WORD = re.compile(r"[a-z]", re.IGNORECASE)
 
 QUALIFIERS = (
@@ -209,11 +275,13 @@ class Quantity:
     is_range: bool
 
 
-def parse_number(text: str) -> float | None:
+def parse_number(text: str, style: str = "en") -> float | None:
     """Parse one number expression ("21,600", "1.5 million", "two thousand", "500k", "a quarter").
 
     Currency signs and percent words are ignored (they are units, not values). None if unparsable.
+    ``style="eu"`` reads "1.234,5" as 1234.5 (see ``number_style``).
     """
+    text = _normalise_digits(text, style)
     s = re.sub(rf"(?i){_PERCENT}\s*$", "", text.strip()).strip()
     s = re.sub(rf"^{_CURRENCY}\s?", "", s).strip().lower()
     s = " ".join(s.split())
@@ -237,7 +305,7 @@ def parse_number(text: str) -> float | None:
     if m and re.search(r"hundred|thousand", m.group(1)):
         head, tail = parse_number(m.group(1)), word_value(m.group(2))
         return head + tail if head is not None and tail is not None else None
-    m = re.fullmatch(r"((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)\s?(.*)", s)
+    m = re.fullmatch(r"(\d[\d,]*(?:\.\d+)?)\s?(.*)", s)
     if m:
         value = float(m.group(1).replace(",", ""))
         rest = m.group(2).strip()
@@ -303,8 +371,8 @@ def qualifier_before(text: str, start: int) -> tuple[str, int]:
     return "exact", start
 
 
-def _range_value(first: str, second: str) -> tuple[float, float] | None:
-    lo, hi = parse_number(first), parse_number(second)
+def _range_value(first: str, second: str, style: str) -> tuple[float, float] | None:
+    lo, hi = parse_number(first, style), parse_number(second, style)
     if lo is None or hi is None:
         return None
     # "between 1.2 and 1.5 million", "20-25%": the scale or percent written once applies to both.
@@ -316,11 +384,14 @@ def _range_value(first: str, second: str) -> tuple[float, float] | None:
     return lo, hi
 
 
-def find_quantities(text: str) -> list[Quantity]:
-    """Every figure in ``text``, ranges first, with value, qualifier and percent/currency flags."""
+def find_quantities(text: str, style: str = "en") -> list[Quantity]:
+    """Every figure in ``text``, ranges first, with value, qualifier and percent/currency flags.
+    ``style`` is the article's number convention (``number_style``)."""
     found: list[Quantity] = []
     taken: list[tuple[int, int]] = []
-    for m in _RANGE.finditer(text):
+    for m in _RANGE[style].finditer(text):
+        if _split_date(text, m.start(), m.group(0)):
+            continue
         a, b = next(
             (m.group(x), m.group(y))
             for x, y in (("b1", "b2"), ("f1", "f2"), ("r1", "r2"))
@@ -335,7 +406,13 @@ def find_quantities(text: str) -> list[Quantity]:
             r"[A-Za-z]-$", text[max(0, m.start() - 2) : m.start() + 1]
         ):
             continue
-        values = _range_value(a, b)
+        if (_is_percent(a) and not _is_percent(b)) or (
+            _currency(b.strip()) and _currency(a.strip()) != _currency(b.strip())
+        ):
+            # "jumped 3.1% to $11.42", "rose 8% to 212 billion dollars": a change and the level
+            # it reached, two figures; "$5 to 8" and "20-25%" remain ranges.
+            continue
+        values = _range_value(a, b, style)
         if values is None:
             continue
         found.append(
@@ -353,24 +430,32 @@ def find_quantities(text: str) -> list[Quantity]:
             )
         )
         taken.append((m.start(), m.end()))
-    for m in _SINGLE.finditer(text):
-        if any(s <= m.start() < e for s, e in taken):
+    single = _SINGLE[style]
+    pos = 0
+    while (sm := single.search(text, pos)) is not None:
+        pos = sm.end()
+        if _split_date(text, sm.start(), sm.group(0)):
+            # "on May 14 200 people": the day of a date, then a figure of its own
+            first = re.match(r"\d+", sm.group(0))
+            pos = sm.start() + (first.end() if first else 1)
             continue
-        value = parse_number(m.group(0))
+        if any(s <= sm.start() < e for s, e in taken):
+            continue
+        value = parse_number(sm.group(0), style)
         if value is None:
             continue
-        qualifier, _ = qualifier_before(text, m.start())
+        qualifier, _ = qualifier_before(text, sm.start())
         found.append(
             Quantity(
-                start=m.start(),
-                end=m.end(),
-                text=m.group(0),
+                start=sm.start(),
+                end=sm.end(),
+                text=sm.group(0),
                 low=value,
                 high=value,
                 qualifier=qualifier,
-                percent=_is_percent(m.group(0)),
-                currency=_currency(m.group(0)),
-                has_scale=_scale_of(m.group(0)) is not None,
+                percent=_is_percent(sm.group(0)),
+                currency=_currency(sm.group(0)),
+                has_scale=_scale_of(sm.group(0)) is not None,
                 is_range=False,
             )
         )
@@ -378,4 +463,19 @@ def find_quantities(text: str) -> list[Quantity]:
     return found
 
 
-__all__ = ["FRACTIONS", "Quantity", "find_quantities", "parse_number", "qualifier_before"]
+def _split_date(text: str, start: int, matched: str) -> bool:
+    """A space-grouped figure right after a month name is a day and a number ("May 14 200")."""
+    return (
+        re.match(r"\d{1,3}[ \u00a0\u202f]\d", matched) is not None
+        and _MONTH_BEFORE.search(text, max(0, start - 12), start) is not None
+    )
+
+
+__all__ = [
+    "FRACTIONS",
+    "Quantity",
+    "find_quantities",
+    "number_style",
+    "parse_number",
+    "qualifier_before",
+]

@@ -65,7 +65,28 @@ TITLES = {
     "sgt",
     "adm",
     "ombudsman",
+    "treasurer",
+    "superintendent",
+    "commissioner",
+    "inspector",
+    "sheriff",
+    "chancellor",
+    "councillor",
+    "councilor",
+    "sen",
+    "rep",
+    "gov",
+    "supt",
+    "insp",
+    "forecaster",
+    "chair",
+    "ceo",
+    "cfo",
+    "head",
 }
+# Small words inside an organisation's name ("Water Supply and Sewerage Board", "Ministry of
+# SMEs and Startups", "Citizens for Water", "Brennan & Co.").
+_NAME_LINKS = {"and", "of", "for", "&", "de", "des", "du", "la", "le", "di", "del"}
 
 
 SPEAKER_LABELS = ("PERSON", "ORG", "NORP", "GPE")
@@ -184,6 +205,22 @@ def describe(tokens: list[Token]) -> tuple[str, str | None, int, int] | None:
         return None
     doc = tokens[0].doc
     base = doc[tokens[0].i : tokens[-1].i + 1]
+    for e in doc_ents(doc):
+        # "Park Min-ji": a name the phrase cut inside a hyphenated word runs to its end.
+        if (
+            e.label_ == "PERSON"
+            and base.start <= e.start < base.end < e.end
+            and not doc[base.end - 1].whitespace_
+        ):
+            base = doc[base.start : e.end]
+    # "A federal judge in Tulsa on Wednesday": when it spoke is not who spoke.
+    end = base.end
+    while end - 1 > base.start and doc[end - 1].ent_type_ in ("DATE", "TIME"):
+        end -= 1
+    if end < base.end and doc[end - 1].pos_ == "ADP" and end - 1 > base.start:
+        base = doc[base.start : end - 1]  # "... on Wednesday"
+    elif end < base.end and doc[end].lower_ in ("last", "this", "earlier", "yesterday", "today"):
+        base = doc[base.start : end]  # "... last week"
     ents = [e for e in doc_ents(doc) if e.start >= base.start and e.end <= base.end]
     # A name that modifies a noun ("Korvanets police", "Holub's office") is not the speaker.
     people = [
@@ -195,6 +232,18 @@ def describe(tokens: list[Token]) -> tuple[str, str | None, int, int] | None:
     ]
     # Titles come before names ("Defence Minister Taras Holub"): the last person is the name.
     best: Span | None = people[-1] if people else None
+    if (
+        len(people) >= 2
+        and people[-1].start == people[-2].end + 1
+        and doc[people[-2].end].lower_ in ("and", "&")
+    ):
+        best = doc[people[-2].start : people[-1].end]  # "The authors, Priya Anand and Tom Hallett"
+    if best is not None:
+        # "Treasurer Kyle Ambrose" taken whole as a name: the title is the role.
+        k = best.start
+        while k < best.end - 1 and doc[k].lower_.rstrip(".") in TITLES:
+            k += 1
+        best = doc[k : best.end]
     if best is None:
         best = _appositive_name(tokens)
     if best is None:
@@ -225,6 +274,8 @@ def describe(tokens: list[Token]) -> tuple[str, str | None, int, int] | None:
                 best = _whole_org_name(e, base) if e.label_ == "ORG" else e
                 break
     if best is None:
+        best = _titled_owner(base, ents)
+    if best is None:
         # Whitespace tokens at the edges ("& Co.\n\n") are not part of the name or its span.
         raw = base.text
         lead = len(raw) - len(raw.lstrip())
@@ -238,6 +289,25 @@ def describe(tokens: list[Token]) -> tuple[str, str | None, int, int] | None:
     )
     role = _role(role_text)
     return (clean(name), role, best.start_char, best.end_char)
+
+
+def _titled_owner(base: Span, ents: list[Span]) -> Span | None:
+    """ "Democratic Sen. Luis Arriaga's campaign" -> "Luis Arriaga's campaign": the titles before
+    a person who owns the speaking noun are the person's, not part of the speaker's name."""
+    doc = base.doc
+    for e in ents:
+        if e.label_ != "PERSON" or e.start == base.start or e.end >= base.end:
+            continue
+        if not (is_possessive(doc[e.end]) or is_possessive(doc[e.end - 1])):
+            continue
+        before = doc[base.start : e.start]
+        titled = any(t.lower_.rstrip(".") in TITLES for t in before)
+        if titled and all(
+            t.lower_.rstrip(".") in TITLES or t.ent_type_ in ("NORP", "GPE") or t.dep_ == "det"
+            for t in before
+        ):
+            return doc[e.start : base.end]
+    return None
 
 
 def _inside_clause(ent: Span, base: Span) -> bool:
@@ -254,16 +324,40 @@ def _inside_clause(ent: Span, base: Span) -> bool:
 def _whole_org_name(ent: Span, base: Span) -> Span:
     """An organisation's name with the capitalised words the model left out of its entity:
     "the Marlow County Sheriff's Office", not "Sheriff's Office"."""
+    doc = base.doc
     k = ent.start
+    while k > base.start:
+        prev = doc[k - 1]
+        if (
+            prev.pos_ == "PROPN"
+            and prev.text[:1].isupper()
+            and (prev.dep_ == "compound" or (k < ent.end and doc[k].dep_ == "compound"))
+            and prev.lower_ not in TITLES
+            and not is_possessive(prev)
+        ):
+            k -= 1
+        elif (
+            prev.lower_ in _NAME_LINKS
+            and k - 1 > base.start
+            and _capitalised_word(doc[k - 2])
+            and doc[k].text[:1].isupper()
+        ):
+            k -= 2  # "the Water Supply and Sewerage Board": one name across "and"
+        else:
+            break
+    e = ent.end
     while (
-        k > base.start
-        and base.doc[k - 1].pos_ == "PROPN"
-        and base.doc[k - 1].text[:1].isupper()
-        and base.doc[k - 1].dep_ == "compound"
-        and base.doc[k - 1].lower_ not in TITLES
+        e + 1 < base.end
+        and doc[e].lower_ in _NAME_LINKS
+        and _capitalised_word(doc[e + 1])
+        and not is_possessive(doc[e + 1])
     ):
-        k -= 1
-    return ent if k == ent.start else base.doc[k : ent.end]
+        e += 2  # "Citizens for Water"
+    return ent if (k, e) == (ent.start, ent.end) else doc[k:e]
+
+
+def _capitalised_word(tok: Token) -> bool:
+    return tok.text[:1].isupper() and tok.is_alpha and tok.lower_ not in TITLES
 
 
 def _role(text: str) -> str | None:
@@ -282,11 +376,33 @@ def _trailing_name(tokens: list[Token]) -> Span | None:
     run = len(tokens)
     while run > 0 and tokens[run - 1].pos_ == "PROPN" and tokens[run - 1].text[:1].isupper():
         run -= 1
-    if run > 0 and (is_possessive(tokens[run - 1]) or tokens[run - 1].pos_ == "ADP"):
-        return None  # "Varnia's General Staff", "Headquarters for Prisoners of War"
+    if (
+        run >= 2
+        and tokens[run - 1].lower_ == "of"
+        and tokens[run - 2].lower_.rstrip(".") in TITLES
+        and len(tokens) - run >= 3
+    ):
+        # "Superintendent of Police Rakesh Banerji", "Director General of Police X Y": the
+        # title names its force, then the person.
+        return doc[tokens[run + 1].i : tokens[-1].i + 1]
+    if run > 0 and (
+        is_possessive(tokens[run - 1])
+        or tokens[run - 1].pos_ == "ADP"
+        or (
+            tokens[run - 1].lower_ in _NAME_LINKS and run > 1 and tokens[run - 2].text[:1].isupper()
+        )
+    ):
+        # "Varnia's General Staff", "Headquarters for Prisoners of War", "the Water Supply
+        # and Sewerage Board": the run ends an organisation's name, not a person's.
+        return None
+    if run < len(tokens) and tokens[-1].lower_ in ORG_WORDS:
+        return None  # "Seoul Metro Board", "The Defence Ministry": an organisation
     k = run
     nationality = {t.i for e in doc_ents(doc) if e.label_ in ("NORP", "GPE") for t in e}
-    while k < len(tokens) - 1 and (tokens[k].lower_ in TITLES or tokens[k].i in nationality):
+    while k < len(tokens) - 1 and (
+        tokens[k].lower_.rstrip(".") in TITLES
+        or (tokens[k].i in nationality and _title_follows(tokens, k))
+    ):
         k += 1
     # "Health Minister Agnes Rautio": the name starts after the last title word.
     titled = [j for j in range(k, len(tokens) - 1) if tokens[j].lower_.rstrip(".") in TITLES]
@@ -301,6 +417,18 @@ def _trailing_name(tokens: list[Token]) -> Span | None:
     return None
 
 
+def _title_follows(tokens: list[Token], k: int) -> bool:
+    """Whether a place or nationality word leads a title ("Varnian Defence Minister Taras
+    Holub") rather than begins a name ("Seoul Metro", a first name the model took for a
+    place)."""
+    j = k + 1
+    while j < len(tokens) and j - k <= 3:
+        if tokens[j].lower_.rstrip(".") in TITLES:
+            return True
+        j += 1
+    return False
+
+
 def _appositive_name(tokens: list[Token]) -> Span | None:
     """ "Open Cell, a rights group" -> Open Cell; "the group's coordinator, Arkady Lind" -> the
     latter: of a noun and its appositive, the one that is a capitalised proper name."""
@@ -311,8 +439,36 @@ def _appositive_name(tokens: list[Token]) -> Span | None:
             continue
         for cand in (t.head, t):
             if cand.pos_ == "PROPN" and cand.text[:1].isupper():
+                whole = next(
+                    (
+                        e
+                        for e in doc_ents(doc)
+                        if e.label_ in ("ORG", "PERSON")
+                        and e.start <= cand.i < e.end
+                        and all(i in ids for i in range(e.start, e.end))
+                        and all(
+                            t.text[:1].isupper()
+                            or t.lower_ in _NAME_LINKS
+                            or t.dep_ == "det"
+                            or t.is_punct
+                            or t.tag_ == "POS"
+                            or (t.i > e.start and not doc[t.i - 1].whitespace_)
+                            for t in e
+                        )
+                    ),
+                    None,
+                )
+                if whole is not None:
+                    return whole  # "The Maharashtra Chamber of Housing Industry, a ... body"
                 parts = [c for c in cand.lefts if c.dep_ == "compound"] + [cand]
-                return doc[min(p.i for p in parts) : cand.i + 1]
+                end = cand.i + 1
+                while (
+                    end + 1 in ids
+                    and doc[end].lower_ in _NAME_LINKS
+                    and _capitalised_word(doc[end + 1])
+                ):
+                    end += 2  # "the residents' group Citizens for Water"
+                return doc[min(p.i for p in parts) : end]
     return None
 
 
@@ -342,6 +498,7 @@ _DOCUMENT_HEADS = {
     "count",
     "tally",
     "numbers",
+    "accounts",
 }
 
 
@@ -451,8 +608,49 @@ def _person_head(toks: list[Token]) -> bool:
     return bool(heads) and heads[0].lower_ in PERSON_NOUNS
 
 
+def _after_dateline(toks: list[Token]) -> list[Token]:
+    """Drop a dateline the parser joined to the speaker ("OKLAHOMA CITY — Education advocacy
+    groups", "HONOLULU, Hawaii (Outlet) — officials"): a place is never the speaker."""
+    for k, t in enumerate(toks[:12]):
+        if t.text in ("—", "–", "-") and k and k + 1 < len(toks):
+            head = toks[:k]
+            if (
+                head[0].text.isupper()
+                and len(head[0].text) > 1
+                and all(
+                    u.text.isupper()
+                    or u.is_punct
+                    or u.ent_type_ in ("GPE", "ORG")
+                    or u.pos_ == "PROPN"
+                    for u in head
+                )
+            ):
+                return toks[k + 1 :]
+            break
+    return toks
+
+
+def _counted(toks: list[Token]) -> bool:
+    """A measured or counted amount is what is claimed, never who claims it: "1,100 square
+    kilometres of forest", "more than 280,000 citizens", "$4 million" ("Two officials" and
+    "three residents" still speak)."""
+    ids = {t.i for t in toks}
+    heads = [t for t in toks if t.head.i not in ids or t.head.i == t.i]
+    if not heads:
+        return False
+    head = heads[0]
+    for t in [head, *(c for c in head.children if c.dep_ in ("nummod", "quantmod"))]:
+        if t.ent_type_ in ("QUANTITY", "MONEY", "PERCENT"):
+            return True
+        big = re.fullmatch(r"\d{1,3}(?:,\d{3})+|\d{4,}", t.text)
+        if t.like_num and big and float(t.text.replace(",", "")) >= 1000:
+            return True
+    return False
+
+
 def set_speaker(attr: Attribution, toks: list[Token], memory: SpeakerMemory, offset: int) -> None:
-    if not toks:
+    toks = _after_dateline(toks)
+    if not toks or _counted(toks):
         return
     if len(toks) == 1 and toks[0].lower_ in PRONOUNS:
         found = memory.resolve(toks[0].lower_, offset + toks[0].idx)
@@ -466,6 +664,17 @@ def set_speaker(attr: Attribution, toks: list[Token], memory: SpeakerMemory, off
         attr.speaker_start, attr.speaker_end = found.start, found.end
         attr.speaker_kind = speaker_kind(found.text, person=found.person)
         attr.resolved = True
+        return
+    document = _document_speaker(toks)
+    if document:
+        # "Federal Election Commission records", "the justice ministry's own figures", "Their
+        # report": a document with no author named speaks under its own name, as written.
+        doc = toks[0].doc
+        start, end = document[0].idx, document[-1].idx + len(document[-1])
+        attr.speaker = clean(doc_text(doc)[start:end])
+        attr.speaker_start, attr.speaker_end = offset + start, offset + end
+        attr.speaker_kind = "document"
+        memory.speakers.append(Mention(attr.speaker, None, offset + start, offset + end, False))
         return
     found = _description_of(toks, memory, offset)
     if found is not None:
@@ -484,13 +693,40 @@ def set_speaker(attr: Attribution, toks: list[Token], memory: SpeakerMemory, off
     named_person = any(
         e.label_ == "PERSON" and e.start_char <= start < e.end_char for e in doc_ents(toks[0].doc)
     )
-    person = (
+    named_org = any(
+        e.label_ == "ORG" and e.start_char <= start < e.end_char for e in doc_ents(toks[0].doc)
+    )
+    person = not named_org and (
         looks_like_person(name, named_person)
         or (role is None and _person_head(toks))
         or _surname_of_known_person(name, memory)
     )
     attr.speaker_kind = speaker_kind(name, person=named_person)
     memory.speakers.append(Mention(name, role, offset + start, offset + end, person))
+
+
+def _document_speaker(toks: list[Token]) -> list[Token]:
+    """The words of a speaker phrase that is a document or data set (its head one of
+    _DOCUMENT_HEADS), up to a comma ("Their report, published on Monday," -> "Their report");
+    [] for any other speaker."""
+    cut = next(
+        (
+            k
+            for k, t in enumerate(toks)
+            if t.text in (",", "(", "—") or (k and t.i != toks[k - 1].i + 1)
+        ),
+        len(toks),
+    )
+    head = toks[:cut]
+    while head and head[-1].is_punct:
+        head.pop()
+    if not head or len(head) > 8 or head[-1].lower_ not in _DOCUMENT_HEADS:
+        return []
+    if not head[-1].text.islower():
+        return []  # "the monitoring group Street Count": a name, not a document
+    if any(t.lower_ in ("from", "by", "of") for t in head):
+        return []  # "figures from the ministry": the author speaks, the data is cited
+    return head
 
 
 def _surname_of_known_person(name: str, memory: SpeakerMemory) -> bool:

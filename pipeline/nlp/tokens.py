@@ -96,10 +96,22 @@ def subject(verb: Token) -> Token | None:
     subjects = [c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")]
     if subjects:
         before = [c for c in subjects if c.i < verb.i]
+        after = [c for c in subjects if c.i > verb.i]
+        if before and after and _quote_between(before[-1], verb):
+            # '"... a deal ... is not a victory," said Ron Kessler': the quoted clause's
+            # subject is not the cue's; the name after the cue is.
+            return after[0]
         return before[-1] if before else subjects[0]
     if verb.dep_ in ("conj", "xcomp", "advcl") and verb.head.i != verb.i:
         return subject(verb.head)
     return None
+
+
+_QUOTE_MARKS = {'"', "“", "”", "‘", "’", "'"}
+
+
+def _quote_between(a: Token, b: Token) -> bool:
+    return any(t.text in _QUOTE_MARKS for t in a.doc[a.i + 1 : b.i])
 
 
 def is_possessive(tok: Token) -> bool:
