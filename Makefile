@@ -42,9 +42,11 @@ typecheck: lint
 
 # Airflow standalone (api-server, scheduler, dag-processor, triggerer) on this project's dags and
 # plugins, metadata in var/airflow/airflow.db; UI on http://localhost:8080 (login printed at start).
-# standalone starts its components as `airflow ...`, so .venv/bin must be on PATH.
+# standalone starts its components as `airflow ...`, so .venv/bin must be on PATH. The demo feeds
+# (pointed at serve-samples) are registered in the warehouse first: polling reads no file.
 airflow: $(STAMP)
 	$(VENV)/bin/mediamon db upgrade
+	$(VENV)/bin/python -m pipeline.demo import-feeds
 	set -a; eval "$$($(VENV)/bin/python -m pipeline.demo)"; set +a; \
 	  $(VENV)/bin/mediamon serve-samples & SAMPLES=$$!; \
 	  trap "kill $$SAMPLES" EXIT; \

@@ -5,6 +5,12 @@ published articles (the asset the ledger DAG runs on; skipped when nothing was p
 A run with no feed due is a green no-op. A stage whose whole batch failed for one systemic
 reason (the raw archive unreachable, say) fails its task at once, with the reason, unretried.
 
+Extract and analyse are mapped over a few batch workers (dynamic task mapping, never one task
+per article): each mapped task takes leased batches from the warehouse until none is left, so
+the workers share the stage's articles without ever taking the same one, on as many Celery
+workers as are free. ``MEDIAMON_MAPPED_WORKERS`` (read where this file is parsed, default 2)
+sets how many. Dedupe and the gate stay single tasks: their correctness needs one writer.
+
 Wiring only. Each task body is one call into ``pipeline.flow``; the warehouse is the work queue,
 so tasks pass counts through XCom, never article bodies, and any task can be retried or re-run.
 ``pipeline`` is imported inside the task bodies so parsing this file stays cheap and touches no
@@ -18,6 +24,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Asset, dag, task
+
+# Mapped batch workers of the extract and analyse stages: about as many as the Celery workers'
+# free slots; more only queue (each takes leased batches until none is left).
+BATCH_WORKERS = list(range(max(1, int(os.environ.get("MEDIAMON_MAPPED_WORKERS", "2")))))
 
 # Downstream consumers (cross-article analysis, exports) schedule on this asset.
 PUBLISHED_ARTICLES = Asset("mediamon://warehouse/published_articles")
@@ -62,28 +72,32 @@ def mediamon_ingest() -> None:
             return flow.fetch_articles(str(run_id))
 
     @task(execution_timeout=timedelta(hours=1))
-    def extract_articles(fetched: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+    def extract_articles(
+        fetched: dict[str, Any], worker: int, run_id: str | None = None
+    ) -> dict[str, Any]:
         from pipeline import flow
         from pipeline.adapters.airflow import systemic_failures_fail_now
 
         with systemic_failures_fail_now():
-            return flow.extract_articles(str(run_id))
+            return flow.extract_articles(str(run_id), worker=worker)
 
     @task(execution_timeout=timedelta(hours=1))
-    def dedupe_articles(extracted: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+    def dedupe_articles(extracted: Any, run_id: str | None = None) -> dict[str, Any]:
         from pipeline import flow
 
         return flow.dedupe_articles(str(run_id))
 
     @task(execution_timeout=timedelta(hours=1))
-    def analyse_articles(deduped: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+    def analyse_articles(
+        deduped: dict[str, Any], worker: int, run_id: str | None = None
+    ) -> dict[str, Any]:
         from pipeline import flow
 
-        return flow.analyse_articles(str(run_id))
+        return flow.analyse_articles(str(run_id), worker=worker)
 
     # A rejected batch is a data problem, not a transient one: retrying cannot fix it.
     @task(retries=0, execution_timeout=timedelta(minutes=30))
-    def gate_articles(analysed: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+    def gate_articles(analysed: Any, run_id: str | None = None) -> dict[str, Any]:
         from pipeline import flow
 
         return flow.gate_articles(str(run_id))
@@ -100,9 +114,9 @@ def mediamon_ingest() -> None:
     def finish_run(
         polled: dict[str, Any],
         fetched: dict[str, Any],
-        extracted: dict[str, Any],
+        extracted: Any,
         deduped: dict[str, Any],
-        analysed: dict[str, Any],
+        analysed: Any,
         gated: dict[str, Any],
         run_id: str | None = None,
     ) -> dict[str, Any]:
@@ -120,9 +134,10 @@ def mediamon_ingest() -> None:
 
     polled = poll_feeds()
     fetched = fetch_articles(polled)
-    extracted = extract_articles(fetched)
+    # Mapped: a lazy sequence of each worker's counts; finish_run combines them.
+    extracted = extract_articles.partial(fetched=fetched).expand(worker=BATCH_WORKERS)
     deduped = dedupe_articles(extracted)
-    analysed = analyse_articles(deduped)
+    analysed = analyse_articles.partial(deduped=deduped).expand(worker=BATCH_WORKERS)
     gated = gate_articles(analysed)
     announce_published(gated)
     finish_run(polled, fetched, extracted, deduped, analysed, gated)

@@ -299,8 +299,32 @@ def _migrate(direction: str, revision: str) -> None:
 
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Option("head", help="Target revision.")) -> None:
-    """Migrate the warehouse up to REVISION (default: latest) and refresh analyst views."""
+    """Migrate the warehouse up to REVISION (default: latest) and refresh analyst views; a
+    registry that never held a feed gets the feeds of MEDIAMON_FEEDS_FILE, if that file exists."""
     _migrate("upgrade", revision)
+    if revision == "head":
+        _seed_registry()
+
+
+def _seed_registry() -> None:
+    """Import MEDIAMON_FEEDS_FILE into a registry that has never held a feed (issue 17).
+
+    Polling reads the warehouse only. This one-shot import carries a deployment whose registry
+    was that file over, and seeds a fresh compose stack; once the registry has a feed, the file
+    is never read again (`mediamon feeds import` changes the registry). Refused entries are one
+    line each on stderr and exit 2, as in `feeds import`.
+    """
+    from pipeline.registry import seed_empty_registry
+    from pipeline.warehouse import get_engine
+
+    seeded = seed_empty_registry(get_engine(), get_settings().feeds_file)
+    if seeded is None:
+        return
+    for refused in [*seeded.registry.refused, *seeded.counts.failed]:
+        typer.echo(mask_urls_in_text(f"refused: {refused}"), err=True)
+    typer.echo(f"imported {seeded.counts.added} feeds from {seeded.path} into the empty registry")
+    if seeded.registry.refused or seeded.counts.failed:
+        raise typer.Exit(EXIT_USER_ERROR)
 
 
 @db_app.command("downgrade")
@@ -403,10 +427,24 @@ def run(
         "--progress/--no-progress",
         help="One line per stage on stderr as it finishes (default: when stderr is a terminal).",
     ),
+    processes: int = typer.Option(
+        None,
+        "--processes",
+        min=1,
+        help="Processes that extract and analyse (default: MEDIAMON_PROCESSES, else one per "
+        "core; 1: all in this process).",
+    ),
 ) -> None:
     """Run every stage once without Airflow: poll, fetch, extract, dedupe, analyse, gate,
     finish, then the claim ledger. The warehouse must be migrated (`mediamon db upgrade`)."""
+    import os
+
     from pipeline import flow
+
+    if processes is not None:
+        # Through the environment, which the stages' worker processes read too.
+        os.environ["MEDIAMON_PROCESSES"] = str(processes)
+        get_settings.cache_clear()
 
     rid = run_id or "manual__" + datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     show = sys.stderr.isatty() if progress is None else progress

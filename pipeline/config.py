@@ -39,7 +39,13 @@ class Settings(BaseSettings):
     # Set it (even to this default) and the connection becomes required: a deployment that names
     # it gets an error, never a fallback warehouse, when it cannot be read (issue 17).
     airflow_conn_id: str = "mediamon_warehouse"
-    feeds_file: Path = Field(default=Path("feeds.yaml"), description="Feed registry (YAML).")
+    feeds_file: Path = Field(
+        default=Path("feeds.yaml"),
+        description="Feed list (YAML) that `mediamon db upgrade` imports into a registry that "
+        "never held a feed: the seed of a new deployment, and the migration of one whose registry "
+        "was this file. Polling never reads it (the registry lives in the warehouse; change it "
+        "with `mediamon feeds import|add|remove`).",
+    )
 
     user_agent: str = (
         "Mediamon/0.1 (+https://github.com/mediamon/mediamon; media monitoring; "
@@ -63,6 +69,17 @@ class Settings(BaseSettings):
     # Work is done in batches: big enough to amortise a transaction, small enough that a crash
     # re-does little.
     batch_size: int = 200
+    # Worker processes that extract and analyse batches in `mediamon run` (issue 17): extraction
+    # and spaCy are CPU-bound, so one per core (None: os.cpu_count()) is what uses the machine;
+    # each analysing process holds its own spaCy model (~200 MB). 1 works in the calling process
+    # (no pool). Airflow tasks always work in their own process: there the parallelism is the
+    # mapped batch workers of the DAG (MEDIAMON_MAPPED_WORKERS), not a pool inside each task.
+    processes: int | None = Field(default=None, ge=1)
+    # Mapped batch workers the mediamon_ingest DAG runs extract and analyse as (each a task that
+    # takes leased batches until none is left): about the free worker slots of the deployment.
+    # Read by dags/mediamon_ingest.py from the environment where the DAG is parsed (the DAG file
+    # imports nothing of pipeline); listed here so it is documented and known to be a setting.
+    mapped_workers: int = Field(default=2, ge=1)
     # Backoff for failed fetches: base * 2**attempts, capped; then give up after max attempts.
     fetch_retry_base: float = 300.0
     fetch_retry_cap: float = 86400.0

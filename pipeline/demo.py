@@ -1,8 +1,9 @@
 """``mediamon demo``: the whole ingest pipeline through real Airflow on the bundled corpus.
 
-Starts the sample server on loopback, writes a feed registry pointing at it, migrates the
-warehouse and an embedded Airflow metadata database (SQLite), runs the ingest DAG once with
-``dag.test()`` in a child process, and reads the outcome back from the warehouse.
+Starts the sample server on loopback, migrates the warehouse, imports the bundled feed list
+(pointed at the server) into the warehouse's registry, migrates an embedded Airflow metadata
+database (SQLite), runs the ingest DAG once with ``dag.test()`` in a child process, and reads the
+outcome back from the warehouse.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Any
 
 from pipeline.adapters.airflow import airflow_env
 from pipeline.config import Settings, get_settings, mask_url, resolve_warehouse_url
-from pipeline.samples import PLACEHOLDER, serving
+from pipeline.feeds import load_registry
+from pipeline.registry import ImportCounts, import_feeds
+from pipeline.samples import serving
 from pipeline.warehouse import get_engine
 from pipeline.warehouse.migrate import upgrade
 
@@ -39,14 +42,13 @@ class DemoError(RuntimeError):
     """The demo could not run; the message says what to do."""
 
 
-def demo_env(home: Path, feeds_file: Path) -> dict[str, str]:
+def demo_env(home: Path) -> dict[str, str]:
     """Environment for the DAG run: this process's settings plus loopback-friendly ones."""
     env = dict(os.environ)
     env.update(airflow_env(home, REPO_ROOT))
     env.update(
         {
             "MEDIAMON_HOME": str(home.resolve()),
-            "MEDIAMON_FEEDS_FILE": str(feeds_file.resolve()),
             # The corpus is served on 127.0.0.1, which the SSRF guard refuses by default.
             "MEDIAMON_ALLOW_PRIVATE_NETWORKS": "true",
             # One loopback host serves every outlet; politeness gaps would only slow the demo.
@@ -64,7 +66,6 @@ def run_demo(*, dag_id: str = "mediamon_ingest", echo: bool = True) -> dict[str,
     """Run the demo; return the warehouse summary. Raises DemoError when a step fails."""
     settings = get_settings()
     home = settings.home
-    (home / "demo").mkdir(parents=True, exist_ok=True)
     samples_site = settings.samples_dir / "site"
     if not samples_site.is_dir():
         raise DemoError(f"sample corpus not found at {samples_site}; run from the repository root")
@@ -77,7 +78,8 @@ def run_demo(*, dag_id: str = "mediamon_ingest", echo: bool = True) -> dict[str,
                 f"cannot serve samples on 127.0.0.1:{settings.samples_port} ({exc}); "
                 "set MEDIAMON_SAMPLES_PORT to a free port"
             ) from exc
-        env = demo_env(home, prepare_feeds_file(base_url))
+        import_demo_feeds(base_url)
+        env = demo_env(home)
         out = None if echo else subprocess.DEVNULL
         airflow = str(Path(sys.executable).with_name("airflow"))
         step = subprocess.run([airflow, "db", "migrate"], env=env, stdout=out, stderr=out)
@@ -97,23 +99,28 @@ def run_demo(*, dag_id: str = "mediamon_ingest", echo: bool = True) -> dict[str,
     return warehouse_summary(get_engine())
 
 
-def prepare_feeds_file(base_url: str) -> Path:
-    """Write the demo feed registry with the sample server's address filled in."""
+def import_demo_feeds(base_url: str) -> ImportCounts:
+    """Make the warehouse's registry the bundled feed list, pointed at the sample server.
+
+    Replacing, not merging: the demo polls exactly its own feeds, and a feed of an earlier demo
+    served on another port is disabled rather than polled in vain. Polling reads the registry
+    from the warehouse, so this is the one time the list is read.
+    """
     settings = get_settings()
-    registry = (settings.samples_dir / "feeds.yaml").read_text(encoding="utf-8")
-    feeds_file = settings.home / "demo" / "feeds.yaml"
-    feeds_file.parent.mkdir(parents=True, exist_ok=True)
-    feeds_file.write_text(registry.replace(PLACEHOLDER, base_url), encoding="utf-8")
-    return feeds_file
+    registry = load_registry(settings.samples_dir / "feeds.yaml", base_url=base_url)
+    return import_feeds(get_engine(), registry.specs, replace=True)
+
+
+def demo_base_url(settings: Settings | None = None) -> str:
+    """Where ``mediamon serve-samples`` serves the corpus by default (``make airflow``)."""
+    return f"http://127.0.0.1:{(settings or get_settings()).samples_port}"
 
 
 def shell_exports() -> str:
     """``KEY='value'`` lines of the demo environment, for ``make airflow`` to source."""
     import shlex
 
-    settings = get_settings()
-    feeds_file = prepare_feeds_file(f"http://127.0.0.1:{settings.samples_port}")
-    env = demo_env(settings.home, feeds_file)
+    env = demo_env(get_settings().home)
     # Only what the demo sets or changes: the shell that evaluates these lines already passes its
     # own environment on, and re-printing it would put any secret in it (a connection URI, a
     # Fernet key) on a screen.
@@ -129,5 +136,16 @@ def shell_exports() -> str:
     return "\n".join(f"{k}={shlex.quote(env[k])}" for k in sorted(keys))
 
 
+def _main(argv: list[str]) -> None:
+    """``python -m pipeline.demo``: the exports; ``... import-feeds``: register the demo feeds
+    at the address ``mediamon serve-samples`` uses (both for ``make airflow``)."""
+    if argv[:1] == ["import-feeds"]:
+        base_url = demo_base_url()
+        counts = import_demo_feeds(base_url)
+        print(f"registered the demo feeds at {base_url}: {counts.added} new, {counts.listed} known")
+    else:
+        print(shell_exports())
+
+
 if __name__ == "__main__":
-    print(shell_exports())
+    _main(sys.argv[1:])

@@ -1,4 +1,7 @@
-"""Feed registry (YAML, OPML), feed polling (conditional GET, parsing) and feed health.
+"""Feed lists (YAML, OPML), feed polling (conditional GET, parsing) and feed health.
+
+The lists are import sources: ``mediamon feeds import`` reads one into the registry, which lives
+in the warehouse (``pipeline.registry``); polling never reads a file.
 
 Health follows Media Cloud's rss-fetcher: every poll ends in a status; failures are weighted
 (hard 1, soft 0.5, temporary 0.25 by default) and a feed whose weighted count reaches the disable
@@ -58,7 +61,7 @@ class RegistryError(ValueError):
 
 @dataclass(frozen=True)
 class FeedSpec:
-    """One feed as declared in feeds.yaml."""
+    """One feed of the registry: a feeds.yaml entry, an OPML outline or a ``feed`` row."""
 
     url: str
     source: str
@@ -430,29 +433,6 @@ def load_registry(
         first_line[spec.url] = _line_of(node, "url")
         specs.append(spec)
     return Registry(specs, refused)
-
-
-def save_registry(path: Path, specs: list[FeedSpec]) -> None:
-    """Write ``specs`` as feeds.yaml (atomically: a crash never leaves half a registry)."""
-    items: list[dict[str, Any]] = []
-    for s in specs:
-        item: dict[str, Any] = {"url": s.url, "source": s.source}
-        if s.language:
-            item["language"] = s.language
-        if s.tags:
-            item["tags"] = list(s.tags)
-        if s.interval_s is not None:
-            item["interval"] = s.interval_s
-        items.append(item)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(yaml.safe_dump({"feeds": items}, sort_keys=False, allow_unicode=True), "utf-8")
-    tmp.replace(path)
-
-
-def read_registry_or_empty(path: Path, *, settings: Settings | None = None) -> Registry:
-    """The registry at ``path``, or an empty one when the file does not exist yet."""
-    return load_registry(path, settings=settings) if path.exists() else Registry([])
 
 
 def import_opml(

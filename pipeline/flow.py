@@ -15,12 +15,12 @@ import os
 import socket
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -30,11 +30,8 @@ from pipeline.dates import as_utc
 from pipeline.extract import EXTRACTOR_VERSION, ExtractResult
 from pipeline.extract_worker import ExtractionWorker, ExtractJob
 from pipeline.feeds import (
-    FeedSpec,
     FeedState,
     PollResult,
-    Registry,
-    load_registry,
     next_health,
     poll_feed,
 )
@@ -47,12 +44,13 @@ from pipeline.fetch import (
 )
 from pipeline.http import SafeClient, host_key
 from pipeline.logs import log_stage_summary, quiet_library_loggers
+from pipeline.registry import NO_FEEDS_REGISTERED, registered_count
+from pipeline.registry import db_error as _db_error
 from pipeline.urls import url_key
 from pipeline.warehouse import get_engine, schema, upsert
-from pipeline.warehouse.engine import write_lock
 from pipeline.warehouse.queries import articles_by_status, failures_by_reason
 from pipeline.warehouse.schema import article, feed, feed_poll, pipeline_run, source
-from pipeline.warehouse.upsert import chunks, rows_per_statement
+from pipeline.warehouse.upsert import chunks
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +158,27 @@ DEFAULT_STAGE_TIMEOUT = timedelta(hours=6)
 
 
 def stage_timeout(name: str) -> timedelta:
-    """How long stage ``name`` may run before a row of it still "running" counts as dead."""
-    return STAGE_TIMEOUTS.get(name, DEFAULT_STAGE_TIMEOUT)
+    """How long stage ``name`` may run before a row of it still "running" counts as dead (a
+    mapped batch worker's row, ``extract#1``, as long as its stage)."""
+    return STAGE_TIMEOUTS.get(_base_stage(name), DEFAULT_STAGE_TIMEOUT)
+
+
+def _base_stage(name: str) -> str:
+    """The stage a pipeline_run stage name belongs to: ``extract#1`` -> ``extract``."""
+    return name.split(WORKER_MARK, 1)[0]
+
+
+# Separates a stage's name from the number of the DAG's mapped batch worker that ran it: every
+# mapped worker records its own pipeline_run row (extract, extract#1, extract#2...), so one
+# worker's start, retry or failure never rewrites another's.
+WORKER_MARK = "#"
+
+
+def stage_row_name(name: str, worker: int | None = None) -> str:
+    """The pipeline_run stage of stage ``name`` run by mapped batch worker ``worker``: the
+    first worker (0) records the stage's own row, as an unmapped run does, so what reads a
+    stage by its name (the gate, the Media Monitor, operators' queries) finds it."""
+    return name if not worker else f"{name}{WORKER_MARK}{worker}"
 
 
 def _read(path: str) -> str | None:
@@ -274,6 +291,7 @@ def _abandon_dead_stages(
 LEASED_STATUSES: dict[str, tuple[str, ...]] = {
     "fetch": ("discovered", "fetch_failed"),
     "extract": ("fetched",),
+    "analyse": ("deduped",),
 }
 
 
@@ -288,7 +306,7 @@ def _release_earlier_try(conn: Connection, run_id: str, name: str, now: datetime
     its results are then not kept (results are written only under an unchanged lease) and the
     rows are done again, which costs work, never correctness.
     """
-    statuses = LEASED_STATUSES.get(name)
+    statuses = LEASED_STATUSES.get(_base_stage(name))
     if statuses is None:
         return 0
     earlier = conn.execute(
@@ -324,13 +342,17 @@ LEASE_CLOCK_SLACK = timedelta(minutes=1)
 
 
 @contextmanager
-def _stage(engine: Engine, run_id: str, name: str) -> Iterator[dict[str, Any]]:
+def _stage(
+    engine: Engine, run_id: str, name: str, *, worker: int | None = None
+) -> Iterator[dict[str, Any]]:
     """Record a stage in pipeline_run: started, then finished with its counts (or failed).
 
     Starting a stage also marks as ``abandoned`` the stage rows of any run left "running" by a
     process that died. While running, the row's counts name the process (host, pid), so the next
-    stage on that host knows at once whether it is still alive.
+    stage on that host knows at once whether it is still alive. ``worker``: the number of the
+    DAG's mapped batch worker running it, which records its own row (see WORKER_MARK).
     """
+    name = stage_row_name(name, worker)
     quiet_library_loggers()
     started = _now()
     counts: dict[str, Any] = {}
@@ -375,116 +397,6 @@ def _stage(engine: Engine, run_id: str, name: str) -> Iterator[dict[str, Any]]:
         done = row | {"finished_at": _now(), "status": "success", "counts": counts}
         upsert(conn, pipeline_run, [done], key=["run_id", "stage"], update=cols)
     log_stage_summary(engine, name, run_id, counts, logger=log)
-
-
-# --- registry -------------------------------------------------------------------------------
-
-# Serialises registry syncs of concurrent poll runs; on SQLite it opens the transaction with
-# BEGIN IMMEDIATE, which the savepoints of the sync need (pysqlite begins lazily, and a first
-# SAVEPOINT outside a transaction would commit on release).
-REGISTRY_LOCK_KEY = int.from_bytes(b"mm:feeds", "big") & 0x7FFFFFFFFFFFFFFF
-
-def _db_error(exc: BaseException) -> str:
-    """The first line of a database error, without the statement and its parameters."""
-    orig = getattr(exc, "orig", None) or exc
-    first = (str(orig).strip().splitlines() or [""])[0]
-    return f"{type(orig).__name__}: {first}"[:500]
-
-
-def _upsert_isolated(
-    conn: Connection,
-    table: sa.Table,
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    key: Sequence[str],
-    update: Sequence[str] = (),
-) -> list[tuple[Mapping[str, Any], str]]:
-    """Upsert ``rows`` chunk by chunk, each in a savepoint; a chunk the database refuses is
-    retried row by row, so only the rows it refuses are left out. Returns (row, error) for them.
-
-    ``conn`` must be in an explicit transaction (see REGISTRY_LOCK_KEY).
-    """
-    failed: list[tuple[Mapping[str, Any], str]] = []
-    for chunk in chunks(rows, rows_per_statement(rows)):
-        try:
-            with conn.begin_nested():
-                upsert(conn, table, chunk, key=key, update=update)
-            continue
-        except sa.exc.StatementError:
-            pass
-        for row in chunk:
-            try:
-                with conn.begin_nested():
-                    upsert(conn, table, [row], key=key, update=update)
-            except sa.exc.StatementError as exc:
-                failed.append((row, _db_error(exc)))
-    return failed
-
-
-def sync_registry(
-    conn: Connection, specs: list[FeedSpec], *, now: datetime, keep: Collection[str] = ()
-) -> dict[str, Any]:
-    """Make the feed and source tables match the registry; feeds no longer listed are disabled.
-
-    ``keep``: URLs of entries the registry refused this time; their feeds are left as they were
-    rather than disabled. An entry the database still refuses is skipped (``feeds_failed``) and
-    the others are written: each chunk goes in a savepoint, so ``conn`` must be in an explicit
-    transaction (take the registry lock first).
-    """
-    sources: dict[str, dict[str, Any]] = {}
-    for s in specs:  # one row per source: the first feed listed gives its language
-        sources.setdefault(
-            s.source,
-            {"name": s.source, "homepage": None, "language": s.language, "created_at": now},
-        )
-    failed = [
-        str(row["name"])
-        for row, _ in _upsert_isolated(conn, source, list(sources.values()), key=["name"])
-    ]
-    source_ids = dict(conn.execute(sa.select(source.c.name, source.c.id)).tuples().all())
-    rows = [
-        {
-            "source_id": source_ids[s.source],
-            "url": s.url,
-            "language": s.language,
-            "tags": list(s.tags),
-            "interval_s": s.interval_s,
-            "enabled": True,
-            "status": "new",
-            "failures": 0.0,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for s in specs
-        if s.source in source_ids
-    ]
-    refused = _upsert_isolated(
-        conn,
-        feed,
-        rows,
-        key=["url"],
-        update=["source_id", "language", "tags", "interval_s", "enabled", "updated_at"],
-    )
-    errors = [f"source {name}: not stored" for name in failed]
-    errors += [f"{row['url']}: {error}" for row, error in refused]
-    for error in errors:
-        log.warning("feed registry: %s", error)
-    # Computed here rather than with NOT IN (urls): that list grows with the registry and would
-    # hit the bound-parameter limit; the ids to disable go out in bounded chunks.
-    listed = {s.url for s in specs} | set(keep)
-    enabled = conn.execute(sa.select(feed.c.id, feed.c.url).where(feed.c.enabled.is_(True)))
-    gone = [feed_id for feed_id, url in enabled.tuples() if url not in listed]
-    for ids in chunks(gone):
-        conn.execute(
-            sa.update(feed)
-            .where(feed.c.id.in_(ids))
-            .values(enabled=False, status="disabled", updated_at=now)
-        )
-    return {
-        "feeds_registered": len(rows) - len(refused),
-        "feeds_removed": len(gone),
-        **({"feeds_failed": errors[:20]} if errors else {}),
-    }
 
 
 # --- poll -----------------------------------------------------------------------------------
@@ -674,46 +586,37 @@ def _record_feed(
     return 0, failed
 
 
-def _load_specs(settings: Settings, base_url: str | None, counts: dict[str, Any]) -> Registry:
-    """The registry for this run, each refused entry logged and noted in ``counts``.
-
-    A file that cannot be used at all (missing, not YAML, no ``feeds:`` list) still fails the
-    stage: there is no registry to poll by, and the operator must see it.
-    """
-    registry = load_registry(settings.feeds_file, base_url=base_url, settings=settings)
-    for refused in registry.refused:
-        log.warning("feed registry: refused %s", refused)
-    if registry.refused:
-        counts["feeds_refused"] = [str(r)[:300] for r in registry.refused[:20]]
-    return registry
+def _due_feeds(engine: Engine, now: datetime, poll_all: bool) -> tuple[int, list[Any]]:
+    """(feeds registered, the registered feeds due now -- or all of them -- spread by host)."""
+    query = sa.select(feed).where(feed.c.enabled.is_(True)).order_by(feed.c.id)
+    if not poll_all:
+        query = query.where(sa.or_(feed.c.next_poll_at.is_(None), feed.c.next_poll_at <= now))
+    with engine.connect() as conn:
+        registered = registered_count(conn)
+        feeds = _interleave_hosts(list(conn.execute(query).all()))
+    return registered, feeds
 
 
-def poll_feeds(
-    run_id: str, *, base_url: str | None = None, all_feeds: bool | None = None
-) -> dict[str, Any]:
-    """Stage 1: sync the registry, poll feeds that are due (or all), record polls and articles.
+def poll_feeds(run_id: str, *, all_feeds: bool | None = None) -> dict[str, Any]:
+    """Stage 1: poll the registered feeds that are due (or all), record polls and articles.
 
-    ``all_feeds`` (default: setting ``feed_poll_all``) ignores the adaptive schedule. Politeness
-    is shared with every other worker through the warehouse ``host`` table. One feed never stops
-    the others: a registry entry that fails validation is refused (and its feed left as it was),
-    and a feed whose poll fails or cannot be recorded is recorded as failed and backed off.
+    The registry is the warehouse's ``feed`` table (``mediamon feeds import``, issue 17): no
+    worker reads a file. With no feed registered the stage is a no-op that says so (log and
+    counts). ``all_feeds`` (default: setting ``feed_poll_all``) ignores the adaptive schedule.
+    Politeness is shared with every other worker through the warehouse ``host`` table. One feed
+    never stops the others: a feed whose poll fails or cannot be recorded is recorded as failed
+    and backed off.
     """
     settings = get_settings()
     engine = get_engine()
     poll_all = settings.feed_poll_all if all_feeds is None else all_feeds
     with _stage(engine, run_id, "poll") as counts:
-        now = _now()
-        registry = _load_specs(settings, base_url, counts)
-        with engine.begin() as conn:
-            write_lock(conn, REGISTRY_LOCK_KEY)
-            keep = [r.url for r in registry.refused if r.url]
-            counts.update(sync_registry(conn, registry.specs, now=now, keep=keep))
-            query = sa.select(feed).where(feed.c.enabled.is_(True)).order_by(feed.c.id)
-            if not poll_all:
-                query = query.where(
-                    sa.or_(feed.c.next_poll_at.is_(None), feed.c.next_poll_at <= now)
-                )
-            feeds = _interleave_hosts(list(conn.execute(query).all()))
+        registered, feeds = _due_feeds(engine, _now(), poll_all)
+        counts["feeds_registered"] = registered
+        if not registered:
+            # Green, not red: an empty registry is a setup step still to do, not a failed run.
+            log.warning(NO_FEEDS_REGISTERED)
+            counts["note"] = NO_FEEDS_REGISTERED
         statuses: Counter[str] = Counter()
         new_total = 0
         with (
@@ -1035,52 +938,112 @@ def _extraction_values(result: ExtractResult, status: str, now: datetime) -> dic
     }
 
 
-def _extract_batch(
+class ExtractRow(NamedTuple):
+    """What extracting one article needs of its row (and what its next status depends on);
+    plain values, so a batch of them travels to a worker process."""
+
+    id: str
+    status: str
+    final_url: str
+    raw_key: str
+    content_type: str | None
+    declared_charset: str | None
+    fetched_at: datetime
+    content_hash: str | None
+
+
+def _extract_rows(engine: Engine, ids: Sequence[str]) -> list[ExtractRow]:
+    """The rows of a batch to extract, in id order."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(*_EXTRACT_INPUT).where(article.c.id.in_(list(ids))).order_by(article.c.id)
+        ).all()
+    return [ExtractRow(*row) for row in rows]
+
+
+@dataclass
+class ExtractOutcome:
+    """A batch's extraction: a result per article read, and why the others were not read."""
+
+    results: dict[str, ExtractResult]
+    # The raw archive could not be read at all (its message); rows without a result were not
+    # read and must be left untouched.
+    unavailable: str | None = None
+    # Times the extraction process was replaced (a page past the time limit, a crash).
+    restarts: int = 0
+
+
+class ExtractCompute:
+    """A process's extraction state: the raw archive and one killable extraction worker,
+    kept for every batch (see :mod:`pipeline.batch_pool`). Reads no warehouse."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        archive: RawArchive | None = None,
+        worker: ExtractionWorker | None = None,
+    ) -> None:
+        self.archive = archive or raw_archive(settings)
+        self._own_worker = worker is None
+        self.worker = worker or ExtractionWorker.from_settings(settings)
+
+    def __call__(self, rows: Sequence[ExtractRow]) -> ExtractOutcome:
+        """Extract a batch; pages whose body is not in the archive are ``archive_missing``."""
+        outcome = ExtractOutcome({})
+        queued: deque[str] = deque()  # ids of the jobs handed to the worker, in order
+        restarts = self.worker.restarts
+
+        def jobs() -> Iterator[ExtractJob]:
+            # Bodies are read while the worker extracts the pages queued before them.
+            for row in rows:
+                try:
+                    body = self.archive.get(row.raw_key)
+                except ArchiveMissingError as exc:
+                    outcome.results[row.id] = ExtractResult(None, "archive_missing", str(exc))
+                    continue
+                except ArchiveUnavailableError as exc:
+                    outcome.unavailable = str(exc)
+                    return
+                queued.append(row.id)
+                yield ExtractJob(
+                    body=body,
+                    url=row.final_url,
+                    content_type=row.content_type or "",
+                    fetched_at=as_utc(row.fetched_at),
+                    declared_charset=row.declared_charset,
+                )
+
+        for result in self.worker.extract_many(jobs()):
+            outcome.results[queued.popleft()] = result
+        # Between batches, so trafilatura's caches cannot grow over a long run.
+        self.worker.end_batch()
+        outcome.restarts = self.worker.restarts - restarts
+        return outcome
+
+    def close(self) -> None:
+        """Stop the extraction process, unless the caller lent it."""
+        if self._own_worker:
+            self.worker.close()
+
+
+def _write_extractions(
     engine: Engine,
-    ids: list[str],
-    worker: ExtractionWorker,
-    archive: RawArchive,
+    rows: Sequence[ExtractRow],
+    outcome: ExtractOutcome,
     next_status: Callable[[Any, ExtractResult], str],
     reasons: Counter[str],
     lease: datetime | None = None,
 ) -> int:
-    """Extract one batch from the raw archive and write it in one transaction; return # ok.
+    """Write a batch's extractions in one transaction; return # ok.
 
     With ``lease`` (the end of this run's lease on the batch) only rows this run still holds are
     written, and their lease is cleared; a result not written is not counted.
 
-    When the archive cannot be read at all (:class:`ArchiveUnavailableError`), the pages read
-    before are written, the others are left untouched (their lease given back) and
+    When the archive could not be read (``outcome.unavailable``), the pages read before are
+    written, the others are left untouched (their lease given back) and
     :class:`StageFailedError` is raised: an unreachable store is no article's failure.
     """
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(*_EXTRACT_INPUT).where(article.c.id.in_(ids))).all()
-    results: dict[str, ExtractResult] = {}
-    queued: deque[str] = deque()  # ids of the jobs handed to the worker, in order
-    unavailable: list[ArchiveUnavailableError] = []
-
-    def jobs() -> Iterator[ExtractJob]:
-        # Bodies are read while the worker extracts the pages queued before them.
-        for row in rows:
-            try:
-                body = archive.get(row.raw_key)
-            except ArchiveMissingError as exc:
-                results[row.id] = ExtractResult(None, "archive_missing", str(exc))
-                continue
-            except ArchiveUnavailableError as exc:
-                unavailable.append(exc)
-                return
-            queued.append(row.id)
-            yield ExtractJob(
-                body=body,
-                url=row.final_url,
-                content_type=row.content_type or "",
-                fetched_at=as_utc(row.fetched_at),
-                declared_charset=row.declared_charset,
-            )
-
-    for result in worker.extract_many(jobs()):
-        results[queued.popleft()] = result
+    results = outcome.results
     updates: list[tuple[Any, dict[str, Any]]] = []
     for row in rows:
         if row.id not in results:  # not read: the archive became unavailable first
@@ -1103,13 +1066,27 @@ def _extract_batch(
                 ok += 1
             else:
                 reasons[result.reason or "unknown"] += 1
-    # Between batches, so trafilatura's caches cannot grow over a long run.
-    worker.end_batch()
-    if unavailable:
+    if outcome.unavailable is not None:
         if lease is not None:
             _release(engine, [row.id for row in rows if row.id not in results], lease)
-        raise StageFailedError("extract", "archive_unavailable", str(unavailable[0]))
+        raise StageFailedError("extract", "archive_unavailable", outcome.unavailable)
     return ok
+
+
+def _extract_batch(
+    engine: Engine,
+    ids: list[str],
+    worker: ExtractionWorker,
+    archive: RawArchive,
+    next_status: Callable[[Any, ExtractResult], str],
+    reasons: Counter[str],
+    lease: datetime | None = None,
+) -> int:
+    """Extract one batch in this process and write it in one transaction; return # ok (see
+    :func:`_write_extractions`)."""
+    rows = _extract_rows(engine, ids)
+    outcome = ExtractCompute(get_settings(), archive, worker)(rows)
+    return _write_extractions(engine, rows, outcome, next_status, reasons, lease)
 
 
 def _fail_if_archive_lost(
@@ -1130,14 +1107,55 @@ def _fail_if_archive_lost(
     )
 
 
-def extract_articles(run_id: str) -> dict[str, Any]:
+def _extracted_status(row: Any, result: ExtractResult) -> str:
+    return "extracted" if result.ok else "extract_failed"
+
+
+# Below this many articles due, a stage works in its own process: starting a pool (a Python
+# and, for analyse, a spaCy model per process: seconds) would cost more than it saves.
+MIN_POOL_ARTICLES = 25
+
+
+def _plan(
+    engine: Engine, due: sa.Select[tuple[str]], settings: Settings, worker: int | None
+) -> tuple[int, int]:
+    """(worker processes, batch size) for a stage's ``due`` articles.
+
+    None besides this one for a DAG's mapped batch worker (Airflow runs several of them: they
+    are the parallelism) or for a handful of articles; else the ``processes`` setting, with
+    batches cut so that every process gets at least two (200 articles in batches of 200 would
+    keep one process busy and the others idle). Smaller batches change nothing written: batches
+    are consecutive runs of ids, written in order.
+    """
+    from pipeline.batch_pool import AHEAD_PER_WORKER, pool_size
+
+    size = 1 if worker is not None else pool_size(settings)
+    if size == 1:
+        return 1, settings.batch_size
+    with engine.connect() as conn:
+        pending = conn.execute(
+            sa.select(sa.func.count()).select_from(due.order_by(None).subquery())
+        ).scalar_one()
+    if pending < MIN_POOL_ARTICLES:
+        return 1, settings.batch_size
+    share = -(-pending // (size * AHEAD_PER_WORKER))  # ceil
+    return size, max(1, min(settings.batch_size, max(share, MIN_POOL_ARTICLES)))
+
+
+def extract_articles(run_id: str, *, worker: int | None = None) -> dict[str, Any]:
     """Stage 3: extract text and metadata of fetched pages from the raw archive.
 
-    Safe to run in several processes at once: each batch is leased (see :class:`Lease`).
+    Batches are extracted by ``processes`` worker processes and written here, one transaction
+    each, in the order they were taken (:func:`pipeline.batch_pool.ordered_map`). Safe to run
+    in several processes at once: each batch is leased (see :class:`Lease`). ``worker``: this
+    call is mapped batch worker number ``worker`` of a DAG run; it records its own stage row
+    (``extract#<worker>``; worker 0 the plain ``extract``) and extracts in this process.
     """
+    from pipeline.batch_pool import ordered_map
+
     settings = get_settings()
     engine = get_engine()
-    with _stage(engine, run_id, "extract") as counts:
+    with _stage(engine, run_id, "extract", worker=worker) as counts:
         archive = _open_archive("extract", settings)
         now = _now()
         due = (
@@ -1145,10 +1163,6 @@ def extract_articles(run_id: str) -> dict[str, Any]:
             .where(article.c.status == "fetched", _unleased(now))
             .order_by(article.c.id)
         )
-
-        def next_status(row: Any, result: ExtractResult) -> str:
-            return "extracted" if result.ok else "extract_failed"
-
         reasons: Counter[str] = Counter()
         extracted = 0
         restarts = 0
@@ -1161,18 +1175,27 @@ def extract_articles(run_id: str) -> dict[str, Any]:
                 "worker_restarts": restarts,
             }
 
-        with ExtractionWorker.from_settings(settings) as worker:
-            try:
-                for lease in _leased_batches(
-                    engine, due, size=settings.batch_size, lease=stage_timeout("extract")
-                ):
-                    extracted += _extract_batch(
-                        engine, lease.ids, worker, archive, next_status, reasons, lease.until
+        processes, batch_size = _plan(engine, due, settings, worker)
+        counts["processes"] = processes
+        leases = _leased_batches(engine, due, size=batch_size, lease=stage_timeout("extract"))
+        batches = ordered_map(
+            leases,
+            lambda lease: _extract_rows(engine, lease.ids),
+            ExtractCompute,
+            (settings,),
+            size=processes,
+            abandon=lambda lease: _release(engine, lease.ids, lease.until),
+        )
+        try:
+            with closing(batches):
+                for lease, rows, outcome in batches:
+                    restarts += outcome.restarts
+                    extracted += _write_extractions(
+                        engine, rows, outcome, _extracted_status, reasons, lease.until
                     )
-            finally:
-                restarts = worker.restarts
-                # Recorded with the stage row even when it fails.
-                counts.update(tally())
+        finally:
+            # Recorded with the stage row even when it fails.
+            counts.update(tally())
         _fail_if_archive_lost("extract", extracted, reasons, archive)
     return counts
 
@@ -1318,14 +1341,51 @@ def warehouse_summary(engine: Engine | None = None) -> dict[str, Any]:
     }
 
 
+def combine_counts(parts: Iterable[Mapping[str, Any] | None]) -> dict[str, Any]:
+    """The counts of a stage run by several mapped batch workers, as one stage's: numbers
+    summed, nested counts (``reasons``) combined alike, other values kept from the first part
+    that has them; ``workers`` says how many parts there were."""
+    out: dict[str, Any] = {}
+    n = 0
+    for part in parts:
+        n += 1
+        for key, value in (part or {}).items():
+            if key == "process":
+                continue
+            if isinstance(value, bool) or key not in out:
+                out.setdefault(key, value)
+            elif isinstance(value, int | float) and isinstance(out[key], int | float):
+                out[key] += value
+            elif isinstance(value, Mapping) and isinstance(out[key], Mapping):
+                out[key] = combine_counts([out[key], value])
+                out[key].pop("workers", None)
+    out["workers"] = n
+    return out
+
+
+def _stage_counts(value: Any) -> Any:
+    """One stage's counts as finish_run records them: a mapped stage's counts (a sequence of
+    dicts, which Airflow passes as a lazy sequence of XComs) combined into one dict."""
+    if value is None or isinstance(value, Mapping):
+        return value
+    if isinstance(value, Iterable) and not isinstance(value, str | bytes):
+        return combine_counts(value)
+    return value
+
+
 def finish_run(run_id: str, **stage_counts: Any) -> dict[str, Any]:
-    """Last stage: record the run's outcome (stage counts plus warehouse totals), return it."""
+    """Last stage: record the run's outcome (stage counts plus warehouse totals), return it.
+
+    A stage run by the DAG's mapped batch workers comes as the sequence of their counts, which
+    are combined (:func:`combine_counts`)."""
     engine = get_engine()
     with _stage(engine, run_id, "finish") as counts:
         summary = warehouse_summary(engine)
         counts.update(
             {
-                "stages": {k: v for k, v in stage_counts.items() if v is not None},
+                "stages": {
+                    k: _stage_counts(v) for k, v in stage_counts.items() if v is not None
+                },
                 "articles_by_status": summary["articles_by_status"],
             }
         )
@@ -1336,9 +1396,7 @@ def finish_run(run_id: str, **stage_counts: Any) -> dict[str, Any]:
 StageProgress = Callable[[str, dict[str, Any], float], None]
 
 
-def run_ingest(
-    run_id: str, *, base_url: str | None = None, progress: StageProgress | None = None
-) -> dict[str, Any]:
+def run_ingest(run_id: str, *, progress: StageProgress | None = None) -> dict[str, Any]:
     """All ingest stages in DAG order, without Airflow (CLI ``mediamon run``): poll, fetch,
     extract, dedupe, analyse, gate, finish, then the ledger. ``progress`` is called as each
     stage finishes (the CLI shows it on a terminal)."""
@@ -1350,7 +1408,7 @@ def run_ingest(
             progress(name, counts, time.monotonic() - started)
         return counts
 
-    stages: dict[str, Any] = {"poll": timed("poll", lambda: poll_feeds(run_id, base_url=base_url))}
+    stages: dict[str, Any] = {"poll": timed("poll", lambda: poll_feeds(run_id))}
     stages["fetch"] = timed("fetch", lambda: fetch_articles(run_id))
     stages["extract"] = timed("extract", lambda: extract_articles(run_id))
     stages["dedupe"] = timed("dedupe", lambda: dedupe_articles(run_id))
@@ -1371,7 +1429,6 @@ __all__ = [
     "raw_archive",
     "reextract",
     "run_ingest",
-    "sync_registry",
     "warehouse_summary",
 ]
 
@@ -1417,17 +1474,51 @@ def dedupe_articles(run_id: str) -> dict[str, Any]:
 # --- analyse (claims, issue 6) --------------------------------------------------------------
 
 
-def analyse_articles(run_id: str) -> dict[str, Any]:
+def analyse_articles(run_id: str, *, worker: int | None = None) -> dict[str, Any]:
     """Stage (issue 6): deduped -> analysed, with entities and claims, one transaction per batch.
 
-    Re-analysing an article replaces its claim and entity rows, so retries are safe.
+    Batches are taken under the same lease rule as fetch and extract (concurrent runs and the
+    DAG's mapped workers never analyse the same article), analysed by ``processes`` worker
+    processes (each loads spaCy once) and written here in the order they were taken. Re-analysing
+    an article replaces its claim and entity rows, so retries are safe. ``worker``: as in
+    :func:`extract_articles`.
     """
-    from pipeline.nlp.stage import analyse_pending  # spaCy loads only when this stage runs
+    from pipeline.batch_pool import ordered_map
+    from pipeline.nlp.stage import (  # spaCy loads only when this stage runs
+        AnalyseCompute,
+        analysis_rows,
+        write_analyses,
+    )
 
     settings = get_settings()
     engine = get_engine()
-    with _stage(engine, run_id, "analyse") as counts:
-        counts.update(analyse_pending(engine, settings))
+    with _stage(engine, run_id, "analyse", worker=worker) as counts:
+        due = (
+            sa.select(article.c.id)
+            .where(article.c.status == "deduped", _unleased(_now()))
+            .order_by(article.c.id)
+        )
+        total: Counter[str] = Counter()
+        processes, batch_size = _plan(engine, due, settings, worker)
+        counts["processes"] = processes
+        leases = _leased_batches(engine, due, size=batch_size, lease=stage_timeout("analyse"))
+        batches = ordered_map(
+            leases,
+            lambda lease: analysis_rows(engine, lease.ids),
+            AnalyseCompute,
+            (settings,),
+            size=processes,
+            abandon=lambda lease: _release(engine, lease.ids, lease.until),
+        )
+        with closing(batches):
+            for lease, rows, results in batches:
+                total.update(write_analyses(engine, rows, results, lease=lease.until))
+        counts.update(
+            {
+                "analysed": total["articles"],
+                **{k: v for k, v in sorted(total.items()) if k != "articles"},
+            }
+        )
     return counts
 
 

@@ -8,9 +8,9 @@ nothing to do and changes nothing.
 - ``extract``: articles extracted by another extractor version, again from the raw archive
   (``flow.reextract``); an article whose text changed goes back to ``extracted``, so the next
   ingest run re-dedupes, re-analyses and re-gates it.
-- ``nlp``: articles whose claims came from another claim-extractor version are analysed again;
-  published ones go back through the quality gate in the same run (their new claims have not
-  been validated). Articles without a single claim carry no version and are left as they are.
+- ``nlp``: articles analysed by another claim-extractor version (``article.nlp_version``, also
+  set when no claim was found; unknown counts as another) are analysed again; published ones go
+  back through the quality gate in the same run (their new claims have not been validated).
 - ``gate``: articles of the window waiting at the gate (status ``analysed``, e.g. after
   ``mediamon quarantine release``) are validated and published or quarantined.
 - ``ledger``: numeric claims not linked yet are linked. The ledger is one incremental queue,
@@ -33,7 +33,6 @@ from pipeline.config import get_settings
 from pipeline.flow import _stage
 from pipeline.warehouse import get_engine
 from pipeline.warehouse.schema import article, source
-from pipeline.warehouse.schema_claims import claim
 
 STAGES = ("extract", "nlp", "gate", "ledger")
 # Articles whose claims the nlp stage may redo: analysed or past it. Quarantined ones keep their
@@ -146,12 +145,9 @@ def _nlp(engine: Engine, run_id: str, window: Window) -> dict[str, Any]:
     from pipeline.nlp.stage import analyse_ids, extractor_for, resolver_for
 
     settings = get_settings()
-    stale_claims = (
-        sa.select(claim.c.id)
-        .where(claim.c.article_id == article.c.id, claim.c.extractor_version != EXTRACTOR_VERSION)
-        .exists()
-    )
-    where = [article.c.status.in_(NLP_STATUSES), stale_claims, *window.conditions()]
+    # The article's own mark, so an article the old rules found no claim in is redone too.
+    stale = sa.or_(article.c.nlp_version.is_(None), article.c.nlp_version != EXTRACTOR_VERSION)
+    where = [article.c.status.in_(NLP_STATUSES), stale, *window.conditions()]
     extractor = extractor_for(settings)
     resolve = resolver_for(settings)
     reanalysed = regate = 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,18 +67,48 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     _reset_caches()
 
 
+def import_feeds(
+    path: Path, *options: str, exit_code: int = 0, env: dict[str, str] | None = None
+) -> Any:
+    """Register the feeds of ``path`` in the warehouse, as an operator does: ``mediamon feeds
+    import PATH [OPTIONS]`` (the command migrates the warehouse itself). In process on the
+    settings in force, or, given ``env``, the installed ``mediamon`` in a child process with that
+    environment. Returns the result; fails the test unless it ended with ``exit_code``."""
+    args = ["feeds", "import", str(path), *options]
+    if env is not None:
+        mediamon = Path(sys.executable).with_name("mediamon")
+        proc = subprocess.run(
+            [str(mediamon), *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=300
+        )
+        assert proc.returncode == exit_code, proc.stdout + proc.stderr
+        return proc
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == exit_code, result.output
+    return result
+
+
+def write_sample_feeds(path: Path, base_url: str) -> Path:
+    """The demo feed list (samples/feeds.yaml) pointed at ``base_url``, written to ``path``."""
+    path.write_text((SAMPLES / "feeds.yaml").read_text().replace(PLACEHOLDER, base_url))
+    return path
+
+
 @pytest.fixture
 def sample_feeds(home: Path, samples_base_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The demo registry pointed at the session's sample server."""
-    path = home / "feeds.yaml"
-    text = (SAMPLES / "feeds.yaml").read_text().replace(PLACEHOLDER, samples_base_url)
-    path.write_text(text)
-    monkeypatch.setenv("MEDIAMON_FEEDS_FILE", str(path))
+    """The demo feed list pointed at the session's sample server, imported into the default
+    warehouse (SQLite under ``home``). A test that switches warehouses imports it again there
+    with :func:`import_feeds`."""
+    path = write_sample_feeds(home / "feeds.yaml", samples_base_url)
     # The corpus credits invented agencies; the demo adds them to the real ones (pipeline.demo).
     monkeypatch.setenv("MEDIAMON_DEDUPE_AGENCIES", json.dumps(demo_agencies()))
     # Scheduled runs poll only due feeds; tests that run the stages back to back poll them all.
     monkeypatch.setenv("MEDIAMON_FEED_POLL_ALL", "true")
     _reset_caches()
+    import_feeds(path)
     return path
 
 

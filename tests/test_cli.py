@@ -156,11 +156,12 @@ def test_no_command_prints_the_warehouse_password(
     home: Path, sample_feeds: Path, pg_url: str
 ) -> None:
     url, secret = _with_password(pg_url)
-    env = _cli_env(home, url, MEDIAMON_FEEDS_FILE=str(sample_feeds), MEDIAMON_FEED_POLL_ALL="true")
+    env = _cli_env(home, url, MEDIAMON_FEED_POLL_ALL="true")
     masked = mask_url(url)
     assert secret not in masked
     commands = [
         ["db", "upgrade"],
+        ["feeds", "import", str(sample_feeds)],
         ["run", "--run-id", "leak-1"],
         ["summary"],
         ["summary", "--format", "json"],

@@ -98,16 +98,12 @@ def _one_error(result: Any, code: int) -> str:
 
 # (id, args, which home, extra environment, exit code, words the line must hold)
 CASES: list[tuple[str, list[str], str, dict[str, str], int, tuple[str, ...]]] = [
-    # A registry that is not YAML, in every command that reads it.
-    # (The bracket opened on line 4 is found unclosed at the end of the file, line 5.)
+    # A feed list that is not YAML, in every command that reads one: `feeds import`, and
+    # `db upgrade` seeding a registry that never held a feed from MEDIAMON_FEEDS_FILE. (Polling
+    # reads no file.) The bracket opened on line 4 is found unclosed at the end, line 5.
     *[
         (f"yaml-{'-'.join(args[:2])}", args, "migrated", {"bad": "yaml"}, 2, BAD_YAML_WHERE)
-        for args in (
-            ["feeds", "list"],
-            ["feeds", "poll"],
-            ["run"],
-            ["feeds", "add", "http://b.test/rss", "--source", "B"],
-        )
+        for args in (["feeds", "import", "{root}/bad.yaml"], ["db", "upgrade"])
     ],
     # Invalid registry entries refused at import, with what is wrong.
     (
@@ -246,7 +242,8 @@ def test_yaml_import_refuses_a_bad_entry_with_its_line(homes: dict[str, Path]) -
     [line] = result.stderr.splitlines()
     assert "other.yaml line 5" in line and "not-a-url" in line, line
     assert "imported 1 feeds" in result.stdout
-    assert "http://good.test/rss" in (home / "feeds.yaml").read_text()
+    listed = _invoke(["feeds", "list", "--format", "json"], home)
+    assert [f["url"] for f in json.loads(listed.stdout)] == ["http://good.test/rss"]
 
 
 @pytest.mark.postgres

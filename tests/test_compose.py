@@ -411,14 +411,15 @@ def test_dotenv_is_git_ignored(tmp_path: Path) -> None:
 
 AIRFLOW_SERVICES_PREFIX = "airflow-"
 # MEDIAMON_* settings a production stack cannot do without: where state and the raw archive live,
-# which feeds to poll, who is asking, and which connection is the warehouse.
+# who is asking, and which connection is the warehouse (which holds the feed registry).
 PRODUCTION_SETTINGS = {
     "MEDIAMON_HOME",
-    "MEDIAMON_FEEDS_FILE",
     "MEDIAMON_USER_AGENT",
     "MEDIAMON_AIRFLOW_CONN_ID",
     "MEDIAMON_RAW_ARCHIVE_URL",
     "MEDIAMON_RAW_ARCHIVE_OPTIONS",
+    "MEDIAMON_DQ_DOCS_URL",
+    "MEDIAMON_DQ_DOCS_OPTIONS",
 }
 
 
@@ -493,8 +494,22 @@ def test_state_and_feeds_paths_are_mounted_from_the_project(
         env = _supplied_env(compose, name)
         home = _host_path(service, env["MEDIAMON_HOME"])
         assert home is not None, f"{name}: MEDIAMON_HOME is not on a mounted folder"
-        feeds = _host_path(service, env["MEDIAMON_FEEDS_FILE"])
-        assert feeds is not None and feeds.is_file(), f"{name}: {env['MEDIAMON_FEEDS_FILE']}"
+    init = services["airflow-init"]
+    feeds = _host_path(init, _supplied_env(compose, "airflow-init")["MEDIAMON_FEEDS_FILE"])
+    assert feeds is not None and feeds.is_file(), f"airflow-init: {feeds}"
+
+
+def test_the_feed_registry_is_seeded_by_airflow_init_and_read_by_no_worker(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    # Issue 17: polling reads the registry from the warehouse, so a task-running service that
+    # still named a feeds file would suggest a worker-local state that no longer exists.
+    for name in _airflow_services(services):
+        env = _supplied_env(compose, name)
+        assert (name == "airflow-init") == ("MEDIAMON_FEEDS_FILE" in env), name
+    # airflow-init imports it with `mediamon db upgrade` (into a registry that never held a feed).
+    script = "\n".join(services["airflow-init"]["command"])
+    assert "mediamon db upgrade" in script
 
 
 def _samples_command(service: dict[str, Any]) -> dict[str, str]:
@@ -524,7 +539,8 @@ def test_default_feeds_point_at_the_samples_service_and_it_serves_them(
 
     env = _supplied_env(compose, "airflow-worker")
     assert env["MEDIAMON_ALLOW_PRIVATE_NETWORKS"] == "true", "the samples service is private"
-    feeds_path = _host_path(services["airflow-worker"], env["MEDIAMON_FEEDS_FILE"])
+    init_env = _supplied_env(compose, "airflow-init")
+    feeds_path = _host_path(services["airflow-init"], init_env["MEDIAMON_FEEDS_FILE"])
     assert feeds_path is not None
     # The compose list is the demo list with the address filled in: the two cannot drift.
     demo = (ROOT / "samples" / "feeds.yaml").read_text(encoding="utf-8")
@@ -569,9 +585,15 @@ def test_raw_archive_is_the_shared_object_store(
     assert "healthcheck" in minio and minio.get("volumes"), "minio: a volume and a health check"
     for name in _airflow_services(services):
         env = _supplied_env(compose, name)
-        endpoint = json.loads(env["MEDIAMON_RAW_ARCHIVE_OPTIONS"])["client_kwargs"]["endpoint_url"]
-        host = urlsplit(endpoint)
-        assert host.hostname == "minio" and host.port in {int(p) for p in minio["expose"]}, name
+        for options in ("MEDIAMON_RAW_ARCHIVE_OPTIONS", "MEDIAMON_DQ_DOCS_OPTIONS"):
+            endpoint = json.loads(env[options])["client_kwargs"]["endpoint_url"]
+            host = urlsplit(endpoint)
+            assert host.hostname == "minio", (name, options)
+            assert host.port in {int(p) for p in minio["expose"]}, (name, options)
+        # The Data Docs go to the bucket airflow-init creates for the archive.
+        assert urlsplit(env["MEDIAMON_DQ_DOCS_URL"]).netloc == urlsplit(
+            env["MEDIAMON_RAW_ARCHIVE_URL"]
+        ).netloc, name
         assert env["AWS_ACCESS_KEY_ID"] == _supplied_env(compose, "minio")["MINIO_ROOT_USER"]
         assert env["AWS_SECRET_ACCESS_KEY"] == SUPPLIED["MINIO_ROOT_PASSWORD"]
         assert "minio" in services[name].get("depends_on", {}), f"{name} may start before minio"

@@ -77,6 +77,6 @@ def test_production_defaults_hold_no_demo_agencies_and_the_demo_adds_them(
     monkeypatch.setenv("MEDIAMON_HOME", str(tmp_path))
     defaults = Settings().dedupe_agencies
     assert "Reuters" in defaults and not set(DEMO_AGENCIES) & set(defaults)
-    env = demo_env(tmp_path, tmp_path / "feeds.yaml")
+    env = demo_env(tmp_path)
     demo = Settings(dedupe_agencies=json.loads(env["MEDIAMON_DEDUPE_AGENCIES"])).dedupe_agencies
     assert demo == [*defaults, *DEMO_AGENCIES]

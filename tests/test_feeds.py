@@ -18,6 +18,7 @@ import sqlalchemy as sa
 import yaml
 
 from pipeline import flow
+from pipeline import registry as warehouse_registry
 from pipeline.config import Settings, get_settings
 from pipeline.feeds import (
     FeedSpec,
@@ -35,6 +36,7 @@ from pipeline.warehouse import get_engine
 from pipeline.warehouse.engine import write_lock
 from pipeline.warehouse.migrate import upgrade
 from pipeline.warehouse.schema import article, feed, feed_poll, pipeline_run
+from tests.conftest import import_feeds
 from tests.hostile_server import CASES, HEALTHY_ENTRIES, hostile_serving
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,7 +88,6 @@ def test_hostile_set_is_bounded_in_time_and_memory_and_spares_healthy_feeds(
             k: v for k, v in os.environ.items() if not k.startswith(("MEDIAMON_", "AIRFLOW_CONN"))
         } | {
             "MEDIAMON_HOME": str(tmp_path),
-            "MEDIAMON_FEEDS_FILE": str(tmp_path / "feeds.yaml"),
             # The guard is ON: the loopback redirect must be refused at its hop.
             "MEDIAMON_ALLOW_PRIVATE_NETWORKS": "false",
             "MEDIAMON_HTTP_TOTAL_TIMEOUT": "5",
@@ -94,6 +95,8 @@ def test_hostile_set_is_bounded_in_time_and_memory_and_spares_healthy_feeds(
             "MEDIAMON_HTTP_CONNECT_TIMEOUT": "2",
             "MEDIAMON_HOST_MIN_INTERVAL": "0",
         }
+        # Registered as an operator does; the child then polls what the warehouse holds.
+        import_feeds(tmp_path / "feeds.yaml", env=env)
         child = subprocess.run(
             [sys.executable, "-c", _CHILD, "hostile-1"],
             env=env,
@@ -288,12 +291,11 @@ def test_failed_parse_keeps_the_old_validators(samples_base_url: str) -> None:
     assert (result.etag, result.body_hash) == ('"old"', "oldhash")
 
 
-def _stage_env(home: Path, registry: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeline.config import get_settings
-
+def _stage_env(home: Path, registry: list[dict[str, Any]], *, exit_code: int = 0) -> Any:
+    """Make the warehouse's registry exactly ``registry``: written as a feeds.yaml, imported
+    with `mediamon feeds import --replace`. Returns the command's result."""
     (home / "feeds.yaml").write_text(yaml.safe_dump({"feeds": registry}))
-    monkeypatch.setenv("MEDIAMON_FEEDS_FILE", str(home / "feeds.yaml"))
-    get_settings.cache_clear()
+    return import_feeds(home / "feeds.yaml", "--replace", exit_code=exit_code)
 
 
 def test_poll_stage_follows_301_disables_410_and_schedules_by_health(
@@ -306,7 +308,7 @@ def test_poll_stage_follows_301_disables_410_and_schedules_by_health(
             {"url": f"{base}{p}", "source": p} for p in ("/moved.rss", "/410.rss", "/ok-a.rss")
         ]
         registry.append({"url": f"{paused}/429.rss", "source": "429"})
-        _stage_env(home, registry, monkeypatch)
+        _stage_env(home, registry)
         engine = get_engine()
         upgrade(engine)
         counts = flow.poll_feeds("r1")
@@ -338,10 +340,7 @@ def test_feeds_cli_add_list_poll_export(
     from typer.testing import CliRunner
 
     from pipeline.cli import app
-    from pipeline.config import get_settings
 
-    monkeypatch.setenv("MEDIAMON_FEEDS_FILE", str(home / "feeds.yaml"))
-    get_settings.cache_clear()
     runner = CliRunner()
     url = f"{samples_base_url}/feeds/meridian-post.rss"
     out = runner.invoke(app, ["feeds", "add", url, "--source", "Meridian Post", "--tag", "war"])
@@ -362,8 +361,20 @@ def test_feeds_cli_add_list_poll_export(
     assert url in opml
     (home / "in.opml").write_text(opml.replace(url, url + "?copy=1"))
     assert runner.invoke(app, ["feeds", "import-opml", str(home / "in.opml")]).exit_code == 0
-    assert runner.invoke(app, ["feeds", "remove", url]).exit_code == 0
-    assert len(yaml.safe_load((home / "feeds.yaml").read_text())["feeds"]) == 1
+    removed = runner.invoke(app, ["feeds", "remove", url])
+    assert removed.exit_code == 0 and "1 feeds" in removed.output, removed.output
+    assert runner.invoke(app, ["feeds", "remove", url]).exit_code == 2
+    # The registry is the warehouse's: what list and export-opml show, no file anywhere.
+    listed = json.loads(runner.invoke(app, ["feeds", "list", "--format", "json"]).output)
+    assert [f["url"] for f in listed] == [url + "?copy=1"]
+    exported = import_opml(runner.invoke(app, ["feeds", "export-opml"]).stdout.encode())
+    assert [s.url for s in exported.specs] == [url + "?copy=1"]
+    assert not (home / "feeds.yaml").exists()
+    # Removing a feed keeps its polls; adding it again brings back its row and health.
+    assert runner.invoke(app, ["feeds", "add", url, "--source", "Meridian Post"]).exit_code == 0
+    with get_engine().connect() as conn:
+        row = conn.execute(sa.select(feed).where(feed.c.url == url)).one()
+    assert row.enabled and row.last_polled_at is not None
 
 
 def test_demo_report_shows_health_table(home: Path, sample_feeds: Path) -> None:
@@ -440,7 +451,7 @@ def check_big_feed_beside_a_healthy_one(
             {"url": f"{base}/big.rss", "source": "Big Outlet"},
             {"url": f"{base}/healthy.rss", "source": "Healthy Outlet"},
         ]
-        _stage_env(home, registry, monkeypatch)
+        _stage_env(home, registry)
         started = time.monotonic()
         counts = flow.poll_feeds("big-1", all_feeds=True)
         wall = time.monotonic() - started
@@ -488,13 +499,20 @@ def test_sync_registry_chunks_a_registry_larger_than_the_parameter_limit(
     engine.dispose()
     specs = [FeedSpec(f"http://feeds.test/{i}.rss", f"Outlet {i % 50}") for i in range(40_000)]
     with engine.begin() as conn:
-        write_lock(conn, flow.REGISTRY_LOCK_KEY)
-        first = flow.sync_registry(conn, specs, now=NOW)
+        write_lock(conn, warehouse_registry.REGISTRY_LOCK_KEY)
+        first = warehouse_registry.sync_registry(conn, specs, now=NOW)
     with engine.begin() as conn:
-        write_lock(conn, flow.REGISTRY_LOCK_KEY)
-        second = flow.sync_registry(conn, specs[:5], now=NOW)
+        write_lock(conn, warehouse_registry.REGISTRY_LOCK_KEY)
+        second = warehouse_registry.sync_registry(conn, specs[:5], now=NOW)
     assert first == {"feeds_registered": 40_000, "feeds_removed": 0}
     assert second == {"feeds_registered": 5, "feeds_removed": 39_995}
+    # The import path a user takes: merging adds, replacing disables what is not listed.
+    merged = warehouse_registry.import_feeds(engine, specs[:10])
+    assert (merged.added, merged.listed, merged.removed) == (5, 5, 0)
+    replaced = warehouse_registry.import_feeds(engine, specs[5:10], replace=True)
+    assert (replaced.added, replaced.listed, replaced.removed) == (0, 5, 5)
+    with engine.connect() as conn:
+        assert warehouse_registry.registered_specs(conn) == specs[5:10]
 
 
 REGISTRY_WITH_BAD_ENTRIES = """\
@@ -610,9 +628,16 @@ def test_opml_import_refuses_bad_outlines_with_their_line_and_imports_the_rest()
 def _cli(home: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     from typer.testing import CliRunner
 
-    monkeypatch.setenv("MEDIAMON_FEEDS_FILE", str(home / "feeds.yaml"))
     get_settings.cache_clear()
     return CliRunner()
+
+
+def _registered_urls(runner: Any) -> list[str]:
+    from pipeline.cli import app
+
+    listing = runner.invoke(app, ["feeds", "list", "--format", "json"])
+    assert listing.exit_code == 0, listing.output
+    return [f["url"] for f in json.loads(listing.stdout)]
 
 
 def _refused_once(result: Any) -> str:
@@ -643,7 +668,7 @@ def test_feeds_cli_refuses_bad_values_with_one_line_and_exit_2(
     for args, reason in bad:
         line = _refused_once(runner.invoke(app, args))
         assert reason in line, (args, line)
-    assert not (home / "feeds.yaml").exists()
+    assert _registered_urls(runner) == []
     ok = runner.invoke(app, ["feeds", "add", "http://a.test/rss", "--source", "A"])
     assert ok.exit_code == 0, ok.output
     # OPML: the bad outlines are refused one line each, with their line; the rest imported.
@@ -654,19 +679,20 @@ def test_feeds_cli_refuses_bad_values_with_one_line_and_exit_2(
     refusals = imported.stderr.strip().splitlines()
     assert len(refusals) == 4 and all(" line " in r and "outline" in r for r in refusals)
     assert "imported 2 feeds" in imported.stdout and "4 refused" in imported.stdout
-    urls = [f["url"] for f in yaml.safe_load((home / "feeds.yaml").read_text())["feeds"]]
-    assert urls == ["http://a.test/rss", "http://good.test/rss", "https://good.test/atom"]
-    # A registry with a refused entry is never rewritten (that would drop the entry): exit 2.
-    registry = (home / "feeds.yaml").read_text() + "- url: ftp://x.test/\n  source: X\n"
-    (home / "feeds.yaml").write_text(registry)
-    add = runner.invoke(app, ["feeds", "add", "http://b.test/rss", "--source", "B"])
-    assert add.exit_code == 2 and "ftp://x.test/" in add.stderr, add.output
-    assert (home / "feeds.yaml").read_text() == registry
-    listing = runner.invoke(app, ["feeds", "list"])
-    assert listing.exit_code == 0 and "refused:" in listing.stderr and "line" in listing.stderr
+    urls = _registered_urls(runner)  # (listed by source: A, Also good, Good)
+    assert urls == ["http://a.test/rss", "https://good.test/atom", "http://good.test/rss"]
+    # Importing the same list again merges: nothing new, nothing lost, the same refusals.
+    again = runner.invoke(app, ["feeds", "import-opml", str(opml)])
+    assert again.exit_code == 2 and "imported 0 feeds (2 already listed, 4 refused)" in again.stdout
+    assert _registered_urls(runner) == urls
+    # A file that is not a registry at all changes nothing: one line, exit 2.
+    (home / "broken.yaml").write_text("feeds:\n  - url: [unclosed\n")
+    broken = _refused_once(runner.invoke(app, ["feeds", "import", str(home / "broken.yaml")]))
+    assert "broken.yaml line" in broken, broken
+    assert _registered_urls(runner) == urls
 
 
-def test_poll_uses_the_valid_entries_and_leaves_a_refused_feed_as_it_was(
+def test_import_replace_keeps_a_refused_feed_as_it_was_and_polls_the_valid_ones(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with hostile_serving() as (base, _port, _log):
@@ -674,9 +700,8 @@ def test_poll_uses_the_valid_entries_and_leaves_a_refused_feed_as_it_was(
             {"url": f"{base}/ok-a.rss", "source": "A"},
             {"url": f"{base}/ok-b.rss", "source": "B"},
         ]
-        _stage_env(home, good, monkeypatch)
+        _stage_env(home, good)
         engine = get_engine()
-        upgrade(engine)
         assert flow.poll_feeds("v1", all_feeds=True)["by_status"] == {"ok": 2}
         # B's entry goes bad (an over-long source, a negative interval), and a new bad one appears.
         bad = [
@@ -684,13 +709,16 @@ def test_poll_uses_the_valid_entries_and_leaves_a_refused_feed_as_it_was(
             {"url": f"{base}/ok-b.rss", "source": "B" * 300, "interval": -5},
             {"url": "javascript:alert(1)", "source": "X"},
         ]
-        _stage_env(home, bad, monkeypatch)
+        result = _stage_env(home, bad, exit_code=2)
         counts = flow.poll_feeds("v2", all_feeds=True)
-    assert counts["feeds_registered"] == 1 and counts["feeds_removed"] == 0
-    refused = counts["feeds_refused"]
-    assert len(refused) == 2 and "line 5: source is 300" in refused[0]
+    # Each refusal one line on stderr with its line; the rest imported; B not disabled.
+    refused = result.stderr.strip().splitlines()
+    assert len(refused) == 2 and "line 5: source is 300" in refused[0], refused
+    assert "(1 already listed, 2 refused)" in result.stdout
+    assert "disabled 0 not listed" in result.stdout
     # B keeps its last good registration and is still polled; nothing bad reached the database.
     # (ok or not_modified: the healthy feeds' dates follow the clock, so their bytes may change.)
+    assert counts["feeds_registered"] == 2
     assert counts["feeds_polled"] == 2 and set(counts["by_status"]) <= {"ok", "not_modified"}
     with engine.connect() as conn:
         rows = {r.url.rsplit("/", 1)[1]: r for r in conn.execute(sa.select(feed))}
@@ -705,7 +733,7 @@ def test_a_feed_that_fails_is_recorded_and_backed_off_while_the_others_go_on(
         registry = [
             {"url": f"{base}{p}", "source": p} for p in ("/ok-a.rss", "/ok-b.rss", "/dates.rss")
         ]
-        _stage_env(home, registry, monkeypatch)
+        _stage_env(home, registry)
         engine = get_engine()
         upgrade(engine)
         # The database refuses feed A's articles (as PostgreSQL refused over-long values).
@@ -800,19 +828,17 @@ def test_yaml_alias_bomb_is_refused_in_under_a_second(
     assert time.monotonic() - started < 5
     assert [s.tags for s in registry.specs] == [("war", "world")] * 2
     assert len(registry.refused) == 20_000 and "listed twice" in registry.refused[0].reason
-    # The poll stage polls the other feeds; the CLI lists them and says what it refused.
+    # The import refuses the bombs (one line each) and registers the other feed, polled alone.
     with hostile_serving() as (base, _port, _log):
         path.write_text(BILLION_LAUGHS.format(base=base))
-        monkeypatch.setenv("MEDIAMON_FEEDS_FILE", str(path))
-        get_settings.cache_clear()
-        upgrade(get_engine())
         started = time.monotonic()
+        imported = import_feeds(path, exit_code=2)
         counts = flow.poll_feeds("bomb-1", all_feeds=True)
         assert time.monotonic() - started < 10
-    assert counts["by_status"] == {"ok": 1} and len(counts["feeds_refused"]) == 2
+    assert imported.stderr.count("alias bomb") == 2
+    assert counts["by_status"] == {"ok": 1}
     listing = _cli(home, monkeypatch).invoke(app, ["feeds", "list"])
     assert listing.exit_code == 0 and "Fine" in listing.stdout
-    assert listing.stderr.count("alias bomb") == 2
 
 
 def test_feed_of_a_million_nested_elements_is_a_quick_parse_error_beside_a_healthy_one(
@@ -827,7 +853,7 @@ def test_feed_of_a_million_nested_elements_is_a_quick_parse_error_beside_a_healt
             {"url": f"{base}/nested.rss", "source": "Nested"},
             {"url": f"{base}/healthy.rss", "source": "Healthy"},
         ]
-        _stage_env(home, registry, monkeypatch)
+        _stage_env(home, registry)
         engine = get_engine()
         upgrade(engine)
         started = time.monotonic()
@@ -918,3 +944,30 @@ def test_feeds_commands_never_print_a_feed_password(
     for result in outputs:
         assert "s3cret-Pass" not in result.output + (result.stderr or ""), result.output
     assert "reader:***@paywalled.test" in outputs[0].output
+
+
+def test_db_upgrade_seeds_a_registry_that_never_held_a_feed_and_only_that_one(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The migration path from a registry kept in MEDIAMON_FEEDS_FILE (issue 17): `db upgrade`
+    imports the file into a registry with no feed row, once; polling never reads it."""
+    from pipeline.cli import app
+    from pipeline.registry import NO_FEEDS_REGISTERED
+
+    runner = _cli(home, monkeypatch)
+    # Nothing registered yet: polling is a no-op that says what to run.
+    empty = runner.invoke(app, ["feeds", "poll"])
+    assert empty.exit_code == 0 and NO_FEEDS_REGISTERED in empty.stdout, empty.output
+    path = home / "old-registry.yaml"
+    path.write_text("feeds:\n  - url: http://a.test/rss\n    source: A\n")
+    monkeypatch.setenv("MEDIAMON_FEEDS_FILE", str(path))
+    runner = _cli(home, monkeypatch)
+    seeded = runner.invoke(app, ["db", "upgrade"])
+    assert seeded.exit_code == 0, seeded.output
+    assert f"imported 1 feeds from {path} into the empty registry" in seeded.stdout
+    assert _registered_urls(runner) == ["http://a.test/rss"]
+    # Emptied on purpose, the registry still has its rows: never seeded again.
+    assert runner.invoke(app, ["feeds", "remove", "http://a.test/rss"]).exit_code == 0
+    again = runner.invoke(app, ["db", "upgrade"])
+    assert again.exit_code == 0 and "imported" not in again.stdout, again.output
+    assert _registered_urls(runner) == []

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import yaml
 
 from pipeline import flow
 from pipeline.dates import as_utc
@@ -153,17 +154,52 @@ def test_failed_fetch_not_yet_due_is_left_alone(
 
 
 def test_a_failing_stage_is_recorded_as_failed(
-    warehouse: sa.Engine, monkeypatch: pytest.MonkeyPatch, home: Path
+    warehouse: sa.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipeline.config import get_settings
+    def unreadable(*_args: Any) -> Any:
+        raise ValueError("cannot read the feed table")
 
-    monkeypatch.setenv("MEDIAMON_FEEDS_FILE", str(home / "does-not-exist.yaml"))
-    get_settings.cache_clear()
-    with pytest.raises(ValueError, match="cannot read feed registry"):
+    monkeypatch.setattr(flow, "_due_feeds", unreadable)
+    with pytest.raises(ValueError, match="cannot read the feed table"):
         flow.poll_feeds("run-x")
     with warehouse.connect() as conn:
         row = conn.execute(sa.select(pipeline_run).where(pipeline_run.c.run_id == "run-x")).one()
-    assert row.status == "failed" and "cannot read feed registry" in row.error
+    assert row.status == "failed" and "cannot read the feed table" in row.error
+
+
+def test_polling_reads_the_registry_from_the_warehouse_not_a_file(
+    warehouse: sa.Engine, sample_feeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.config import get_settings
+
+    # The feed list the registry was imported from is gone, and the setting names nothing:
+    # every registered feed is still polled (issue 17: no worker-local state).
+    listed = len(yaml.safe_load(sample_feeds.read_text())["feeds"])
+    sample_feeds.unlink()
+    monkeypatch.setenv("MEDIAMON_FEEDS_FILE", str(sample_feeds.parent / "nowhere.yaml"))
+    get_settings.cache_clear()
+    counts = flow.poll_feeds("run-1")
+    assert counts["feeds_registered"] == counts["feeds_polled"] == listed
+    assert "note" not in counts
+
+
+def test_an_empty_registry_is_a_green_no_op_that_says_what_to_run(
+    home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pipeline.registry import NO_FEEDS_REGISTERED
+
+    engine = get_engine()
+    upgrade(engine)
+    caplog.set_level("INFO")
+    counts = flow.poll_feeds("run-empty")
+    assert counts["feeds_registered"] == counts["feeds_polled"] == counts["articles_new"] == 0
+    assert NO_FEEDS_REGISTERED == "no feeds registered: run `mediamon feeds import FILE`"
+    assert counts["note"] == NO_FEEDS_REGISTERED
+    assert [r.getMessage() for r in caplog.records].count(NO_FEEDS_REGISTERED) == 1
+    row = _run_row(engine, "run-empty", "poll")
+    assert row.status == "success" and row.counts["note"] == NO_FEEDS_REGISTERED
+    # The gate expects no poll from a run that had nothing to poll.
+    assert flow.gate_articles("run-empty")["published"] == 0
 
 
 # --- stages left running by a dead process (issue 19) ---------------------------------------
@@ -492,3 +528,158 @@ def test_gate_tells_nothing_due_from_polling_that_broke(warehouse: sa.Engine) ->
         )
     with pytest.raises(BatchRejectedError, match="polling broke"):
         flow.gate_articles("run-3")
+
+
+# --- extract and analyse in a pool of processes (issue 17, item 3) --------------------------
+
+# Columns that say when something happened (differ from run to run), not what was found.
+_WHEN = {"published_at", "feed_published_at", "period_start", "period_end"}
+# Logs of a run (timings, per-run ids) and the politeness state: not results.
+_LOG_TABLES = {"pipeline_run", "feed_poll", "host", "alembic_version"}
+
+
+def _snapshot(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every result table, without the columns that record when (ids kept: the
+    pool writes batches in the order one process does, so even surrogate ids must agree)."""
+    meta = sa.MetaData()
+    meta.reflect(engine)
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    with engine.connect() as conn:
+        for name, table in sorted(meta.tables.items()):
+            if name in _LOG_TABLES or name.startswith("dq_"):
+                continue
+            cols = [
+                c
+                for c in table.columns
+                if c.name in _WHEN
+                or (not isinstance(c.type, sa.DateTime | sa.TIMESTAMP)
+                and not c.name.endswith("_at"))
+            ]
+            out[name] = sorted(
+                (tuple(r) for r in conn.execute(sa.select(*cols))), key=repr
+            )
+    return out
+
+
+def _run_with(
+    monkeypatch: pytest.MonkeyPatch, home: Path, name: str, feeds: Path, **env: str
+) -> tuple[sa.Engine, dict[str, Any]]:
+    """A whole ingest run into its own warehouse, with settings ``env``."""
+    from tests.conftest import import_feeds
+
+    _switch(monkeypatch, MEDIAMON_WAREHOUSE_URL=f"sqlite:///{home / f'{name}.sqlite'}", **env)
+    upgrade(get_engine())
+    import_feeds(feeds)
+    return get_engine(), flow.run_ingest("run-1")
+
+
+def _without_processes(stages: dict[str, Any]) -> dict[str, Any]:
+    return {k: {n: v for n, v in c.items() if n != "processes"} for k, c in stages.items()}
+
+
+@pytest.mark.parametrize("batch", ["200", "6"])
+def test_a_pool_of_processes_writes_exactly_what_one_process_writes(
+    home: Path, sample_feeds: Path, monkeypatch: pytest.MonkeyPatch, batch: str
+) -> None:
+    # 200: one batch in one process; the pool cuts the ~40 articles into batches of 25 so both
+    # of its processes work. 6: several batches in flight at once on both sides.
+    one, counts_one = _run_with(
+        monkeypatch, home, "one", sample_feeds, MEDIAMON_PROCESSES="1", MEDIAMON_BATCH_SIZE=batch
+    )
+    two, counts_two = _run_with(
+        monkeypatch, home, "two", sample_feeds, MEDIAMON_PROCESSES="2", MEDIAMON_BATCH_SIZE=batch
+    )
+    for stage in ("extract", "analyse"):
+        assert counts_one["stages"][stage]["processes"] == 1
+        assert counts_two["stages"][stage]["processes"] == 2
+    assert counts_two["stages"]["extract"]["extracted"] > 25  # more than one batch
+    assert _without_processes(counts_two["stages"]) == _without_processes(counts_one["stages"])
+    first, second = _snapshot(one), _snapshot(two)
+    assert first["article"] and first["claim"] and first["entity"]
+    for table in first:
+        assert second[table] == first[table], table
+    # The analyse stage leased its batches and cleared every lease it took.
+    with two.connect() as conn:
+        assert not conn.execute(
+            sa.select(sa.func.count())
+            .select_from(article)
+            .where(article.c.next_attempt_at.is_not(None), article.c.status != "fetch_failed")
+        ).scalar_one()
+
+
+class _DyingExtract(flow.ExtractCompute):
+    """Extraction whose worker process dies (as under kill -9) on the batch holding the
+    article named by MEDIAMON_TEST_DIE_ON, before it answers."""
+
+    def __call__(self, rows: Any) -> flow.ExtractOutcome:
+        if os.environ.get("MEDIAMON_TEST_DIE_ON") in {r.id for r in rows}:
+            os._exit(9)
+        return super().__call__(rows)
+
+
+def test_a_worker_process_that_dies_mid_batch_leaves_no_half_written_batch(
+    warehouse: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from concurrent.futures.process import BrokenProcessPool
+
+    _switch(monkeypatch, MEDIAMON_PROCESSES="2", MEDIAMON_BATCH_SIZE="5")
+    flow.poll_feeds("run-1")
+    fetched = flow.fetch_articles("run-1")["fetched"]
+    with warehouse.connect() as conn:
+        ids = list(
+            conn.execute(
+                sa.select(article.c.id).where(article.c.status == "fetched").order_by(article.c.id)
+            ).scalars()
+        )
+    batches = [ids[i : i + 5] for i in range(0, len(ids), 5)]
+    assert len(batches) >= 4
+    monkeypatch.setenv("MEDIAMON_TEST_DIE_ON", batches[2][0])
+    monkeypatch.setattr(flow, "ExtractCompute", _DyingExtract)
+    with pytest.raises(BrokenProcessPool):
+        flow.extract_articles("run-1")
+    assert _run_row(warehouse, "run-1", "extract").status == "failed"
+    with warehouse.connect() as conn:
+        rows = {
+            r.id: r
+            for r in conn.execute(
+                sa.select(article.c.id, article.c.status, article.c.next_attempt_at)
+            )
+        }
+    now = datetime.now(UTC)
+    for batch in batches:
+        statuses = {rows[i].status for i in batch}
+        # All or nothing: a batch is written whole or not at all.
+        assert statuses == {"fetched"} or "fetched" not in statuses, statuses
+        # A batch not written is given back at once, not left leased for an hour.
+        for i in batch:
+            when = rows[i].next_attempt_at
+            assert when is None or as_utc(when) <= now
+    assert {rows[i].status for i in batches[2]} == {"fetched"}
+    # The next run (a healthy pool) extracts every row that was left.
+    monkeypatch.setattr(flow, "ExtractCompute", _DyingExtract.__mro__[1])
+    monkeypatch.delenv("MEDIAMON_TEST_DIE_ON")
+    flow.extract_articles("run-2")
+    assert set(_by_status(warehouse)) <= {
+        ("extracted", None),
+        ("extract_failed", "no_text"),
+        ("fetch_failed", "http_404"),
+    }
+    assert sum(n for (s, _), n in _by_status(warehouse).items() if s != "fetch_failed") == fetched
+
+
+def test_mapped_workers_record_their_own_stage_rows_and_finish_combines_them(
+    warehouse: sa.Engine,
+) -> None:
+    flow.poll_feeds("run-1")
+    flow.fetch_articles("run-1")
+    parts = [flow.extract_articles("run-1", worker=w) for w in (0, 1)]
+    # The first mapped worker took every batch; the second found none left (they share the
+    # queue through leases), and each recorded its own row.
+    assert parts[0]["extracted"] > 0 and parts[1]["extracted"] == 0
+    assert _run_row(warehouse, "run-1", "extract").status == "success"
+    assert _run_row(warehouse, "run-1", "extract#1").status == "success"
+    assert flow.stage_timeout("extract#1") == flow.stage_timeout("extract")
+    done = flow.finish_run("run-1", extract=iter(parts))
+    combined = done["stages"]["extract"]
+    assert combined["extracted"] == parts[0]["extracted"]
+    assert combined["reasons"] == parts[0]["reasons"] and combined["workers"] == 2

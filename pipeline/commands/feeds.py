@@ -1,4 +1,8 @@
-"""`mediamon feeds add|list|remove|import|import-opml|export-opml|poll` (issue 3)."""
+"""`mediamon feeds add|list|remove|import|import-opml|export-opml|poll` (issues 3, 17).
+
+The registry is the warehouse's ``feed`` table: these commands read and write it there, and a
+feeds.yaml or OPML file is only an import source, read once by ``import`` / ``import-opml``.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +14,16 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 
 from pipeline.commands.common import EXIT_USER_ERROR, OutputFormat
-from pipeline.config import get_settings
 
 if TYPE_CHECKING:
-    from pipeline.feeds import FeedSpec, Registry
+    from sqlalchemy.engine import Engine
+
+    from pipeline.feeds import Registry
 
 feeds_app = typer.Typer(
-    help="The feed registry (feeds.yaml) and feed polling.", no_args_is_help=True
+    help="The feed registry (in the warehouse), its imports and exports, and feed polling.",
+    no_args_is_help=True,
 )
-
 
 
 def _echo(message: str, err: bool = False) -> None:
@@ -28,9 +33,6 @@ def _echo(message: str, err: bool = False) -> None:
 
     typer.echo(mask_urls_in_text(message), err=err)
 
-def _registry_path() -> Path:
-    return get_settings().feeds_file
-
 
 def _fail(message: str) -> NoReturn:
     """One line on stderr and exit status 2: how every refused input ends, never a traceback."""
@@ -38,26 +40,30 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(EXIT_USER_ERROR)
 
 
-def _registry(*, for_write: bool) -> list[FeedSpec]:
-    """The registry's valid feeds. Refused entries are reported one line each on stderr; a
-    command that rewrites the file stops there (exit 2), since rewriting would drop them."""
-    from pipeline.feeds import RegistryError, read_registry_or_empty
+def _engine() -> Engine:
+    """The warehouse, migrated: the registry is its ``feed`` table, and these commands are
+    often the first an operator runs on a new one."""
+    from pipeline.warehouse import get_engine
+    from pipeline.warehouse.migrate import upgrade
 
-    path = _registry_path()
-    try:
-        registry = read_registry_or_empty(path)
-    except RegistryError as exc:
-        _fail(f"error: {exc}")
-    if registry.refused and for_write:
-        # One line, the first refusal: rewriting the file now would drop the refused entries.
-        more = len(registry.refused) - 1
-        _fail(
-            f"error: {registry.refused[0]}; fix {'these entries' if more else 'it'} before "
-            f"changing {path}" + (f" ({more} more refused)" if more else "")
-        )
-    for refused in registry.refused:
-        _echo(f"refused: {refused}", err=True)
-    return registry.specs
+    engine = get_engine()
+    upgrade(engine)
+    return engine
+
+
+def _where(engine: Engine) -> str:
+    """The registry as named in messages: the warehouse it lives in, password masked."""
+    from pipeline.config import mask_url
+
+    return "the registry of " + mask_url(engine.url.render_as_string(hide_password=True))
+
+
+ReplaceOption = typer.Option(
+    False,
+    "--replace",
+    help="Make the registry exactly this list: update the feeds listed, disable the others "
+    "(default: merge, adding only the feeds not registered yet).",
+)
 
 
 @feeds_app.command("add")
@@ -68,34 +74,31 @@ def add(
     tag: list[str] = typer.Option(None, "--tag", help="Tag (repeatable)."),
     interval: int = typer.Option(None, help="Fixed poll interval in seconds (default: adaptive)."),
 ) -> None:
-    """Add a feed to the registry."""
-    from pipeline.feeds import EntryError, make_spec, save_registry
+    """Register a feed (polled from the next run on)."""
+    from pipeline.feeds import EntryError, make_spec
+    from pipeline.registry import add_feed
 
     try:
         spec = make_spec(url, source, language, list(tag or ()), interval)
     except EntryError as exc:
         _fail(f"error: refused: {exc}")
-    path = _registry_path()
-    specs = _registry(for_write=True)
-    if any(s.url == spec.url for s in specs):
-        _fail(f"error: {spec.url} is already in {path}")
-    specs.append(spec)
-    save_registry(path, specs)
-    _echo(f"added {spec.url} ({spec.source}) to {path}; {len(specs)} feeds")
+    engine = _engine()
+    total = add_feed(engine, spec)
+    if total is None:
+        _fail(f"error: {spec.url} is already in {_where(engine)} (see `mediamon feeds list`)")
+    _echo(f"added {spec.url} ({spec.source}) to {_where(engine)}; {total} feeds")
 
 
 @feeds_app.command("remove")
 def remove(url: str = typer.Argument(..., help="Feed URL as listed.")) -> None:
     """Remove a feed from the registry (its polls and articles stay in the warehouse)."""
-    from pipeline.feeds import save_registry
+    from pipeline.registry import remove_feed
 
-    path = _registry_path()
-    specs = _registry(for_write=True)
-    kept = [s for s in specs if s.url != url]
-    if len(kept) == len(specs):
-        _fail(f"error: {url} is not in {path} (see `mediamon feeds list`)")
-    save_registry(path, kept)
-    _echo(f"removed {url} from {path}; {len(kept)} feeds (disabled at the next poll run)")
+    engine = _engine()
+    total = remove_feed(engine, url)
+    if total is None:
+        _fail(f"error: {url} is not in {_where(engine)} (see `mediamon feeds list`)")
+    _echo(f"removed {url} from {_where(engine)}; {total} feeds")
 
 
 @feeds_app.command("list")
@@ -104,44 +107,32 @@ def list_feeds(
 ) -> None:
     """Registered feeds with their health: status, failures, interval, next poll, 304 rate."""
     from pipeline.feeds import feed_health_rows, format_health
-    from pipeline.warehouse import get_engine
-    from pipeline.warehouse.migrate import upgrade
 
-    engine = get_engine()
-    upgrade(engine)
-    rows = {r["url"]: r for r in feed_health_rows(engine)}
-    merged = []
-    for spec in _registry(for_write=False):
-        row = rows.get(spec.url) or {
-            "source": spec.source,
-            "url": spec.url,
-            "poll_url": None,
-            "enabled": True,
-            "status": "never polled",
-            "failures": 0.0,
-            "poll_interval_s": None,
-            "next_poll_at": None,
-            "last_error": None,
-            "polls": 0,
-            "unchanged": 0,
-            "http304": 0,
-            "bytes": 0,
-        }
-        merged.append(row)
+    engine = _engine()
+    rows = [r for r in feed_health_rows(engine) if r["enabled"]]
+    for row in rows:
+        if row["status"] == "new" and not row["polls"]:
+            row["status"] = "never polled"  # registered, waiting for its first poll run
     if output is OutputFormat.json:
-        _echo(json.dumps(merged, default=str))
-    elif not merged:
-        _echo(f"no feeds in {_registry_path()}; add one with `mediamon feeds add URL`")
+        _echo(json.dumps(rows, default=str))
+    elif not rows:
+        _echo(
+            f"no feeds in {_where(engine)}; add one with `mediamon feeds add URL` or import a "
+            "list with `mediamon feeds import FILE`"
+        )
     else:
-        _echo(format_health(merged))
+        _echo(format_health(rows))
 
 
 @feeds_app.command("import-opml")
-def import_opml_cmd(path: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
-    """Add every feed of an OPML file to the registry (feeds already listed are skipped).
+def import_opml_cmd(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False),
+    replace: bool = ReplaceOption,
+) -> None:
+    """Register every feed of an OPML file (merging: feeds already registered are skipped).
 
     An outline that fails the registry's checks is refused on stderr with its line and the
-    others are imported; the exit status is then 2.
+    others are imported; the exit status is then 2. A file that is not XML changes nothing.
     """
     from pipeline.feeds import RegistryError, import_opml
 
@@ -149,15 +140,19 @@ def import_opml_cmd(path: Path = typer.Argument(..., exists=True, dir_okay=False
         found = import_opml(path.read_bytes())
     except RegistryError as exc:
         _fail(f"error: {path}: {exc}")
-    _merge(found, f"{path} ")
+    _import(found, f"{path} ", replace=replace)
 
 
 @feeds_app.command("import")
-def import_yaml_cmd(path: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
-    """Add every feed of another feeds.yaml to the registry (feeds already listed are skipped).
+def import_yaml_cmd(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False),
+    replace: bool = ReplaceOption,
+) -> None:
+    """Register every feed of a feeds.yaml (merging: feeds already registered are skipped).
 
-    An entry that fails the registry's checks is refused on stderr with its line and the others
-    are imported; the exit status is then 2. A file that is not YAML changes nothing.
+    The file is read once, here: polling reads the warehouse only. An entry that fails the
+    registry's checks is refused on stderr with its line and the others are imported; the exit
+    status is then 2. A file that is not YAML changes nothing.
     """
     from pipeline.feeds import RegistryError, load_registry
 
@@ -165,25 +160,29 @@ def import_yaml_cmd(path: Path = typer.Argument(..., exists=True, dir_okay=False
         found = load_registry(path)
     except RegistryError as exc:
         _fail(f"error: {exc}")
-    _merge(found, "")
+    _import(found, "", replace=replace)
 
 
-def _merge(found: Registry, where: str) -> None:
-    """Add the feeds of ``found`` not yet listed; refusals one line each, then exit 2."""
-    from pipeline.feeds import save_registry
+def _import(found: Registry, where: str, *, replace: bool) -> None:
+    """Write the feeds of ``found`` to the registry; refusals one line each, then exit 2.
+
+    With ``replace``, a feed whose entry was refused is left as it was rather than disabled.
+    """
+    from pipeline.registry import import_feeds
 
     for refused in found.refused:
         _echo(f"refused: {where}{refused}", err=True)
-    registry = _registry_path()
-    specs = _registry(for_write=True)
-    known = {s.url for s in specs}
-    added = [s for s in found.specs if s.url not in known]
-    save_registry(registry, specs + added)
+    engine = _engine()
+    keep = [r.url for r in found.refused if r.url]
+    counts = import_feeds(engine, found.specs, replace=replace, keep=keep)
+    for failed in counts.failed:
+        _echo(f"refused: {where}{failed}", err=True)
+    refusals = len(found.refused) + len(counts.failed)
     _echo(
-        f"imported {len(added)} feeds ({len(found.specs) - len(added)} already listed, "
-        f"{len(found.refused)} refused) into {registry}"
+        f"imported {counts.added} feeds ({counts.listed} already listed, {refusals} refused) "
+        f"into {_where(engine)}" + (f"; disabled {counts.removed} not listed" if replace else "")
     )
-    if found.refused:
+    if refusals:
         raise typer.Exit(EXIT_USER_ERROR)
 
 
@@ -191,10 +190,12 @@ def _merge(found: Registry, where: str) -> None:
 def export_opml_cmd(
     output: Path = typer.Option(None, "--output", "-o", help="File to write (default stdout)."),
 ) -> None:
-    """Write the registry as OPML 2.0 (entries the registry refuses are left out, on stderr)."""
+    """Write the registered feeds as OPML 2.0 (e.g. to edit them, then `import --replace`)."""
     from pipeline.feeds import export_opml
+    from pipeline.registry import registered_specs
 
-    data = export_opml(_registry(for_write=False))
+    with _engine().connect() as conn:
+        data = export_opml(registered_specs(conn))
     if output is None:
         typer.echo(data.decode("utf-8"))
     else:
@@ -212,14 +213,12 @@ def poll(
     import sqlalchemy as sa
 
     from pipeline import flow
-    from pipeline.warehouse import get_engine
-    from pipeline.warehouse.migrate import upgrade
+    from pipeline.registry import NO_FEEDS_REGISTERED
     from pipeline.warehouse.schema import feed, feed_poll
 
-    engine = get_engine()
-    upgrade(engine)
+    engine = _engine()
     rid = run_id or "manual_poll__" + datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
-    flow.poll_feeds(rid, all_feeds=True if all_feeds else None)
+    counts = flow.poll_feeds(rid, all_feeds=True if all_feeds else None)
     with engine.connect() as conn:
         rows = (
             conn.execute(
@@ -242,7 +241,9 @@ def poll(
     if output is OutputFormat.json:
         _echo(json.dumps(results, default=str))
         return
-    if not results:
+    if not counts["feeds_registered"]:
+        _echo(NO_FEEDS_REGISTERED)
+    elif not results:
         _echo("no feed was due; use --all to poll every feed now")
     for r in results:
         _echo(

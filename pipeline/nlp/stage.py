@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -14,9 +15,12 @@ from pipeline.config import Settings
 from pipeline.dates import as_utc
 from pipeline.nlp.claims import ClaimExtractor
 from pipeline.nlp.loading import get_nlp
-from pipeline.nlp.records import Analysis
-from pipeline.nlp.store import store_analysis
+from pipeline.nlp.records import EXTRACTOR_VERSION, Analysis
+from pipeline.nlp.store import STORE_LOCK_KEY, store_analysis
+from pipeline.warehouse.engine import write_lock
 from pipeline.warehouse.schema import article
+
+log = logging.getLogger(__name__)
 
 INPUT_STATUS = "deduped"
 OUTPUT_STATUS = "analysed"
@@ -60,6 +64,121 @@ def skipped_status(language: str | None) -> str:
     return f"skipped: language {language or 'unknown'}"[:60]
 
 
+class AnalysisRow(NamedTuple):
+    """What analysing one article needs of its row: plain values, so a batch of them travels
+    to a worker process (pipeline.batch_pool)."""
+
+    id: str
+    text: str | None
+    language: str | None
+    published_at: datetime | None
+    fetched_at: datetime | None
+
+
+def analysis_rows(engine: Engine, ids: Sequence[str]) -> list[AnalysisRow]:
+    """The rows of a batch to analyse, in id order."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(
+                article.c.id,
+                article.c.text,
+                article.c.language,
+                article.c.published_at,
+                article.c.fetched_at,
+            )
+            .where(article.c.id.in_(list(ids)))
+            .order_by(article.c.id)
+        ).all()
+    return [AnalysisRow(*r) for r in rows]
+
+
+def analyse_rows(
+    rows: Sequence[AnalysisRow], extractor: ClaimExtractor, resolve: Resolver | None = None
+) -> dict[str, Analysis]:
+    """Analyse a batch (no warehouse access): id -> analysis, for the articles whose language
+    has an extractor (``resolve``; without it every article goes to ``extractor``)."""
+    pick = resolve or (lambda _language: extractor)
+    groups: dict[int, tuple[ClaimExtractor, list[AnalysisRow]]] = {}
+    for r in rows:
+        chosen = pick(r.language)
+        if chosen is not None:
+            groups.setdefault(id(chosen), (chosen, []))[1].append(r)
+    results: dict[str, Analysis] = {}
+    for chosen, members in groups.values():
+        items = [(r.text or "", _day(r.published_at) or _day(r.fetched_at)) for r in members]
+        for r, analysis in zip(members, chosen.analyse_many(items), strict=True):
+            results[r.id] = analysis
+    return results
+
+
+def write_analyses(
+    engine: Engine,
+    rows: Sequence[AnalysisRow],
+    results: Mapping[str, Analysis],
+    *,
+    advance: bool = True,
+    lease: datetime | None = None,
+) -> Counter[str]:
+    """Write a batch's analyses in ONE transaction; with ``advance``, move the articles from
+    deduped to analysed in it. An article without a result (no model for its language) gets no
+    claims or entities and nlp_status "skipped: language xx".
+
+    ``lease``: the end of this run's lease on the batch (pipeline.flow's lease rule): only the
+    articles still deduped and still under it are written (their lease cleared); the others are
+    left to whoever holds them now, uncounted. Their status is checked before their analysis is
+    replaced, under the analysis write lock taken first, so an article another run holds keeps
+    its claims (and their ledger links) untouched.
+    """
+    counts: Counter[str] = Counter()
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        if lease is not None:
+            # First statement: on SQLite it takes the write lock before the guards read.
+            write_lock(conn, STORE_LOCK_KEY)
+        for row in rows:
+            values: dict[str, Any] = {}
+            if advance:
+                values |= {"status": OUTPUT_STATUS, "updated_at": now}
+            if lease is not None:
+                values["next_attempt_at"] = None
+                held = conn.execute(
+                    sa.update(article)
+                    .where(
+                        article.c.id == row.id,
+                        article.c.status == INPUT_STATUS,
+                        article.c.next_attempt_at == lease,
+                    )
+                    .values(**values)
+                ).rowcount
+                if not held:
+                    log.warning("analysis of %s not recorded: another run holds it", row.id)
+                    continue
+            analysis = results.get(row.id, Analysis(claims=[], entities=[]))
+            store_analysis(conn, row.id, analysis, now=now)
+            counts["articles"] += 1
+            if row.id in results:
+                status = "ok"
+                counts["words"] += analysis.words
+                counts["entities"] += len(analysis.entities)
+                counts.update(f"claims_{c.kind}" for c in analysis.claims)
+            else:
+                status = skipped_status(row.language)
+                counts["nlp_skipped"] += 1
+            if lease is not None:
+                values = {}
+            values["nlp_status"] = status
+            values["nlp_version"] = EXTRACTOR_VERSION
+            conn.execute(
+                sa.update(article)
+                .where(
+                    article.c.id == row.id,
+                    article.c.status == INPUT_STATUS if advance and lease is None else sa.true(),
+                )
+                .values(**values)
+            )
+    return counts
+
+
 def analyse_ids(
     engine: Engine,
     ids: Sequence[str],
@@ -74,59 +193,24 @@ def analyse_ids(
     ``resolve`` picks the extractor for an article's language; an article it has none for gets
     no claims or entities and nlp_status "skipped: language xx" (it is published all the same).
     Without it every article goes to ``extractor``."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(
-                article.c.id,
-                article.c.text,
-                article.c.language,
-                article.c.published_at,
-                article.c.fetched_at,
-            )
-            .where(article.c.id.in_(list(ids)))
-            .order_by(article.c.id)
-        ).all()
-    pick = resolve or (lambda _language: extractor)
-    groups: dict[int, tuple[ClaimExtractor, list[Any]]] = {}
-    skipped: list[Any] = []
-    for r in rows:
-        chosen = pick(r.language)
-        if chosen is None:
-            skipped.append(r)
-        else:
-            groups.setdefault(id(chosen), (chosen, []))[1].append(r)
-    results: dict[str, Analysis] = {}
-    for chosen, members in groups.values():
-        items = [(r.text or "", _day(r.published_at) or _day(r.fetched_at)) for r in members]
-        for r, analysis in zip(members, chosen.analyse_many(items), strict=True):
-            results[r.id] = analysis
-    counts: Counter[str] = Counter()
-    now = datetime.now(UTC)
-    with engine.begin() as conn:
-        for row in rows:
-            analysis = results.get(row.id, Analysis(claims=[], entities=[]))
-            store_analysis(conn, row.id, analysis, now=now)
-            counts["articles"] += 1
-            if row.id in results:
-                status = "ok"
-                counts["words"] += analysis.words
-                counts["entities"] += len(analysis.entities)
-                counts.update(f"claims_{c.kind}" for c in analysis.claims)
-            else:
-                status = skipped_status(row.language)
-                counts["nlp_skipped"] += 1
-            values: dict[str, Any] = {"nlp_status": status}
-            if advance:
-                values |= {"status": OUTPUT_STATUS, "updated_at": now}
-            conn.execute(
-                sa.update(article)
-                .where(
-                    article.c.id == row.id,
-                    article.c.status == INPUT_STATUS if advance else sa.true(),
-                )
-                .values(**values)
-            )
-    return counts
+    rows = analysis_rows(engine, ids)
+    return write_analyses(engine, rows, analyse_rows(rows, extractor, resolve), advance=advance)
+
+
+class AnalyseCompute:
+    """A process's analysis state: the spaCy extractors, loaded once (see
+    :mod:`pipeline.batch_pool`), applied batch after batch. Reads no warehouse."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.extractor = extractor_for(settings)
+        self.resolve = resolver_for(settings)
+
+    def __call__(self, rows: Sequence[AnalysisRow]) -> dict[str, Analysis]:
+        """The analyses of a batch (:func:`analyse_rows`)."""
+        return analyse_rows(rows, self.extractor, self.resolve)
+
+    def close(self) -> None:
+        """Nothing to release: the models live as long as the process."""
 
 
 def analyse_pending(engine: Engine, settings: Settings) -> dict[str, Any]:

@@ -164,6 +164,9 @@ article = sa.Table(
     # "ok", or why claims and entities were not extracted ("skipped: language de"); null until
     # the analyse stage has seen the article.
     sa.Column("nlp_status", sa.String(60)),
+    # The claim-extractor version that analysed the article (claims or none): what reprocess
+    # compares, so articles without a claim are found too. NULL: not analysed, or unknown.
+    sa.Column("nlp_version", sa.String(40)),
     sa.Column("language", sa.String(16)),
     sa.Column("sitename", sa.Text),
     sa.Column("canonical_url", sa.Text),

@@ -172,7 +172,6 @@ class Cluster:
         env.update(
             {
                 "MEDIAMON_WAREHOUSE_URL": self.warehouse_url,
-                "MEDIAMON_FEEDS_FILE": str(self.feeds_file),
                 "MEDIAMON_RAW_ARCHIVE_URL": self.archive_url,
                 "MEDIAMON_RAW_ARCHIVE_OPTIONS": json.dumps(
                     {"client_kwargs": {"endpoint_url": self.s3_endpoint}}
@@ -343,11 +342,13 @@ class Cluster:
             wait_for(f"Celery worker {name} ({log})", ready, timeout=180)
 
     def reset_warehouse(self) -> None:
-        """An empty, migrated warehouse and an empty archive bucket (between runs)."""
+        """An empty, migrated warehouse with the feeds of :attr:`feeds_file` registered (with
+        `mediamon feeds import`, as an operator would), and an empty archive bucket."""
         import sqlalchemy as sa
 
         from pipeline.warehouse import make_engine
         from pipeline.warehouse.migrate import upgrade
+        from tests.conftest import import_feeds
 
         admin = sa.create_engine(self.pg_admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
@@ -359,6 +360,7 @@ class Cluster:
             upgrade(engine)
         finally:
             engine.dispose()
+        import_feeds(self.feeds_file, env={**self.base_env(), "MEDIAMON_HOME": str(self.root)})
         s3 = self._s3()
         for obj in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []):
             s3.delete_object(Bucket=BUCKET, Key=obj["Key"])
@@ -469,8 +471,9 @@ class Cluster:
     # --- metadata DB --------------------------------------------------------------------
 
     def task_tries(self, run_id: str) -> list[dict[str, Any]]:
-        """Every try of every task of the run: task_id, try_number, state, hostname (earlier
-        tries from task_instance_history, the latest from task_instance)."""
+        """Every try of every task of the run: task_id, map_index (-1 unless mapped),
+        try_number, state, hostname (earlier tries from task_instance_history, the latest from
+        task_instance)."""
         import sqlalchemy as sa
 
         engine = sa.create_engine(self.meta_url)
@@ -481,7 +484,8 @@ class Cluster:
                     rows += (
                         conn.execute(
                             sa.text(
-                                f"select task_id, try_number, state, hostname from {table} "
+                                "select task_id, map_index, try_number, state, hostname "
+                                f"from {table} "
                                 "where dag_id = :d and run_id = :r"
                             ),
                             {"d": DAG_ID, "r": run_id},
@@ -491,14 +495,18 @@ class Cluster:
                     )
         finally:
             engine.dispose()
-        return sorted((dict(r) for r in rows), key=lambda r: (r["task_id"], r["try_number"]))
+        return sorted(
+            (dict(r) for r in rows),
+            key=lambda r: (r["task_id"], r["map_index"], r["try_number"]),
+        )
 
 
 class ReferenceRun:
     """The LocalExecutor-equivalent reference: ``pipeline.flow.run_ingest`` (what ``mediamon
     run`` does: every ingest stage in DAG order, in one process) on its own warehouse, with the
-    same feeds and settings, and the raw archive in a local directory under its own home.
-    Started in the background (:meth:`start`) so it runs while the cluster boots."""
+    same feeds (imported from ``feeds_file`` first) and settings, and the raw archive in a local
+    directory under its own home. Started in the background (:meth:`start`) so it runs while
+    the cluster boots."""
 
     SCRIPT = (
         "from pipeline.warehouse import get_engine\n"
@@ -508,8 +516,11 @@ class ReferenceRun:
         "print(flow.run_ingest('reference'))\n"
     )
 
-    def __init__(self, root: Path, env: dict[str, str], warehouse_url: str) -> None:
+    def __init__(
+        self, root: Path, env: dict[str, str], warehouse_url: str, feeds_file: Path
+    ) -> None:
         self.root = root
+        self.feeds_file = feeds_file
         self.log = root / "reference.log"
         self.warehouse_url = warehouse_url
         home = root / "home"
@@ -521,6 +532,9 @@ class ReferenceRun:
         self.popen: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        from tests.conftest import import_feeds
+
+        import_feeds(self.feeds_file, env=self.env)
         with self.log.open("wb") as out:
             self.popen = subprocess.Popen(
                 [sys.executable, "-c", self.SCRIPT],

@@ -23,7 +23,7 @@ from pipeline.warehouse import engine as engine_mod
 from pipeline.warehouse import get_engine
 from pipeline.warehouse.migrate import upgrade
 from pipeline.warehouse.schema import article
-from tests.conftest import free_port
+from tests.conftest import free_port, import_feeds
 
 BUCKET = "mediamon-raw"
 
@@ -104,6 +104,7 @@ def test_one_worker_fetches_another_extracts_through_s3(
     engine = get_engine()
     try:
         upgrade(engine)
+        import_feeds(sample_feeds)  # the fixture registered them in the SQLite default
         flow.poll_feeds("run-1")
         fetched = flow.fetch_articles("run-1")["fetched"]
         assert fetched > 0

@@ -29,7 +29,7 @@ from pipeline.warehouse.schema_dedupe import article_dedupe
 from pipeline.warehouse.schema_ledger import claim_cluster, claim_cluster_member, claim_measure
 from pipeline.warehouse.schema_ledger import measure as measure_table
 from pipeline.warehouse.schema_quality import quarantine
-from tests.conftest import PG_ADMIN_URL, SAMPLES
+from tests.conftest import PG_ADMIN_URL, SAMPLES, import_feeds
 
 REPO = Path(__file__).resolve().parents[2]
 MEDIAMON = Path(sys.executable).with_name("mediamon")
@@ -71,7 +71,8 @@ def counting_samples() -> Iterator[tuple[str, Counter[str]]]:
 
 
 def _env(home: Path, base_url: str, db_url: str) -> dict[str, str]:
-    """What a ``mediamon run`` process needs: its own home, the registry, the warehouse."""
+    """What a ``mediamon run`` process needs: its own home and the warehouse, with the demo
+    feeds registered in it (`mediamon feeds import`)."""
     home.mkdir(parents=True, exist_ok=True)
     feeds = home / "feeds.yaml"
     feeds.write_text((SAMPLES / "feeds.yaml").read_text().replace(PLACEHOLDER, base_url))
@@ -83,13 +84,13 @@ def _env(home: Path, base_url: str, db_url: str) -> dict[str, str]:
     env |= {
         "MEDIAMON_HOME": str(home),
         "MEDIAMON_WAREHOUSE_URL": db_url,
-        "MEDIAMON_FEEDS_FILE": str(feeds),
         "MEDIAMON_FEED_POLL_ALL": "true",
         "MEDIAMON_ALLOW_PRIVATE_NETWORKS": "true",
         "MEDIAMON_HOST_MIN_INTERVAL": "0",
         "MEDIAMON_SAMPLES_DIR": str(SAMPLES),
         "MEDIAMON_BATCH_SIZE": str(BATCH_SIZE),
     }
+    import_feeds(feeds, env=env)
     return env
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,13 @@ import sqlalchemy as sa
 import yaml
 
 from pipeline.warehouse import make_engine
-from tests.conftest import REPO, free_port, reachable_ok_articles, sample_feed_counts
+from tests.conftest import (
+    REPO,
+    free_port,
+    import_feeds,
+    reachable_ok_articles,
+    sample_feed_counts,
+)
 
 pytestmark = pytest.mark.airflow
 
@@ -54,6 +62,7 @@ INTEGRITY_SCRIPT = textwrap.dedent(
             "max_active_runs": dag.max_active_runs,
             "tasks": {t.task_id: {"retries": t.retries,
                                   "upstream": sorted(t.upstream_task_ids),
+                                  "mapped": bool(getattr(t, "_is_mapped", False)),
                                   "outlets": [o.uri for o in t.outlets]} for t in dag.tasks},
         }
     print(json.dumps(out))
@@ -102,6 +111,11 @@ def test_dag_parses_without_db_or_network_access(tmp_path: Path) -> None:
     for upstream, downstream in itertools.pairwise(chain):
         assert tasks[downstream]["upstream"] == [upstream]
     assert set(tasks["finish_run"]["upstream"]) == set(chain)
+    # Extract and analyse run as a few mapped batch workers; dedupe and the gate stay single.
+    assert {name for name, t in tasks.items() if t["mapped"]} == {
+        "extract_articles",
+        "analyse_articles",
+    }
     # The asset event rides on its own task after the gate, skipped when nothing published.
     assert tasks["announce_published"]["upstream"] == ["gate_articles"]
     assert tasks["announce_published"]["outlets"] == ["mediamon://warehouse/published_articles"]
@@ -377,14 +391,14 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
-def _scheduled_env(airflow_home: Path, home: Path, feeds_file: Path) -> dict[str, str]:
-    """A scheduled run's environment: only due feeds are polled (no MEDIAMON_FEED_POLL_ALL)."""
+def _scheduled_env(airflow_home: Path, home: Path) -> dict[str, str]:
+    """A scheduled run's environment: only due feeds are polled (no MEDIAMON_FEED_POLL_ALL), and
+    no feeds file: the registry is the warehouse's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MEDIAMON_"))}
     env.update(_airflow_env(airflow_home))
     env.update(
         {
             "MEDIAMON_HOME": str(home),
-            "MEDIAMON_FEEDS_FILE": str(feeds_file),
             "MEDIAMON_WAREHOUSE_URL": f"sqlite:///{home / 'warehouse.sqlite'}",
             "MEDIAMON_ALLOW_PRIVATE_NETWORKS": "true",
             "MEDIAMON_HOST_MIN_INTERVAL": "0",
@@ -416,16 +430,17 @@ def _asset_events(airflow_home: Path) -> int:
     return n
 
 
-def _two_feed_registry(home: Path, base_url: str) -> Path:
-    """Two feeds of the sample corpus: enough for a real run, small enough to be quick."""
+def _register_two_feeds(env: dict[str, str], base_url: str) -> None:
+    """Two feeds of the sample corpus, imported into the run's warehouse with `mediamon feeds
+    import`: enough for a real run, small enough to be quick."""
     from pipeline.samples import PLACEHOLDER
 
     feeds = yaml.safe_load((REPO / "samples" / "feeds.yaml").read_text())["feeds"][:2]
     for entry in feeds:
         entry["url"] = entry["url"].replace(PLACEHOLDER, base_url)
-    path = home / "feeds.yaml"
+    path = Path(env["MEDIAMON_HOME"]) / "two-feeds.yaml"
     path.write_text(yaml.safe_dump({"feeds": feeds}))
-    return path
+    import_feeds(path, env=env)
 
 
 def _warehouse_url(home: Path) -> str:
@@ -442,7 +457,8 @@ def test_scheduled_run_with_no_feed_due_is_a_green_no_op_without_asset_event(
     airflow_home: Path, tmp_path: Path, samples_base_url: str
 ) -> None:
     url = _warehouse_url(tmp_path)
-    env = _scheduled_env(airflow_home, tmp_path, _two_feed_registry(tmp_path, samples_base_url))
+    env = _scheduled_env(airflow_home, tmp_path)
+    _register_two_feeds(env, samples_base_url)
     events = _asset_events(airflow_home)
     first, log = _dag_run(env, "2026-12-07T00:00:00+00:00")
     assert first["state"] == "success", log[-5000:]
@@ -450,6 +466,24 @@ def test_scheduled_run_with_no_feed_due_is_a_green_no_op_without_asset_event(
     published = _counts(url)["by_status"].get("published", 0)
     assert published > 0
     assert _asset_events(airflow_home) == events + 1
+    # Extract and analyse ran as two mapped batch workers, each with its own stage row, and
+    # finish_run recorded their counts combined.
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        stages = dict(
+            conn.execute(sa.text("select stage, status from pipeline_run")).tuples().all()
+        )
+        finish = json.loads(
+            conn.execute(
+                sa.text("select counts from pipeline_run where stage = 'finish'")
+            ).scalar_one()
+        )
+    engine.dispose()
+    for stage in ("extract", "extract#1", "analyse", "analyse#1"):
+        assert stages[stage] == "success", stages
+    assert finish["stages"]["extract"]["workers"] == 2
+    assert finish["stages"]["analyse"]["workers"] == 2
+    assert finish["stages"]["analyse"]["analysed"] == published
     # The next scheduled run, 30 minutes later: every feed was polled moments ago, none is due.
     second, log = _dag_run(env, "2026-12-07T00:30:00+00:00")
     assert second["state"] == "success", log[-5000:]
@@ -476,6 +510,93 @@ def test_scheduled_run_with_no_feed_due_is_a_green_no_op_without_asset_event(
     assert _counts(url)["by_status"].get("published", 0) == published
 
 
+# Tables that log each run rather than hold data: a run that does nothing still records its
+# stages (pipeline_run) and what its gate checked (dq_run, dq_result).
+RUN_LOGS = frozenset({"pipeline_run", "dq_run", "dq_result"})
+
+
+def _table_rows(url: str) -> dict[str, list[str]]:
+    """Every warehouse table's rows, each as its repr, sorted (so the order the database
+    returns them in does not matter)."""
+    from pipeline.warehouse.schema import metadata
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        out = {
+            table.name: sorted(repr(tuple(row)) for row in conn.execute(sa.select(table)))
+            for table in metadata.sorted_tables
+        }
+    engine.dispose()
+    return out
+
+
+def _digest(rows: dict[str, list[str]]) -> dict[str, tuple[int, str]]:
+    """Row count and SHA-256 of each data table (the run logs left out)."""
+    return {
+        name: (len(lines), hashlib.sha256("\n".join(lines).encode()).hexdigest())
+        for name, lines in rows.items()
+        if name not in RUN_LOGS
+    }
+
+
+def test_two_scheduled_runs_with_feeds_registered_but_none_due_are_green_no_ops(
+    airflow_home: Path, tmp_path: Path, samples_base_url: str
+) -> None:
+    """Issue 17's acceptance case: the usual production run (a 30-minute schedule, feeds polled
+    every 10 minutes to a day) finds no feed due. Two in a row both succeed, publish nothing,
+    emit no asset event and change no data, only adding their own rows to the run logs."""
+    from pipeline.warehouse.schema import feed
+
+    url = _warehouse_url(tmp_path)
+    env = _scheduled_env(airflow_home, tmp_path)
+    _register_two_feeds(env, samples_base_url)
+    engine = make_engine(url)
+    with engine.begin() as conn:  # as if just polled: the next poll is an hour away
+        conn.execute(sa.update(feed).values(next_poll_at=datetime.now(UTC) + timedelta(hours=1)))
+    engine.dispose()
+    events = _asset_events(airflow_home)
+    snapshots = [_table_rows(url)]
+    for logical_date in ("2026-12-08T00:00:00+00:00", "2026-12-08T00:30:00+00:00"):
+        run, log = _dag_run(env, logical_date)
+        assert run["state"] == "success", log[-5000:]
+        states = {task: state for task, (state, _) in run["tasks"].items()}
+        # Nothing published: the task that carries the asset is skipped; every other succeeds.
+        assert states.pop("announce_published") == "skipped", states
+        assert set(states.values()) == {"success"}, states
+        snapshots.append(_table_rows(url))
+    assert _asset_events(airflow_home) == events
+    before, first, second = snapshots
+    # No data table changed, by either run (the second in particular is a no-op)...
+    assert _digest(first) == _digest(before)
+    assert _digest(second) == _digest(first)
+    assert _digest(second)["feed"][0] == 2 and _digest(second)["article"][0] == 0
+    # ...and the run logs only grew: no earlier row rewritten.
+    for name in RUN_LOGS:
+        assert set(before[name]) <= set(first[name]) <= set(second[name]), name
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("select run_id, stage, status, counts from pipeline_run order by started_at")
+        ).all()
+        gate_checks = conn.execute(
+            sa.text("select run_id, success, rows_evaluated, rows_quarantined from dq_run")
+        ).all()
+    engine.dispose()
+    by_run: dict[str, dict[str, tuple[str, Any]]] = {}
+    for run_id, stage, status, counts in rows:
+        by_run.setdefault(run_id, {})[stage] = (status, json.loads(counts) if counts else None)
+    assert len(by_run) == 2, list(by_run)
+    for stages in by_run.values():
+        assert {"poll", "fetch", "extract", "gate", "finish"} <= set(stages), stages
+        assert {status for status, _ in stages.values()} == {"success"}, stages
+        poll = stages["poll"][1]
+        assert poll["feeds_registered"] == 2 and poll["feeds_polled"] == 0, poll
+        assert "note" not in poll  # feeds are registered: nothing to set up
+    # The gate checked nothing and held nothing back.
+    assert all(r.run_id in by_run and r.success for r in gate_checks), gate_checks
+    assert {(r.rows_evaluated, r.rows_quarantined) for r in gate_checks} <= {(0, 0)}
+
+
 def test_extract_task_fails_at_once_with_the_reason_when_the_archive_is_unreachable(
     airflow_home: Path, tmp_path: Path, samples_base_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -484,7 +605,8 @@ def test_extract_task_fails_at_once_with_the_reason_when_the_archive_is_unreacha
     from pipeline.warehouse import engine as engine_mod
 
     url = _warehouse_url(tmp_path)
-    env = _scheduled_env(airflow_home, tmp_path, _two_feed_registry(tmp_path, samples_base_url))
+    env = _scheduled_env(airflow_home, tmp_path)
+    _register_two_feeds(env, samples_base_url)
     # Pages fetched earlier by a worker whose archive this one cannot read: here the configured
     # archive is a plain file, so every read fails before any article is judged.
     for name, value in env.items():

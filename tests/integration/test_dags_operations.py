@@ -287,7 +287,7 @@ def seeded_home(tmp_path_factory: pytest.TempPathFactory, samples_base_url: str)
     from pipeline import flow
     from pipeline.samples import PLACEHOLDER
     from pipeline.warehouse import get_engine
-    from tests.conftest import _reset_caches
+    from tests.conftest import _reset_caches, import_feeds
 
     home = tmp_path_factory.mktemp("seeded")
     feeds = home / "feeds.yaml"
@@ -301,7 +301,6 @@ def seeded_home(tmp_path_factory: pytest.TempPathFactory, samples_base_url: str)
             "MEDIAMON_ALLOW_PRIVATE_NETWORKS": "true",
             "MEDIAMON_HOST_MIN_INTERVAL": "0",
             "MEDIAMON_SAMPLES_DIR": str(SAMPLES),
-            "MEDIAMON_FEEDS_FILE": str(feeds),
             "MEDIAMON_FEED_POLL_ALL": "true",
         }.items():
             mp.setenv(key, value)
@@ -309,6 +308,7 @@ def seeded_home(tmp_path_factory: pytest.TempPathFactory, samples_base_url: str)
         try:
             engine = get_engine()
             upgrade(engine)
+            import_feeds(feeds)
             flow.run_ingest("seed")
             flow.link_claims("seed")
             engine.dispose()
@@ -354,6 +354,22 @@ def _make_stale(url: str, stage: str) -> list[str]:
                 sa.text("update claim set extractor_version = 'mm-claims-0' where article_id = :a"),
                 {"a": with_claims[0]},
             )
+            # Analysed by old rules: an article with claims, and one in which they found none
+            # (only the article's own mark can say that one is out of date).
+            # Every sample article has claims: one loses them, as if the old rules found none.
+            claimless = conn.execute(
+                sa.text(
+                    "select id from article where status = 'published' and id not in (:a, :b)"
+                    " order by id limit 1"
+                ),
+                {"a": with_claims[0], "b": with_claims[-1]},
+            ).scalar_one()
+            forget_claims(conn, claimless)
+            conn.execute(sa.text("delete from claim where article_id = :a"), {"a": claimless})
+            conn.execute(
+                sa.text("update article set nlp_version = 'mm-claims-0' where id in (:a, :b)"),
+                {"a": with_claims[0], "b": claimless},
+            )
         elif stage == "gate":
             # As `mediamon quarantine release` leaves an article: waiting at the gate.
             conn.execute(
@@ -382,11 +398,15 @@ def _fixed(url: str, stage: str, ids: list[str]) -> bool:
                 a=ids[0], b=ids[-1],
             ) == 0
         elif stage == "nlp":
-            ok = one(
-                "select count(*) from claim where article_id = :a "
-                "and extractor_version = 'mm-claims-0'",
-                a=ids[0],
-            ) == 0 and one("select status from article where id = :a", a=ids[0]) == "published"
+            ok = (
+                one(
+                    "select count(*) from claim where article_id = :a "
+                    "and extractor_version = 'mm-claims-0'",
+                    a=ids[0],
+                ) == 0
+                and one("select count(*) from article where nlp_version = 'mm-claims-0'") == 0
+                and one("select status from article where id = :a", a=ids[0]) == "published"
+            )
         elif stage == "gate":
             ok = one("select status from article where id = :a", a=ids[0]) == "published"
         else:

@@ -38,7 +38,7 @@ from pipeline.warehouse.migrate import upgrade
 from pipeline.warehouse.queries import add_source_and_feed
 from pipeline.warehouse.schema import article, feed, pipeline_run
 from pipeline.warehouse.schema_quality import quarantine
-from tests.conftest import REPO, SAMPLES, _reset_caches, free_port
+from tests.conftest import REPO, SAMPLES, _reset_caches, free_port, import_feeds
 
 pytestmark = pytest.mark.airflow
 
@@ -120,7 +120,6 @@ def monitor(tmp_path_factory: pytest.TempPathFactory, samples_base_url: str) -> 
             "MEDIAMON_ALLOW_PRIVATE_NETWORKS": "true",
             "MEDIAMON_HOST_MIN_INTERVAL": "0",
             "MEDIAMON_SAMPLES_DIR": str(SAMPLES),
-            "MEDIAMON_FEEDS_FILE": str(feeds_file),
             "MEDIAMON_FEED_POLL_ALL": "true",
         }.items():
             mp.setenv(key, value)
@@ -129,6 +128,7 @@ def monitor(tmp_path_factory: pytest.TempPathFactory, samples_base_url: str) -> 
         _reset_caches()
         engine = get_engine()
         upgrade(engine)
+        import_feeds(feeds_file)
         flow.run_ingest("monitor-run")
         ids = _seed_extras(engine)
         passwords = home / "passwords.json"

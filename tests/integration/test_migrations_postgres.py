@@ -10,6 +10,7 @@ import pytest
 from pipeline.config import get_settings
 from pipeline.warehouse import get_engine, make_engine
 from pipeline.warehouse.migrate import upgrade
+from tests.conftest import import_feeds
 from tests.test_migrations import (
     add_quarantine_row,
     check_round_trips,
@@ -32,6 +33,7 @@ def test_postgres_migrations_keep_rows_and_the_schema_keeps_its_rules(
     try:
         upgrade(engine)
         check_constraints_match_metadata(engine)
+        import_feeds(sample_feeds)  # the fixture registered them in the SQLite default
         populate()
         add_quarantine_row(engine)
         assert empty_tables(engine) == []

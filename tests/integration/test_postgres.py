@@ -11,7 +11,7 @@ from pipeline import flow
 from pipeline.config import get_settings
 from pipeline.warehouse import get_engine, make_engine
 from pipeline.warehouse.migrate import upgrade
-from tests.conftest import reachable_ok_articles
+from tests.conftest import import_feeds, reachable_ok_articles
 from tests.warehouse_checks import check_migrations_up_down, check_upsert_idempotent
 
 pytestmark = pytest.mark.postgres
@@ -40,6 +40,7 @@ def test_ingest_on_postgres_is_idempotent(
     get_settings.cache_clear()
     engine = get_engine()
     upgrade(engine)
+    import_feeds(sample_feeds)  # the fixture registered them in the SQLite default
     flow.run_ingest("pg-run-1")
     first = flow.warehouse_summary(engine)
     assert first["articles_by_status"]["published"] == len(reachable_ok_articles(manifest))
