@@ -1142,6 +1142,40 @@ def _plan(
     return size, max(1, min(settings.batch_size, max(share, MIN_POOL_ARTICLES)))
 
 
+def _pooled_batches(
+    engine: Engine,
+    stage: str,
+    status: str,
+    settings: Settings,
+    worker: int | None,
+    counts: dict[str, Any],
+    read: Callable[[Engine, Sequence[str]], Any],
+    compute: Any,
+) -> Any:
+    """The batches of articles in ``status`` a stage works on, as (lease, rows, result):
+    leased under the one lease rule, ``read`` here, computed by ``compute`` in the stage's
+    worker processes (:func:`_plan`), handed back in the order they were taken; batches not
+    written are given back. The caller writes each and closes the generator."""
+    from pipeline.batch_pool import ordered_map
+
+    due = (
+        sa.select(article.c.id)
+        .where(article.c.status == status, _unleased(_now()))
+        .order_by(article.c.id)
+    )
+    processes, batch_size = _plan(engine, due, settings, worker)
+    counts["processes"] = processes
+    leases = _leased_batches(engine, due, size=batch_size, lease=stage_timeout(stage))
+    return ordered_map(
+        leases,
+        lambda lease: read(engine, lease.ids),
+        compute,
+        (settings,),
+        size=processes,
+        abandon=lambda lease: _release(engine, lease.ids, lease.until),
+    )
+
+
 def extract_articles(run_id: str, *, worker: int | None = None) -> dict[str, Any]:
     """Stage 3: extract text and metadata of fetched pages from the raw archive.
 
@@ -1151,18 +1185,10 @@ def extract_articles(run_id: str, *, worker: int | None = None) -> dict[str, Any
     call is mapped batch worker number ``worker`` of a DAG run; it records its own stage row
     (``extract#<worker>``; worker 0 the plain ``extract``) and extracts in this process.
     """
-    from pipeline.batch_pool import ordered_map
-
     settings = get_settings()
     engine = get_engine()
     with _stage(engine, run_id, "extract", worker=worker) as counts:
         archive = _open_archive("extract", settings)
-        now = _now()
-        due = (
-            sa.select(article.c.id)
-            .where(article.c.status == "fetched", _unleased(now))
-            .order_by(article.c.id)
-        )
         reasons: Counter[str] = Counter()
         extracted = 0
         restarts = 0
@@ -1175,16 +1201,8 @@ def extract_articles(run_id: str, *, worker: int | None = None) -> dict[str, Any
                 "worker_restarts": restarts,
             }
 
-        processes, batch_size = _plan(engine, due, settings, worker)
-        counts["processes"] = processes
-        leases = _leased_batches(engine, due, size=batch_size, lease=stage_timeout("extract"))
-        batches = ordered_map(
-            leases,
-            lambda lease: _extract_rows(engine, lease.ids),
-            ExtractCompute,
-            (settings,),
-            size=processes,
-            abandon=lambda lease: _release(engine, lease.ids, lease.until),
+        batches = _pooled_batches(
+            engine, "extract", "fetched", settings, worker, counts, _extract_rows, ExtractCompute
         )
         try:
             with closing(batches):
@@ -1483,7 +1501,6 @@ def analyse_articles(run_id: str, *, worker: int | None = None) -> dict[str, Any
     an article replaces its claim and entity rows, so retries are safe. ``worker``: as in
     :func:`extract_articles`.
     """
-    from pipeline.batch_pool import ordered_map
     from pipeline.nlp.stage import (  # spaCy loads only when this stage runs
         AnalyseCompute,
         analysis_rows,
@@ -1493,22 +1510,9 @@ def analyse_articles(run_id: str, *, worker: int | None = None) -> dict[str, Any
     settings = get_settings()
     engine = get_engine()
     with _stage(engine, run_id, "analyse", worker=worker) as counts:
-        due = (
-            sa.select(article.c.id)
-            .where(article.c.status == "deduped", _unleased(_now()))
-            .order_by(article.c.id)
-        )
         total: Counter[str] = Counter()
-        processes, batch_size = _plan(engine, due, settings, worker)
-        counts["processes"] = processes
-        leases = _leased_batches(engine, due, size=batch_size, lease=stage_timeout("analyse"))
-        batches = ordered_map(
-            leases,
-            lambda lease: analysis_rows(engine, lease.ids),
-            AnalyseCompute,
-            (settings,),
-            size=processes,
-            abandon=lambda lease: _release(engine, lease.ids, lease.until),
+        batches = _pooled_batches(
+            engine, "analyse", "deduped", settings, worker, counts, analysis_rows, AnalyseCompute
         )
         with closing(batches):
             for lease, rows, results in batches:
