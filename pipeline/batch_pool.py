@@ -133,10 +133,12 @@ def ordered_map(
                         break
                     try:
                         payload = prepare(batch)
+                        # submit raises too once a worker has died (BrokenProcessPool).
+                        future = pool.submit(_compute, payload)
                     except BaseException:
                         abandon(batch)
                         raise
-                    pending.append((batch, payload, pool.submit(_compute, payload)))
+                    pending.append((batch, payload, future))
                 if not pending:
                     return
                 batch, payload, future = pending[0]
