@@ -74,12 +74,10 @@ def test_gold_set_scores(extractor: ClaimExtractor) -> None:
 
 def test_held_out_set_scores(extractor: ClaimExtractor) -> None:
     """The blind set (claims_holdout_5), measured once with the rules of 2026-12-07 (extractor
-    mm-claims-5) and never tuned on. Every issue 6 and issue 16 bar is printed with whether it
-    holds. Asserted: the bars that held at that measurement (numeric recall 0.961 and precision
-    0.948, attributed recall 0.977, every field's accuracy, quote recall 0.961 and speaker
-    accuracy 0.959, statement recall 0.932), so a regression there fails; strict precision
-    (0.803) was below its bar of 0.85 and is reported in the issue note, not hidden by an
-    assertion moved to fit it."""
+    mm-claims-6) and never tuned on: numeric recall 0.965, precision 0.960, strict precision
+    0.854, attributed recall 0.969, every field's accuracy >= 0.936 (period, not gated,
+    0.751), quote recall 0.991 and speaker accuracy 0.946, statement recall 0.934. Every issue 6
+    and issue 16 bar held at that measurement and is asserted, so a regression fails."""
 
     def run(items: list[tuple[str, date | None]]) -> list[list[dict[str, Any]]]:
         return [[c.to_json() for c in a.claims] for a in extractor.analyse_many(items)]
@@ -87,19 +85,19 @@ def test_held_out_set_scores(extractor: ClaimExtractor) -> None:
     score = claims_scoring.score(run, HOLDOUT)
     print(f"\n{HOLDOUT.name} (held out): " + score.report())
     fields = {f"{f} accuracy >= 0.85": score.accuracy(f) >= 0.85 for f in claims_scoring.FIELDS}
-    held = {
+    bars = {
         "numeric recall >= 0.9": score.recall >= 0.9,
         "numeric precision >= 0.85": score.precision >= 0.85,
+        "strict precision >= 0.85": score.strict_precision >= 0.85,
         "attributed recall >= 0.95": score.attributed_recall >= 0.95,
         **fields,
         "quote recall >= 0.9": score.quote_recall >= 0.9,
         "quote speaker accuracy >= 0.88": score.quote_speaker_accuracy >= 0.88,
         "statement recall >= 0.8": score.statement_recall >= 0.8,
     }
-    below = {"strict precision >= 0.85": score.strict_precision >= 0.85}
-    for bar, holds in {**held, **below}.items():
+    for bar, holds in bars.items():
         print(f"{HOLDOUT.name}: {bar}: {'holds' if holds else 'BELOW THE BAR'}")
-    assert all(held.values()), ([b for b, ok in held.items() if not ok], score.errors)
+    assert all(bars.values()), ([b for b, ok in bars.items() if not ok], score.errors)
 
 
 # --- the CLI contract -----------------------------------------------------------------------
@@ -1279,3 +1277,130 @@ def test_a_reply_is_a_cue(extractor: ClaimExtractor) -> None:
     claims = _claims(extractor, text)
     quotes = [c.attribution.speaker for c in claims if c.kind == "quote"]
     assert quotes == ["Tomas Reiter", "Helena Varga"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Families can call the ministry's hotline on 118 or +44 20 7946 0321 for news.",
+        "The city's flood helpline, 143, answered 9,400 calls in October.",
+        "A second line, 0800 512 774, opens on Monday.",
+        "The depot at 4410 Mill Creek Parkway was empty when the roof fell in.",
+    ],
+)
+def test_telephone_numbers_and_addresses_are_not_figures(
+    extractor: ClaimExtractor, text: str
+) -> None:
+    values = set(_numeric(extractor, text))
+    assert not values & {118.0, 44.0, 20.0, 7946.0, 321.0, 143.0, 800.0, 512.0, 774.0, 4410.0}
+    assert "9,400" not in text or 9400.0 in values
+
+
+def test_a_helpline_called_several_times_is_a_count(extractor: ClaimExtractor) -> None:
+    claims = _numeric(extractor, "Ruiz said she had called the bank's helpline 14 times.")
+    assert claims[14.0].unit == "times"
+
+
+def test_compared_and_included_figures_leave_their_noun_out(extractor: ClaimExtractor) -> None:
+    """ "up from N" and "including N from ..." compare or break down a count: the figure names
+    no noun of its own (tests/gold/ANNOTATION.md), whatever the clause's subject is."""
+    text = (
+        "Claims for unpaid wages were pending at 3,120 at the end of June, up from 2,450 a year "
+        "earlier. The region sent 1,900 nurses, including 300 from the coast."
+    )
+    claims = _numeric(extractor, text)
+    assert claims[2450.0].unit is None
+    assert claims[300.0].unit is None
+    assert claims[1900.0].unit == "nurses"
+
+
+def test_units_across_and_hyphens_and_before_names(extractor: ClaimExtractor) -> None:
+    text = (
+        "The council said 12 of its 88 bridges and tunnels needed repairs. "
+        "The agency opened 9 drop-in centres last month. "
+        "The governor welcomed 1,200 extra Coast Guard cutters crews. "
+        "Monitors said they had counted 64 damaged Dalvan supply trucks."
+    )
+    claims = _numeric(extractor, text)
+    assert claims[88.0].unit == "bridges and tunnels"
+    assert claims[9.0].unit == "drop-in centres"
+    assert claims[64.0].unit == "damaged Dalvan supply trucks"
+
+
+def test_broadcast_addresses_are_channels_and_platforms_and_meetings_are_not(
+    extractor: ClaimExtractor,
+) -> None:
+    text = (
+        "Premier Lena Ostrova said in a televised address that 4,000 homes would be rebuilt. "
+        "A local blogger claimed on TikTok that 70 buses had been burned. "
+        "Mayor Tom Adebayo told a news conference in Varna that 35 schools would close. "
+        "The challenger told a rally in Pelko that the city had spent 9 million euros."
+    )
+    claims = _numeric(extractor, text)
+    assert claims[4000.0].attribution.via == ["a televised address"]
+    assert claims[70.0].attribution.via == []
+    assert claims[35.0].attribution.via == []
+    assert claims[9e6].attribution.via == []
+
+
+def test_quoted_paragraphs_after_an_account_take_its_speaker(extractor: ClaimExtractor) -> None:
+    text = (
+        "Health Minister Ivo Brandt said the camps were safe.\n\n"
+        "Dr. Selma Okafor, who runs the field hospital, described the wards at a briefing.\n\n"
+        "“We have 90 beds and 240 patients. The generator has fuel for two days.\n\n"
+        "“If the road stays closed, we will run out of saline by Friday.”"
+    )
+    claims = _claims(extractor, text)
+    assert {c.attribution.speaker for c in claims if c.kind == "quote"} == {"Selma Okafor"}
+    numeric = {c.value_low: c for c in claims if c.kind == "numeric"}
+    assert numeric[240.0].attribution.speaker == "Selma Okafor"
+
+
+def test_a_new_voice_introduced_by_a_colon_is_not_the_last_speaker(
+    extractor: ClaimExtractor,
+) -> None:
+    text = (
+        'Defence Minister Paavo Rinne said the strike hit a depot. "We saw 14 trucks there," '
+        "the minister said.\n\n"
+        "A nurse at the district clinic, reached by phone, said:\n\n"
+        '"We treated 61 wounded people before noon."'
+    )
+    claims = _numeric(extractor, text)
+    assert claims[61.0].attribution.speaker == "A nurse at the district clinic"
+
+
+def test_names_with_particles_levels_of_government_and_owned_offices(
+    extractor: ClaimExtractor,
+) -> None:
+    text = (
+        "Rita dos Anjos, a nurse in Belém, was on shift that night. "
+        "She said 45 patients had been moved.\n\n"
+        "Analysts at the Centro de Estudos do Norte estimate that 3,000 jobs could go.\n\n"
+        "The regional Transport Agency said 18 routes would be cut.\n\n"
+        "Police have arrested a lender, a senior officer of the Financial Crimes Unit said, "
+        "after 240 borrowers complained.\n\n"
+        "Party whip Lee Soo-ah argued that 2.4 million renters would pay more.\n\n"
+        "“We have had 9 months of delays,” said Omar Haddad. The 48-year-old, a former "
+        "engineer, told reporters that 120 staff had left."
+    )
+    claims = _numeric(extractor, text)
+    assert claims[45.0].attribution.speaker == "Rita dos Anjos"
+    assert claims[3000.0].attribution.speaker == "Analysts at the Centro de Estudos do Norte"
+    assert claims[18.0].attribution.speaker == "regional Transport Agency"
+    assert claims[240.0].attribution.speaker == "a senior officer of the Financial Crimes Unit"
+    assert claims[2.4e6].attribution.speaker == "Lee Soo-ah"
+    assert claims[120.0].attribution.speaker == "Omar Haddad"
+
+
+def test_a_modal_hedges_its_own_clause_not_the_clauses_hung_on_it(
+    extractor: ClaimExtractor,
+) -> None:
+    text = (
+        "As many as 40 people may have died when the ferry sank about 12 miles off the cape, "
+        "the coast guard said. Growers could lose up to 800 million rand if the drought lasts "
+        "another six weeks. Seasonal workers may stay, but most earn less than 90 rand a day."
+    )
+    claims = _numeric(extractor, text)
+    assert claims[40.0].hedged and claims[800e6].hedged
+    assert not claims[12.0].hedged
+    assert not claims[90.0].hedged

@@ -125,7 +125,35 @@ NON_OUTLETS = {
     "audience",
     "members",
     "troops",
+    "rally",
+    "rallies",
+    "meeting",
+    "gathering",
+    "vigil",
+    "summit",
+    "forum",
+    "hearing",
 }
+# Social platforms carry a speaker's own post: no outlet stands between speaker and reader.
+SOCIAL_PLATFORMS = {
+    "telegram",
+    "tiktok",
+    "twitter",
+    "x",
+    "facebook",
+    "instagram",
+    "youtube",
+    "vk",
+    "vkontakte",
+    "threads",
+    "bluesky",
+    "weibo",
+    "wechat",
+    "whatsapp",
+    "linkedin",
+}
+# A broadcast address is a channel the speaker did not own: "said in a televised address".
+_BROADCAST = {"televised", "televized", "broadcast", "radio", "video"}
 
 
 # Words that lead to a channel: "shared with X", "in an interview with X", "speaking to X".
@@ -182,14 +210,20 @@ OUTLET_NOUNS = {
     "station",
     "wire",
     "podcast",
-    "telegram",
 }
 _NEWS_WORDS = {"news", "press", "wire", "media"}
 
 
 def _outlet(tokens: list[Token]) -> bool:
+    ids = {t.i for t in tokens}
+    # The phrase's own head: "a news conference in Jakarta" is a conference, not Jakarta.
+    heads = [t for t in tokens if t.head.i not in ids or t.head.i == t.i]
+    if any(t.lower_ in NON_OUTLETS for t in heads[:1]) or tokens[-1].lower_ in NON_OUTLETS:
+        return False
     head = tokens[-1]
-    if head.lower_ in NON_OUTLETS:
+    # "X" alone is the platform; "Channel X" is an outlet's name.
+    named = [t.lower_ for t in tokens if t.dep_ != "det"]
+    if named == ["x"] or any(w in SOCIAL_PLATFORMS - {"x"} for w in named):
         return False
     # The speaker's own page ("on its website", "on her blog") and social media in general
     # carry a post, like "in a statement": no outlet stands between speaker and reader.
@@ -205,7 +239,7 @@ def _outlet(tokens: list[Token]) -> bool:
     )
 
 
-_CHANNEL_WORDS = frozenset({"told", "tells", "tell", "on"} | VIA_HEADS | CHANNEL_NOUNS)
+_CHANNEL_WORDS = frozenset({"told", "tells", "tell", "on", "address"} | VIA_HEADS | CHANNEL_NOUNS)
 
 
 def channels(sent: Span) -> list[str]:
@@ -237,6 +271,14 @@ def channels(sent: Span) -> list[str]:
             poss = next((c for c in tok.children if c.dep_ == "poss"), None)
             if poss is not None:
                 np = [t for t in np_tokens(poss) if t.tag_ != "POS"]
+        elif low == "address" and any(c.lower_ in _BROADCAST for c in tok.children):
+            # "said in a televised address (on Friday)": the address, as written.
+            words = [c for c in tok.lefts if c.dep_ in ("det", "amod", "compound")] + [tok]
+            if tok.head.lower_ == "in":
+                text = clean(span_text(words))
+                if text not in out:
+                    out.append(text)
+            continue
         if np and _outlet(np):
             text = strip_det(clean(span_text(np)))
             if text and text not in out:

@@ -376,10 +376,12 @@ def _quote_claims(
         if cue is not None:
             attr = _copy(cue.attribution)
             cue_sents = [s for s in around if cue in s.cues]
+        elif (intro := _introduced_by(text, q, sentences)) is not None:
+            # Before the previous quotation's speaker: "A doctor ... said:" between two
+            # quotations introduces a new voice.
+            attr, cue_sents = intro, []
         elif previous is not None and _gap_sentences(sentences, previous[0].end, q.start) <= 1:
             attr, cue_sents = _copy(previous[1]), []
-        elif (intro := _introduced_by(text, q, sentences)) is not None:
-            attr, cue_sents = intro, []
         else:
             continue
         start = min(s.start for s in around + cue_sents)
@@ -404,7 +406,12 @@ def _quote_claims(
     return out
 
 
-_INTRO_WORDS = re.compile(r"(?i)\b(?:statement|statements|declaration|remarks|speech|letter)\b")
+_INTRO_WORDS = re.compile(
+    r"(?i)\b(?:statement|statements|declaration|remarks|speech|letter|briefing|interview"
+    r"|described|describes|outlined|recounted|explained)\b"
+)
+# An account the next paragraphs quote: "X described conditions in the camps at a briefing."
+_ACCOUNT_WORDS = re.compile(r"(?i)\b(?:described|describes|outlined|recounted|explained)\b")
 
 
 def _introduced_by(text: str, q: QuoteSpan, sentences: list[_Sentence]) -> Attribution | None:
@@ -424,7 +431,8 @@ def _introduced_by(text: str, q: QuoteSpan, sentences: list[_Sentence]) -> Attri
     if not colon and not _INTRO_WORDS.search(words):
         return None
     if intro.cues:
-        return _copy(intro.cues[-1].attribution) if colon else None
+        account = colon or _ACCOUNT_WORDS.search(words) is not None
+        return _copy(intro.cues[-1].attribution) if account else None
     root = intro.span.root
     subj = subject(root) if root.pos_ in ("VERB", "AUX") else None
     if subj is None or subj.lower_ in PRONOUNS:

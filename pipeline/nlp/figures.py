@@ -108,8 +108,18 @@ _FURNITURE_AFTER = re.compile(
 _STREET = re.compile(
     r"^\s+(?:(?:[NSEW]|North|South|East|West)\.?\s+)?(?:[A-Z][\w'-]+\s+){1,3}(?:Street|St\.?"
     r"|Avenue|Ave\.?|Road|Rd\.?|Boulevard|Blvd\.?|Square|Lane|Drive|Dr\.?|Way|Court|Ct\.?"
-    r"|Place|Pl\.?|Prospekt|Embankment|Highway|Hwy\.?|Quay|Pier|Wharf)\b"
+    r"|Place|Pl\.?|Prospekt|Embankment|Highway|Hwy\.?|Quay|Pier|Wharf|Route|Rte\.?|Parkway"
+    r"|Pkwy\.?|Terrace|Crescent|Close|Row|Alley)\b"
 )
+# Telephone numbers: "call the hotline on 117", "the health hotline, 136, took ...", and the
+# digit groups of "+62 21 2982 7793" or "0800 644 2931" (a space-grouped amount would have
+# been read as one figure).
+_PHONE_BEFORE = re.compile(
+    r"(?i)\b(?:hotline|helpline|line|number|phone|telephone|call|dial\w*|text|sms|whatsapp)"
+    r"(?:\s+(?:on|at|is))?\s*,?\s*$"
+)
+_PHONE_GROUP_BEFORE = re.compile(r"(?:\+\d{1,3}|\b\d{2,5})[ ]$|\+$")
+_PHONE_GROUP_AFTER = re.compile(r"^[ ]\d{2,5}\b")
 # "County Road 600S", "Route 41", "Highway 9": the number is part of a road's name.
 _ROAD_BEFORE = re.compile(r"\b(?:Road|Route|Highway|Hwy\.?|Interstate|Exit|Suite|Unit)\s+$")
 _WEEKDAYS_MONTHS = re.compile(
@@ -326,6 +336,14 @@ def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str 
             return "duration"
     if _TIME_AFTER.match(after):
         return "time"
+    if re.fullmatch(r"\d+", raw) and (
+        # "the helpline 11 times" counts calls: a number is only dialled when nothing follows
+        (_PHONE_BEFORE.search(before) and re.match(r"^\s*(?:[,.;:)]|or\b|and\b|$)", after))
+        or _PHONE_GROUP_BEFORE.search(before)
+        or (raw.startswith("0") and len(raw) >= 3)
+        or (_PHONE_GROUP_AFTER.match(after) and not _EMERGENCY.match(after))
+    ):
+        return "phone"
     if _ORDINAL_AFTER.match(after):
         return "ordinal"
     plain = not (q.percent or q.currency or q.has_scale or "," in raw or "." in raw)
@@ -469,15 +487,45 @@ def _noun_run(tokens: list[Token]) -> list[Token]:
         if not run and t.text in _MEASURE_SYMBOLS:
             return [t]  # "17 400 MW of capacity": a unit symbol the tagger may take for a name
         if t.ent_type_ in ("PERSON", "ORG", "GPE", "FAC"):
-            break  # a name after a figure is not what it counts
+            if not _names_a_kind(t):
+                break  # a name after a figure is not what it counts
+            if t.ent_type_ == "GPE":
+                # A place only says where: "two United States service members" count
+                # service members.
+                if run:
+                    break
+                continue
         if run and (t.ent_type_ in ("DATE", "TIME") or t.lower_ in _TEMPORAL):
             break  # "24 million tonnes last year": the period is not part of the unit
+        nxt = t.doc[t.i + 1] if t.i + 1 < len(t.doc) else None
+        glued = nxt is not None and nxt.text in "-–" and not t.whitespace_
         if (
             t.pos_ in ("ADJ", "NOUN", "PROPN")
             or (t.text in "-–" and run)
             or (run and t.dep_ == "compound")
             or (t.dep_ == "amod" and t.tag_ in ("VBN", "VBG"))  # "86 wounded civilians"
+            # "212 destroyed armoured vehicles": a participle before the counted noun
+            or (
+                not run
+                and t.tag_ == "VBN"
+                and nxt is not None
+                and nxt.pos_ in ("ADJ", "NOUN", "PROPN")
+            )
+            or (t.dep_ == "amod" and glued)  # "14 walk-in clinics"
+            or (run and run[-1].text in "-–" and not run[-1].whitespace_)  # "walk-in"
         ):
+            run.append(t)
+            continue
+        if (
+            run
+            and t.lower_ in ("and", "or")
+            and t.head in run
+            and nxt is not None
+            and nxt.pos_ in ("NOUN", "ADJ")
+            and any(c.dep_ == "conj" for c in t.head.children)
+        ):
+            # "107 reservoirs and towers", "41 dredging and maintenance contracts": one
+            # count of coordinated things.
             run.append(t)
             continue
         break
@@ -486,6 +534,28 @@ def _noun_run(tokens: list[Token]) -> list[Token]:
     while run and run[0].lower_ in _NOT_UNIT:
         run.pop(0)
     return run
+
+
+def _names_a_kind(tok: Token) -> bool:
+    """Whether the name ``tok`` is in only says which kind of thing follows: "2,500 National
+    Guard troops", "40 Airbus planes" (the name modifies the counted noun)."""
+    doc = tok.doc
+    end = tok.i
+    while end + 1 < len(doc) and doc[end + 1].ent_iob_ == "I":
+        end += 1
+    last = doc[end]
+    nxt = doc[end + 1] if end + 1 < len(doc) else None
+    between = list(doc[end + 1 : last.head.i]) if last.head.i > end else []
+    return (
+        nxt is not None
+        and nxt.pos_ in ("NOUN", "ADJ")
+        and nxt.ent_type_ == ""
+        and last.dep_ in ("compound", "amod", "nmod")
+        and last.head.i > end
+        and last.head.pos_ == "NOUN"
+        # "Korvan armoured vehicles": only modifiers between the name and its noun
+        and all(b.pos_ in ("ADJ", "NOUN") for b in between)
+    )
 
 
 def _text(tokens: list[Token]) -> str:
@@ -529,6 +599,12 @@ _MULTIPLE_NEXT = {
     "greater",
 }
 _CURRENCY_SIGNS = {"€", "$", "£", "¥", "₹", "₽", "₴", "₩", "₺", "zł", "Kč", "kr", "Ft", "lei"}
+
+
+_COMPARED = re.compile(
+    r"(?i)\b(?:up from|down from|compared with|compared to)\s+"
+    r"(?:about |around |nearly |almost |roughly |some |just |over |under )?$"
+)
 
 
 def unit_of(q: Quantity, sent: Span, offset: int) -> str | None:
@@ -599,6 +675,9 @@ def unit_of(q: Quantity, sent: Span, offset: int) -> str | None:
     if run:
         return _text(run)
     # The clause subject: walk up from the number to its verb.
+    before = doc_text(sent.doc)[max(0, q.start - offset - 40) : q.start - offset]
+    if _COMPARED.search(before):
+        return None  # "complaints were pending, up from 2,910": the earlier level, no noun
     inside = [t for t in sent if q.start - offset <= t.idx < q.end - offset]
     tok: Token | None = inside[-1] if inside else None
     while tok is not None and tok.pos_ not in ("VERB", "AUX") and tok.head.i != tok.i:
@@ -752,11 +831,13 @@ def measured_rate(q: Quantity, sent: Span, offset: int) -> str | None:
     return None
 
 
-# What may stand between two figures that count the same thing: "241 votes to 180", "1,200
-# tonnes, up from 900", "4.6 million people, of whom nearly 1.5 million ...".
+# What may stand between two figures that count the same thing: "241 votes to 180", "4.6
+# million people, of whom nearly 1.5 million ...". A comparison or a part that leaves its noun
+# out ("1,200 tonnes, up from 900", "3,400 firefighters, including 600 from abroad") has no
+# unit of its own: the figure is compared, not counted again (tests/gold/ANNOTATION.md).
 _LINK = re.compile(
-    r"(?i)^\s*,?\s*(?:to|and|or|against|versus|vs\.?|from|up from|down from|compared with"
-    r"|compared to|than|out of|of which|of whom|including|among them|while|but)\s*$"
+    r"(?i)^\s*,?\s*(?:to|and|or|against|versus|vs\.?|from|compared with"
+    r"|compared to|than|out of|of which|of whom|among them|while|but)\s*$"
 )
 _OF_THE_WHOLE = re.compile(r"(?i)(?:^|[.;:]\s+)of\s+(?:the|its|their|our)\s+$")
 _OF_WHICH = re.compile(r"(?i)\b(?:of which|of whom|of them|among them)\s*,?\s*$")

@@ -62,6 +62,7 @@ _MODAL = re.compile(
     r"|borrow|carry|bring|stay|enter|own|hold|request|take|have up to)\b)|\b(?:would|will) likely\b"
 )
 _CONDITIONAL_WOULD = re.compile(r"\bwould\b")
+_MODAL_TERM = re.compile(r"(?:may|might|could|would|will likely)\b")
 _IF = re.compile(r"(?i)\bif\b")
 
 
@@ -129,11 +130,20 @@ def hedges_of_figure(
             if toks[0].lower_ in _DISTANCING_CUES and toks[0].pos_ == "VERB":
                 continue
             head = _clause_head(toks[0])
-            if head.dep_ == "ROOT" or _SENTENCE_WIDE.match(h.term):
+            modal = _MODAL_TERM.match(h.term.lower()) is not None
+            if _SENTENCE_WIDE.match(h.term) or (head.dep_ == "ROOT" and not modal):
                 # A sentence-level hedge ("reportedly", "according to") covers the sentence.
                 covered = True
             else:
                 ids = {t.i for t in head.subtree}
+                if modal:
+                    # A modal hedges its own clause, not the clauses hung on it: "may have
+                    # perished when a boat capsized 30 miles out", "could face costs of up to
+                    # 2.1 trillion if Japan keeps rules on three chemicals", "may work, but
+                    # many earn less than 250".
+                    for c in head.children:
+                        if c.dep_ in ("advcl", "conj") and c.i != toks[0].i:
+                            ids -= {t.i for t in c.subtree}
                 covered = any(t.i in ids for t in sent if figure[0] <= offset + t.idx < figure[1])
         if covered and h.term not in out:
             out.append(h.term)

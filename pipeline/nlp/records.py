@@ -9,7 +9,7 @@ from typing import Any
 from pipeline.warehouse.schema_claims import CLAIM_RATES
 
 # Bump when rules change, so stored claims can be told apart from newer extractions.
-EXTRACTOR_VERSION = "mm-claims-5"
+EXTRACTOR_VERSION = "mm-claims-6"
 
 KINDS = ("numeric", "quote", "statement")
 QUALIFIERS = ("exact", "approximately", "more_than", "less_than", "up_to", "at_least", "range")

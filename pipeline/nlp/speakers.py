@@ -11,6 +11,7 @@ from spacy.tokens import Span, Token
 from pipeline.nlp.records import Attribution
 from pipeline.nlp.tokens import (
     ANONYMOUS_HEADS,
+    NAME_PARTICLES,
     clean,
     doc_ents,
     doc_text,
@@ -86,7 +87,7 @@ TITLES = {
 }
 # Small words inside an organisation's name ("Water Supply and Sewerage Board", "Ministry of
 # SMEs and Startups", "Citizens for Water", "Brennan & Co.").
-_NAME_LINKS = {"and", "of", "for", "&", "de", "des", "du", "la", "le", "di", "del"}
+_NAME_LINKS = {"and", "of", "for", "&", "la", "le"} | NAME_PARTICLES
 
 
 SPEAKER_LABELS = ("PERSON", "ORG", "NORP", "GPE")
@@ -213,6 +214,15 @@ def describe(tokens: list[Token]) -> tuple[str, str | None, int, int] | None:
             and not doc[base.end - 1].whitespace_
         ):
             base = doc[base.start : e.end]
+        # "Maria do Carmo Silva": a name the parse split at a particle starts where it starts.
+        if e.label_ in ("PERSON", "ORG") and e.start < base.start < e.end <= base.end:
+            base = doc[e.start : base.end]
+        elif (
+            e.label_ in ("PERSON", "ORG")
+            and base.start <= e.start < base.end < e.end
+            and doc[base.end].text in NAME_PARTICLES
+        ):
+            base = doc[base.start : e.end]
     # "A federal judge in Tulsa on Wednesday": when it spoke is not who spoke.
     end = base.end
     while end - 1 > base.start and doc[end - 1].ent_type_ in ("DATE", "TIME"):
@@ -250,7 +260,12 @@ def describe(tokens: list[Token]) -> tuple[str, str | None, int, int] | None:
         best = _trailing_name(tokens)
     # The phrase's own head: when it is a common noun ("prosecutors in Calder", "Education
     # advocacy groups", "Labour ministry data"), a name inside it only modifies it.
-    heads = [t for t in base if t.head.i < base.start or t.head.i >= base.end or t.head.i == t.i]
+    inner = {i for e in ents for i in range(e.start + 1, e.end)}  # a misparsed name's tail
+    heads = [
+        t
+        for t in base
+        if (t.head.i < base.start or t.head.i >= base.end or t.head.i == t.i) and t.i not in inner
+    ]
     common_head = heads[0] if len(heads) == 1 and heads[0].pos_ == "NOUN" else None
     if best is None:
         for e in ents:
@@ -259,7 +274,8 @@ def describe(tokens: list[Token]) -> tuple[str, str | None, int, int] | None:
             if (
                 common_head is not None
                 and not (e.start <= common_head.i < e.end)
-                and e.root.dep_ != "appos"
+                # an appositive name, unless it is a misparsed object ("at the Centro ...")
+                and (e.root.dep_ != "appos" or any(u.dep_ == "pobj" for u in e))
                 and not (e.start > 0 and doc[e.start - 1].text == ",")  # ", Per Lunde,"
             ):
                 continue
@@ -271,7 +287,7 @@ def describe(tokens: list[Token]) -> tuple[str, str | None, int, int] | None:
             # A place or nationality names the speaker only when it is all there is
             # ("Varnia said"), not in "Varnian prosecutor".
             if (placed or e.root.dep_ == "appos") and (e.label_ not in ("GPE", "NORP") or whole):
-                best = _whole_org_name(e, base) if e.label_ == "ORG" else e
+                best = _with_level(_whole_org_name(e, base), base) if e.label_ == "ORG" else e
                 break
     if best is None:
         best = _titled_owner(base, ents)
@@ -356,6 +372,21 @@ def _whole_org_name(ent: Span, base: Span) -> Span:
     return ent if (k, e) == (ent.start, ent.end) else doc[k:e]
 
 
+# The level of government an institution belongs to is part of how it is named ("the federal
+# Security Ministry", "the state Division of Forestry"), unlike a descriptor ("the opposition
+# Green Alliance", "the rights group Civic Watch").
+_LEVELS = {"federal", "state", "provincial", "regional", "national", "municipal", "county"}
+
+
+def _with_level(name: Span, base: Span) -> Span:
+    """An organisation's name with the level of government written just before it."""
+    doc = base.doc
+    k = name.start
+    while k > base.start and doc[k - 1].lower_ in _LEVELS and doc[k - 1].text.islower():
+        k -= 1
+    return name if k == name.start else doc[k : name.end]
+
+
 def _capitalised_word(tok: Token) -> bool:
     return tok.text[:1].isupper() and tok.is_alpha and tok.lower_ not in TITLES
 
@@ -385,11 +416,19 @@ def _trailing_name(tokens: list[Token]) -> Span | None:
         # "Superintendent of Police Rakesh Banerji", "Director General of Police X Y": the
         # title names its force, then the person.
         return doc[tokens[run + 1].i : tokens[-1].i + 1]
-    if run > 0 and (
-        is_possessive(tokens[run - 1])
-        or tokens[run - 1].pos_ == "ADP"
-        or (
-            tokens[run - 1].lower_ in _NAME_LINKS and run > 1 and tokens[run - 2].text[:1].isupper()
+    if (
+        run > 0
+        and (
+            is_possessive(tokens[run - 1])
+            or tokens[run - 1].pos_ == "ADP"
+            # "a senior officer of the Economic Offences Wing": the run names what the head
+            # belongs to, and the head is the speaker.
+            or (run > 1 and tokens[run - 1].lower_ == "the" and tokens[run - 2].pos_ == "ADP")
+            or (
+                tokens[run - 1].lower_ in _NAME_LINKS
+                and run > 1
+                and tokens[run - 2].text[:1].isupper()
+            )
         )
     ):
         # "Varnia's General Staff", "Headquarters for Prisoners of War", "the Water Supply
@@ -436,6 +475,10 @@ def _appositive_name(tokens: list[Token]) -> Span | None:
     ids = {t.i for t in tokens}
     for t in tokens:
         if t.dep_ != "appos" or t.head.i not in ids:
+            continue
+        if any(e.start < t.i < e.end and any(u.dep_ == "pobj" for u in e) for e in doc_ents(doc)):
+            # "Analysts at the Centro de Estudos do Norte": the name's last word, taken for an
+            # appositive, ends the object of "at".
             continue
         for cand in (t.head, t):
             if cand.pos_ == "PROPN" and cand.text[:1].isupper():
@@ -745,6 +788,10 @@ _AGE_DESCRIPTION = re.compile(r"^(?:the|The)\s+\d{1,3}-year-old$")
 def _description_of(toks: list[Token], memory: SpeakerMemory, offset: int) -> Mention | None:
     """The person a definite description refers to: "The 56-year-old" -> the most recent person
     named before; "the president" -> the most recent person whose role has that word."""
+    # "The 56-year-old, a former A320 captain,": the description is what precedes the comma.
+    comma = next((k for k, t in enumerate(toks) if t.text == ","), None)
+    if comma is not None:
+        toks = toks[:comma]
     if not toks or toks[0].lower_ != "the" or len(toks) > 6:
         return None
     text = doc_text(toks[0].doc)[toks[0].idx : toks[-1].idx + len(toks[-1])]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from spacy.tokens import Doc, Span, Token
 
 # An anonymous source keeps its relative clause ("an analyst who asked not to be named").
@@ -25,6 +27,16 @@ ANONYMOUS_HEADS = {
     "member",
     "members",
     "employee",
+    "employees",
+    "analysts",
+    "commanders",
+    "soldiers",
+    "diplomats",
+    "officers",
+    "insiders",
+    "staff",
+    "worker",
+    "workers",
 }
 
 
@@ -43,8 +55,48 @@ def doc_ents(doc: Doc) -> tuple[Span, ...]:
     """The doc's entities, built once: ``Doc.ents`` re-creates its spans on each access."""
     cached = doc.user_data.get("mediamon_ents")
     if cached is None:
-        cached = doc.user_data["mediamon_ents"] = tuple(doc.ents)
+        cached = doc.user_data["mediamon_ents"] = _with_particles(doc, doc.ents)
     return tuple(cached)
+
+
+# Lowercase words inside names: "Maria do Carmo Silva", "Instituto Tropical do Sul", "Ludwig
+# van Houten". The small model often ends an entity at them and tags the rest apart.
+NAME_PARTICLES = {"da", "das", "de", "del", "della", "der", "di", "do", "dos", "du", "van", "von"}
+
+
+def _with_particles(doc: Doc, ents: Sequence[Span]) -> tuple[Span, ...]:
+    """Entities joined across a name particle: a person or organisation the particle splits
+    ("Maria" + "do" + "Carmo Silva", "the Centro de Estudos" + "do" + "Norte") is one entity;
+    an organisation or a building the model saw in one part makes the whole an organisation."""
+
+    def capitalised(i: int) -> bool:
+        return 0 <= i < len(doc) and doc[i].is_alpha and doc[i].text[:1].isupper()
+
+    spans: list[tuple[int, int, str]] = []
+    for e in ents:
+        start, end = e.start, e.end
+        if e.label_ in ("PERSON", "ORG", "FAC"):
+            if start >= 2 and doc[start - 1].text in NAME_PARTICLES and capitalised(start - 2):
+                start -= 2
+                while capitalised(start - 1) and doc[start - 1].pos_ == "PROPN":
+                    start -= 1
+            while end + 1 < len(doc) and doc[end].text in NAME_PARTICLES and capitalised(end + 1):
+                end += 2
+                while capitalised(end) and doc[end].pos_ == "PROPN":
+                    end += 1
+        if spans and start < spans[-1][1]:
+            # Joined into the entity before it: one name.
+            p_start, p_end, p_label = spans[-1]
+            labels = {p_label, e.label_}
+            label = (
+                "ORG" if labels & {"ORG", "FAC"} else "PERSON" if "PERSON" in labels else p_label
+            )
+            spans[-1] = (min(p_start, start), max(p_end, end), label)
+            continue
+        spans.append((start, end, e.label_))
+    if [(s, e, lab) for s, e, lab in spans] == [(e.start, e.end, e.label_) for e in ents]:
+        return tuple(ents)
+    return tuple(Span(doc, s, e, lab) for s, e, lab in spans)
 
 
 def clean(text: str) -> str:
@@ -101,7 +153,26 @@ def subject(verb: Token) -> Token | None:
             # '"... a deal ... is not a victory," said Ron Kessler': the quoted clause's
             # subject is not the cue's; the name after the cue is.
             return after[0]
-        return before[-1] if before else subjects[0]
+        if not before:
+            return subjects[0]
+        first = before[-1]
+        if len(before) >= 2:
+            # "Researchers at the Instituto Tropical do Sul estimate": the parse took a name's
+            # last word for a second subject; the name belongs to the first subject's phrase.
+            earlier = before[-2]
+            span = range(earlier.left_edge.i, earlier.right_edge.i + 1)
+            for e in doc_ents(verb.doc):
+                if e.start <= first.i < e.end and e.start in span:
+                    return earlier
+        # "Choi Min-ji" parsed as three subjects: a word split at its hyphens is one subject,
+        # headed by its first piece (which holds the title and given name).
+        while (
+            first.i > 0
+            and first.doc[first.i - 1] in before
+            and not first.doc[first.i - 1].whitespace_
+        ):
+            first = first.doc[first.i - 1]
+        return first
     if verb.dep_ in ("conj", "xcomp", "advcl") and verb.head.i != verb.i:
         return subject(verb.head)
     return None
