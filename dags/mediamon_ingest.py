@@ -5,11 +5,15 @@ published articles (the asset the ledger DAG runs on; skipped when nothing was p
 A run with no feed due is a green no-op. A stage whose whole batch failed for one systemic
 reason (the raw archive unreachable, say) fails its task at once, with the reason, unretried.
 
-Extract and analyse are mapped over a few batch workers (dynamic task mapping, never one task
-per article): each mapped task takes leased batches from the warehouse until none is left, so
-the workers share the stage's articles without ever taking the same one, on as many Celery
-workers as are free. ``MEDIAMON_MAPPED_WORKERS`` (read where this file is parsed, default 2)
-sets how many. Dedupe and the gate stay single tasks: their correctness needs one writer.
+Fetch is mapped over shards of the outlets (``MEDIAMON_FETCH_SHARDS``, default 2): each task
+fetches the pages of its outlets only, so one site is fetched from one task, and all of them run
+in the Airflow pool ``MEDIAMON_FETCH_POOL`` (default ``default_pool``; create a pool to cap how
+many fetch tasks, hence connections, run at once across the deployment). Extract and analyse are
+mapped over a few batch workers (dynamic task mapping, never one task per article): each mapped
+task takes leased batches from the warehouse until none is left, so the workers share the
+stage's articles without ever taking the same one, on as many Celery workers as are free.
+``MEDIAMON_MAPPED_WORKERS`` (default 2) sets how many. These settings are read where this file
+is parsed. Dedupe and the gate stay single tasks: their correctness needs one writer.
 
 Wiring only. Each task body is one call into ``pipeline.flow``; the warehouse is the work queue,
 so tasks pass counts through XCom, never article bodies, and any task can be retried or re-run.
@@ -28,6 +32,11 @@ from airflow.sdk import Asset, dag, task
 # Mapped batch workers of the extract and analyse stages: about as many as the Celery workers'
 # free slots; more only queue (each takes leased batches until none is left).
 BATCH_WORKERS = list(range(max(1, int(os.environ.get("MEDIAMON_MAPPED_WORKERS", "2")))))
+
+# Fetch tasks per run, each on its shard of the outlets (source id modulo the count), and the
+# Airflow pool they take a slot of.
+FETCH_SHARDS = list(range(max(1, int(os.environ.get("MEDIAMON_FETCH_SHARDS", "2")))))
+FETCH_POOL = os.environ.get("MEDIAMON_FETCH_POOL", "default_pool")
 
 # Downstream consumers (cross-article analysis, exports) schedule on this asset.
 PUBLISHED_ARTICLES = Asset("mediamon://warehouse/published_articles")
@@ -63,17 +72,19 @@ def mediamon_ingest() -> None:
 
         return flow.poll_feeds(str(run_id))
 
-    @task(execution_timeout=timedelta(hours=1))
-    def fetch_articles(polled: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+    @task(execution_timeout=timedelta(hours=1), pool=FETCH_POOL)
+    def fetch_articles(
+        polled: dict[str, Any], worker: int, run_id: str | None = None
+    ) -> dict[str, Any]:
         from pipeline import flow
         from pipeline.adapters.airflow import systemic_failures_fail_now
 
         with systemic_failures_fail_now():
-            return flow.fetch_articles(str(run_id))
+            return flow.fetch_articles(str(run_id), worker=worker, shards=len(FETCH_SHARDS))
 
     @task(execution_timeout=timedelta(hours=1))
     def extract_articles(
-        fetched: dict[str, Any], worker: int, run_id: str | None = None
+        fetched: Any, worker: int, run_id: str | None = None
     ) -> dict[str, Any]:
         from pipeline import flow
         from pipeline.adapters.airflow import systemic_failures_fail_now
@@ -113,7 +124,7 @@ def mediamon_ingest() -> None:
     @task
     def finish_run(
         polled: dict[str, Any],
-        fetched: dict[str, Any],
+        fetched: Any,
         extracted: Any,
         deduped: dict[str, Any],
         analysed: Any,
@@ -133,7 +144,7 @@ def mediamon_ingest() -> None:
         )
 
     polled = poll_feeds()
-    fetched = fetch_articles(polled)
+    fetched = fetch_articles.partial(polled=polled).expand(worker=FETCH_SHARDS)
     # Mapped: a lazy sequence of each worker's counts; finish_run combines them.
     extracted = extract_articles.partial(fetched=fetched).expand(worker=BATCH_WORKERS)
     deduped = dedupe_articles(extracted)

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     # Read by dags/mediamon_ingest.py from the environment where the DAG is parsed (the DAG file
     # imports nothing of pipeline); listed here so it is documented and known to be a setting.
     mapped_workers: int = Field(default=2, ge=1)
+    # Fetch tasks the mediamon_ingest DAG maps per run, each on its shard of the outlets (source
+    # id modulo the count), and the Airflow pool they run in (create it, e.g. `airflow pools set
+    # mediamon_fetch 4 ...`, to cap concurrent fetch tasks across the deployment). Read by
+    # dags/mediamon_ingest.py where the DAG is parsed, like mapped_workers.
+    fetch_shards: int = Field(default=2, ge=1)
+    fetch_pool: str = "default_pool"
     # Backoff for failed fetches: base * 2**attempts, capped; then give up after max attempts.
     fetch_retry_base: float = 300.0
     fetch_retry_cap: float = 86400.0

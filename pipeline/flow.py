@@ -734,17 +734,23 @@ def _retry_delay(settings: Settings, attempts: int) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def fetch_articles(run_id: str) -> dict[str, Any]:
+def fetch_articles(run_id: str, *, worker: int | None = None, shards: int = 1) -> dict[str, Any]:
     """Stage 2: fetch discovered pages (and failed ones whose retry time has come).
 
     Every body goes to the raw archive before the row says ``fetched``; every failure is a row
     in ``fetch_failed`` with its reason and, unless it cannot heal, the time of the next try.
     Safe to run in several processes at once: each batch is leased (see :class:`Lease`), so no
-    page is fetched twice.
+    page is fetched twice. ``worker`` of ``shards``: this call is mapped fetch worker number
+    ``worker`` of a DAG run and fetches only the pages of its shard of the outlets (source id
+    modulo ``shards``), so one outlet's host is fetched by one task and the tasks do not queue
+    behind each other on the shared per-host politeness schedule; it records its own stage row
+    (``fetch#<worker>``).
     """
     settings = get_settings()
     engine = get_engine()
-    with _stage(engine, run_id, "fetch") as counts:
+    if worker is not None and not 0 <= worker < shards:
+        raise ValueError(f"fetch worker {worker} is not one of {shards} shards")
+    with _stage(engine, run_id, "fetch", worker=worker) as counts:
         archive = _open_archive("fetch", settings)
         now = _now()
         # A failed row's next_attempt_at is its retry time, or the end of a run's lease on it.
@@ -759,6 +765,8 @@ def fetch_articles(run_id: str) -> dict[str, Any]:
             .where(sa.or_(sa.and_(article.c.status == "discovered", _unleased(now)), retry))
             .order_by(article.c.discovered_at, article.c.id)
         )
+        if worker is not None and shards > 1:
+            due = due.where(article.c.source_id % shards == worker)
         reasons: Counter[str] = Counter()
         failed_hosts: dict[str, set[str]] = {}
         fetched = 0

@@ -512,6 +512,20 @@ def test_the_feed_registry_is_seeded_by_airflow_init_and_read_by_no_worker(
     assert "mediamon db upgrade" in script
 
 
+def test_the_fetch_pool_the_dag_names_is_created_by_airflow_init(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    # A task naming a pool that does not exist is never scheduled: every Airflow service names
+    # the same pool, and airflow-init creates that one.
+    pools = {
+        _supplied_env(compose, name).get("MEDIAMON_FETCH_POOL")
+        for name in _airflow_services(services)
+    }
+    assert pools == {"mediamon_fetch"}, pools
+    script = "\n".join(services["airflow-init"]["command"])
+    assert 'airflow pools set "$${MEDIAMON_FETCH_POOL}"' in script
+
+
 def _samples_command(service: dict[str, Any]) -> dict[str, str]:
     args = service["command"]
     assert args[0] == "serve-samples", args

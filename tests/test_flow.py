@@ -667,6 +667,35 @@ def test_a_worker_process_that_dies_mid_batch_leaves_no_half_written_batch(
     assert sum(n for (s, _), n in _by_status(warehouse).items() if s != "fetch_failed") == fetched
 
 
+def test_fetch_shards_split_the_outlets_and_together_fetch_every_page(
+    warehouse: sa.Engine,
+) -> None:
+    flow.poll_feeds("run-1")
+    with warehouse.connect() as conn:
+        rows = conn.execute(
+            sa.select(article.c.source_id, sa.func.count())
+            .where(article.c.status == "discovered")
+            .group_by(article.c.source_id)
+        ).all()
+    due = {0: 0, 1: 0}
+    for source_id, n in rows:
+        due[source_id % 2] += n
+    assert due[0] and due[1], "the samples need outlets in both shards"
+    parts = [flow.fetch_articles("run-1", worker=w, shards=2) for w in (0, 1)]
+    # Each shard took exactly its outlets' pages (fetched or failed), none of the other's.
+    for w in (0, 1):
+        assert parts[w]["fetched"] + parts[w]["failed"] == due[w], parts
+    assert _run_row(warehouse, "run-1", "fetch").status == "success"
+    assert _run_row(warehouse, "run-1", "fetch#1").status == "success"
+    with warehouse.connect() as conn:
+        left = conn.execute(
+            sa.select(sa.func.count()).where(article.c.status == "discovered")
+        ).scalar_one()
+    assert left == 0
+    with pytest.raises(ValueError, match="not one of 2 shards"):
+        flow.fetch_articles("run-1", worker=2, shards=2)
+
+
 def test_mapped_workers_record_their_own_stage_rows_and_finish_combines_them(
     warehouse: sa.Engine,
 ) -> None:

@@ -63,6 +63,7 @@ INTEGRITY_SCRIPT = textwrap.dedent(
             "tasks": {t.task_id: {"retries": t.retries,
                                   "upstream": sorted(t.upstream_task_ids),
                                   "mapped": bool(getattr(t, "_is_mapped", False)),
+                                  "pool": t.pool,
                                   "outlets": [o.uri for o in t.outlets]} for t in dag.tasks},
         }
     print(json.dumps(out))
@@ -111,11 +112,14 @@ def test_dag_parses_without_db_or_network_access(tmp_path: Path) -> None:
     for upstream, downstream in itertools.pairwise(chain):
         assert tasks[downstream]["upstream"] == [upstream]
     assert set(tasks["finish_run"]["upstream"]) == set(chain)
-    # Extract and analyse run as a few mapped batch workers; dedupe and the gate stay single.
+    # Fetch runs as shards of the outlets in its own pool, extract and analyse as a few mapped
+    # batch workers; dedupe and the gate stay single.
     assert {name for name, t in tasks.items() if t["mapped"]} == {
+        "fetch_articles",
         "extract_articles",
         "analyse_articles",
     }
+    assert tasks["fetch_articles"]["pool"] == "default_pool"
     # The asset event rides on its own task after the gate, skipped when nothing published.
     assert tasks["announce_published"]["upstream"] == ["gate_articles"]
     assert tasks["announce_published"]["outlets"] == ["mediamon://warehouse/published_articles"]
@@ -479,8 +483,9 @@ def test_scheduled_run_with_no_feed_due_is_a_green_no_op_without_asset_event(
             ).scalar_one()
         )
     engine.dispose()
-    for stage in ("extract", "extract#1", "analyse", "analyse#1"):
+    for stage in ("fetch", "fetch#1", "extract", "extract#1", "analyse", "analyse#1"):
         assert stages[stage] == "success", stages
+    assert finish["stages"]["fetch"]["workers"] == 2
     assert finish["stages"]["extract"]["workers"] == 2
     assert finish["stages"]["analyse"]["workers"] == 2
     assert finish["stages"]["analyse"]["analysed"] == published
