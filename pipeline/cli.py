@@ -117,7 +117,7 @@ _USER_FACING = (
     ("pipeline.warehouse.engine", "WarehouseUrlError", EXIT_USER_ERROR),
     ("pipeline.config", "WarehouseConnectionError", EXIT_RUNTIME_FAILURE),
     ("pipeline.quality.gate", "BatchRejectedError", EXIT_RUNTIME_FAILURE),
-    ("pipeline.flow", "StageFailedError", EXIT_RUNTIME_FAILURE),
+    ("pipeline.stages.runs", "StageFailedError", EXIT_RUNTIME_FAILURE),
     ("pipeline.fetch", "ArchiveError", EXIT_RUNTIME_FAILURE),
     ("pipeline.extract_worker", "WorkerStartError", EXIT_RUNTIME_FAILURE),
     ("pipeline.demo", "DemoError", EXIT_RUNTIME_FAILURE),

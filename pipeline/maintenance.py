@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from fsspec.implementations.local import LocalFileSystem
 
 from pipeline.config import Settings, get_settings, mask_url, mask_urls_in_text
-from pipeline.flow import _stage, raw_archive
+from pipeline.stages.runs import _stage, raw_archive
 from pipeline.warehouse import get_engine
 from pipeline.warehouse.schema import article, feed, pipeline_run, source
 from pipeline.warehouse.upsert import upsert

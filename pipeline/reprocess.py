@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from pipeline.config import get_settings
-from pipeline.flow import _stage
+from pipeline.stages.runs import _stage
 from pipeline.warehouse import get_engine
 from pipeline.warehouse.schema import article, source
 

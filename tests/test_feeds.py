@@ -32,6 +32,7 @@ from pipeline.feeds import (
     poll_feed,
 )
 from pipeline.http import SafeClient
+from pipeline.stages import poll as poll_stage
 from pipeline.warehouse import get_engine
 from pipeline.warehouse.engine import write_lock
 from pipeline.warehouse.migrate import upgrade
@@ -743,14 +744,14 @@ def test_a_feed_that_fails_is_recorded_and_backed_off_while_the_others_go_on(
                 "begin select raise(abort, 'poisoned entry'); end"
             )
         # And polling the dates feed raises: a bug that one feed trips.
-        real = flow.poll_feed
+        real = poll_stage.poll_feed
 
         def flaky(state: FeedState, client: SafeClient, *, now: datetime) -> PollResult:
             if state.url.endswith("/dates.rss"):
                 raise RuntimeError("parser bug")
             return real(state, client, now=now)
 
-        monkeypatch.setattr(flow, "poll_feed", flaky)
+        monkeypatch.setattr(poll_stage, "poll_feed", flaky)
         before = datetime.now(UTC)
         counts = flow.poll_feeds("iso-1", all_feeds=True)
     assert counts["by_status"] == {"ok": 1, "parse_error": 2}, counts

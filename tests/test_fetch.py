@@ -26,6 +26,8 @@ from pipeline.fetch import (
 )
 from pipeline.http import SafeClient
 from pipeline.samples import serving
+from pipeline.stages import fetch as fetch_stage
+from pipeline.stages import runs
 from pipeline.warehouse import get_engine
 from pipeline.warehouse.migrate import upgrade
 from pipeline.warehouse.schema import article, pipeline_run
@@ -271,23 +273,26 @@ def test_a_result_whose_lease_was_taken_over_is_not_written(home: Path) -> None:
         (article_id,) = _seed(engine, base, [PAGE], "Eastern Wire")
 
         def due() -> sa.Select[tuple[str]]:
-            unleased = flow._unleased(datetime.now(UTC))
+            unleased = runs._unleased(datetime.now(UTC))
             return sa.select(article.c.id).where(article.c.status == "discovered", unleased)
 
-        mine = next(flow._leased_batches(engine, due(), size=10, lease=timedelta(seconds=-1)))
+        mine = next(runs._leased_batches(engine, due(), size=10, lease=timedelta(seconds=-1)))
         assert mine.ids == [article_id]
         # Our lease lapsed (negative here) and another run took the row with a lease of its own.
-        theirs = next(flow._leased_batches(engine, due(), size=10, lease=timedelta(hours=1)))
+        theirs = next(runs._leased_batches(engine, due(), size=10, lease=timedelta(hours=1)))
         assert theirs.ids == [article_id] and theirs.until > mine.until
         row = _row(engine, article_id)
         with SafeClient(get_settings()) as client:
             page = fetch_page(row.url, client)
         archive = flow.raw_archive()
         with engine.begin() as conn:
-            assert not flow._record_fetch(conn, row, page, archive, get_settings(), mine.until)
+            written = fetch_stage._record_fetch(
+                conn, row, page, archive, get_settings(), mine.until
+            )
+            assert not written
         assert _row(engine, article_id).status == "discovered"  # left to the holder
         with engine.begin() as conn:
-            assert flow._record_fetch(conn, row, page, archive, get_settings(), theirs.until)
+            assert fetch_stage._record_fetch(conn, row, page, archive, get_settings(), theirs.until)
     after = _row(engine, article_id)
     assert (after.status, after.attempts, after.next_attempt_at) == ("fetched", 1, None)
 

@@ -19,6 +19,9 @@ import yaml
 
 from pipeline import flow
 from pipeline.dates import as_utc
+from pipeline.stages import extract as extract_stage
+from pipeline.stages import poll as poll_stage
+from pipeline.stages import runs
 from pipeline.urls import url_key
 from pipeline.warehouse import get_engine
 from pipeline.warehouse.migrate import upgrade
@@ -159,7 +162,7 @@ def test_a_failing_stage_is_recorded_as_failed(
     def unreadable(*_args: Any) -> Any:
         raise ValueError("cannot read the feed table")
 
-    monkeypatch.setattr(flow, "_due_feeds", unreadable)
+    monkeypatch.setattr(poll_stage, "_due_feeds", unreadable)
     with pytest.raises(ValueError, match="cannot read the feed table"):
         flow.poll_feeds("run-x")
     with warehouse.connect() as conn:
@@ -206,9 +209,9 @@ def test_an_empty_registry_is_a_green_no_op_that_says_what_to_run(
 
 _KILLED_STAGE = """
 import time
-from pipeline import flow
+from pipeline.stages import runs
 from pipeline.warehouse import get_engine
-with flow._stage(get_engine(), "run-killed", "fetch"):
+with runs._stage(get_engine(), "run-killed", "fetch"):
     print("running", flush=True)
     time.sleep(120)
 """
@@ -258,7 +261,7 @@ def test_running_stages_are_abandoned_only_when_their_process_cannot_be_alive(
 ) -> None:
     now = datetime.now(UTC)
     elsewhere = {"process": {"host": "worker-7f3a", "boot": "b", "pid": 41, "start": "9"}}
-    here = {"process": flow._this_process()}
+    here = {"process": runs._this_process()}
     assert here["process"] is not None  # Linux: /proc tells whether a pid is alive
     rows = [
         # Another host, past the extract stage's timeout (the DAG's execution_timeout): Airflow
@@ -302,7 +305,7 @@ def test_running_stages_are_abandoned_only_when_their_process_cannot_be_alive(
 def test_a_running_stage_names_its_process_and_a_finished_one_its_counts(
     warehouse: sa.Engine,
 ) -> None:
-    with flow._stage(warehouse, "run-1", "fetch") as counts:
+    with runs._stage(warehouse, "run-1", "fetch") as counts:
         running = _run_row(warehouse, "run-1", "fetch")
         counts["fetched"] = 3
     assert running.status == "running"
@@ -634,7 +637,7 @@ def test_a_worker_process_that_dies_mid_batch_leaves_no_half_written_batch(
     batches = [ids[i : i + 5] for i in range(0, len(ids), 5)]
     assert len(batches) >= 4
     monkeypatch.setenv("MEDIAMON_TEST_DIE_ON", batches[2][0])
-    monkeypatch.setattr(flow, "ExtractCompute", _DyingExtract)
+    monkeypatch.setattr(extract_stage, "ExtractCompute", _DyingExtract)
     with pytest.raises(BrokenProcessPool):
         flow.extract_articles("run-1")
     assert _run_row(warehouse, "run-1", "extract").status == "failed"
@@ -656,7 +659,7 @@ def test_a_worker_process_that_dies_mid_batch_leaves_no_half_written_batch(
             assert when is None or as_utc(when) <= now
     assert {rows[i].status for i in batches[2]} == {"fetched"}
     # The next run (a healthy pool) extracts every row that was left.
-    monkeypatch.setattr(flow, "ExtractCompute", _DyingExtract.__mro__[1])
+    monkeypatch.setattr(extract_stage, "ExtractCompute", _DyingExtract.__mro__[1])
     monkeypatch.delenv("MEDIAMON_TEST_DIE_ON")
     flow.extract_articles("run-2")
     assert set(_by_status(warehouse)) <= {

@@ -58,7 +58,7 @@ def test_gate_log_has_no_library_chatter_and_ends_with_its_summary(
     ]
     assert not chatter, [r.getMessage() for r in chatter[:5]]
     last = caplog.records[-1]
-    assert last.levelno == logging.INFO and last.name == "pipeline.flow"
+    assert last.levelno == logging.INFO and last.name == "pipeline.stages.runs"
     assert last.getMessage().startswith(f"summary of stage gate, run {RUN}:")
     rows = _summary_rows(last.getMessage())
     assert (rows["published"], rows["quarantined"]) == (

@@ -148,7 +148,7 @@ def systemic_failures_fail_now() -> Iterator[None]:
     """Around a stage call in a task body: a :class:`pipeline.flow.StageFailedError` (the whole
     batch failed for one systemic reason) fails the task at once, without its retries. A retry
     minutes later meets the same cause; the rows it left are taken by the next run."""
-    from pipeline.flow import StageFailedError
+    from pipeline.stages.runs import StageFailedError
 
     try:
         yield
