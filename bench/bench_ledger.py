@@ -19,6 +19,16 @@ buffers. Every size is loaded first; then ``--rounds`` rounds alternate between 
 with a fresh sample), so other load on the machine hits every size alike. Prints one line per
 load and per round, and the ratio of the best per-claim time at the largest size to the smallest
 (goal: <= 1.5).
+
+    .venv/bin/python bench/bench_ledger.py --replay WAREHOUSE.sqlite [--on postgresql]
+        [--profile 30] [--dump rows.json]
+
+Replay (issue 17): the ledger stage on a real warehouse, e.g. the one ``bench/bench_e2e.py
+--keep`` leaves in ``run-p1/``. A copy has its ledger cleared (links, relations, clusters,
+measures, actors) and every numeric claim is linked again as by the first run, timed, with the
+count of SQL statements sent. ``--on postgresql`` copies the rows into a throwaway PostgreSQL
+database first. ``--profile N`` prints the N costliest functions (cProfile, cumulative); ``--dump``
+writes every ledger row, sorted, to compare two versions of the stage row for row.
 """
 
 from __future__ import annotations
@@ -26,7 +36,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import random
+import sqlite3
 import sys
 import time
 from collections.abc import Iterator
@@ -361,8 +373,151 @@ def timed_link(url: str) -> tuple[float, dict[str, int]]:
         engine.dispose()
 
 
+# What a first ledger run finds: no ledger rows, no actors, every numeric claim unlinked.
+LEDGER_TABLES = ("claim_cluster_member", "claim_cluster", "claim_relation", "claim_measure")
+REPLAY_NOW = datetime(2026, 12, 7, tzinfo=UTC)
+
+
+def cleared_copy(source: Path, target: Path) -> None:
+    """``source`` copied to ``target`` (SQLite's backup API, WAL included), ledger cleared."""
+    with (
+        contextlib.closing(sqlite3.connect(source)) as src,
+        contextlib.closing(sqlite3.connect(target)) as dst,
+    ):
+        src.backup(dst)
+        for table in (*LEDGER_TABLES, "actor_alias"):
+            dst.execute(f"delete from {table}")
+        dst.execute(
+            "update claim set speaker_actor_id = null, via_actor_id = null, "
+            "cites_actor_id = null, linked = 0"
+        )
+        dst.execute("delete from actor")
+        dst.execute("delete from measure")
+        dst.commit()
+
+
+def copy_to_postgres(sqlite_url: str, pg_url: str) -> None:
+    """Every row of the SQLite warehouse into a migrated PostgreSQL database, ids kept."""
+    from pipeline.warehouse.schema import metadata
+
+    target = make_engine(pg_url)
+    upgrade(target)
+    source = make_engine(sqlite_url)
+    with source.connect() as src, target.begin() as dst:
+        for table in metadata.sorted_tables:
+            rows = [dict(r._mapping) for r in src.execute(sa.select(table))]
+            for start in range(0, len(rows), 2000):
+                dst.execute(sa.insert(table), rows[start : start + 2000])
+            if "id" in table.c and isinstance(table.c.id.type, sa.Integer):
+                dst.execute(
+                    sa.text(
+                        f"select setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                        f"coalesce((select max(id) from {table.name}), 0) + 1, false)"
+                    )
+                )
+    with target.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("vacuum analyze"))
+    source.dispose()
+    target.dispose()
+
+
+def dump_rows(engine: sa.Engine, path: Path) -> None:
+    """Every ledger row as JSON, in key order, timestamps as UTC ISO text on both backends."""
+    from pipeline.warehouse.schema_claims import claim
+    from pipeline.warehouse.schema_ledger import (
+        actor,
+        actor_alias,
+        claim_cluster,
+        claim_cluster_member,
+        claim_measure,
+        claim_relation,
+        measure,
+    )
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+        return value
+
+    tables = (
+        measure,
+        actor,
+        actor_alias,
+        claim_measure,
+        claim_relation,
+        claim_cluster,
+        claim_cluster_member,
+    )
+    queries = {t.name: sa.select(t).order_by(*t.primary_key.columns) for t in tables}
+    queries["claim"] = sa.select(
+        claim.c.id,
+        claim.c.speaker_actor_id,
+        claim.c.via_actor_id,
+        claim.c.cites_actor_id,
+        claim.c.linked,
+    ).order_by(claim.c.id)
+    with engine.connect() as conn:
+        data = {
+            name: [{k: plain(v) for k, v in r._mapping.items()} for r in conn.execute(q)]
+            for name, q in queries.items()
+        }
+    path.write_text(json.dumps(data, default=str, sort_keys=True))
+
+
+def replay(args: argparse.Namespace) -> int:
+    """Link every numeric claim of a copy of ``args.replay`` again; print what it cost."""
+    import cProfile
+    import pstats
+    import tempfile
+
+    print(f"command: {' '.join(sys.argv)}")
+    print(f"load average at start: {os.getloadavg()}")
+    with contextlib.ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mm-ledger-")))
+        cleared_copy(Path(args.replay), work / "warehouse.sqlite")
+        url = f"sqlite:///{work / 'warehouse.sqlite'}"
+        if args.on == "postgresql":
+            pg = stack.enter_context(throwaway_database(args.pg_url, "mediamon_bench_replay"))
+            copy_to_postgres(url, pg)
+            url = pg
+        engine = make_engine(url)
+        sent = [0]
+        sa.event.listen(
+            engine, "before_cursor_execute", lambda *_: sent.__setitem__(0, sent[0] + 1)
+        )
+        profile = cProfile.Profile() if args.profile else None
+        t0 = time.perf_counter()
+        if profile:
+            profile.enable()
+        counts = link_pending(engine, now=REPLAY_NOW).as_dict()
+        if profile:
+            profile.disable()
+        secs = time.perf_counter() - t0
+        print(
+            json.dumps(
+                {
+                    "on": args.on,
+                    "link_s": round(secs, 2),
+                    "statements": sent[0],
+                    **counts,
+                    "load_average": os.getloadavg(),
+                }
+            )
+        )
+        if profile:
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(args.profile)
+        if args.dump:
+            dump_rows(engine, Path(args.dump))
+        engine.dispose()
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replay", help="a SQLite warehouse whose claims to link again")
+    parser.add_argument("--on", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--profile", type=int, default=0, help="print the N costliest functions")
+    parser.add_argument("--dump", help="write the ledger rows the replay made to this file")
     parser.add_argument("--sizes", default="10000,1000000")
     parser.add_argument("--sample", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
@@ -370,6 +525,8 @@ def main() -> int:
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--seed", type=int, default=15)
     args = parser.parse_args()
+    if args.replay:
+        return replay(args)
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"command: {' '.join(sys.argv)}")
     per_claim: dict[int, list[float]] = {n: [] for n in sizes}

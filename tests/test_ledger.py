@@ -383,6 +383,109 @@ def test_stage_on_sqlite(home: Path, extractor: ClaimExtractor) -> None:
     assert bad.exit_code == 2 and "--format" in bad.output
 
 
+def _statements_to_link(engine: sa.Engine) -> tuple[int, int]:
+    """(claims linked, SQL statements the run sent) of one ledger run on ``engine``."""
+    from pipeline.ledger.stage import link_pending
+
+    sent: list[str] = []
+    listener = lambda *args: sent.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    try:
+        claims = link_pending(engine).claims
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listener)
+    return claims, len(sent)
+
+
+def test_linking_costs_statements_per_batch_not_per_claim(
+    tmp_path: Path, extractor: ClaimExtractor
+) -> None:
+    """Issue 17: a batch's measures, actors, clusters and roles are looked up and written a
+    batch at a time. Eight copies of a corpus (same outlets, speakers and measures; four times
+    the claims, relations and cluster members of two copies) take no more statements to link
+    than two copies: a lookup or write per claim, per relation or per cluster would show here."""
+    from pipeline.warehouse import make_engine
+    from pipeline.warehouse.migrate import upgrade
+
+    t0 = datetime(2026, 11, 10, 9, tzinfo=UTC)
+    corpus = [("Eastern Wire", OUTLET_A), ("Dravsk Herald", OUTLET_B)]
+    runs = []
+    for copies in (2, 8):
+        engine = make_engine(f"sqlite:///{tmp_path / f'copies{copies}.sqlite'}")
+        upgrade(engine)
+        items = [
+            (f"{k:02d}{j}".ljust(64, "0"), outlet, text, t0 + timedelta(hours=k))
+            for k in range(copies)
+            for j, (outlet, text) in enumerate(corpus)
+        ]
+        _seed(engine, extractor, items)
+        runs.append(_statements_to_link(engine))
+        engine.dispose()
+    (few_claims, few_sent), (many_claims, many_sent) = runs
+    assert many_claims == 4 * few_claims > 0
+    assert many_sent <= few_sent, (few_sent, many_sent)
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_bulk_insert_stores_what_upsert_stores(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Issue 17: the ledger's bulk insert (COPY on PostgreSQL, the driver's executemany on
+    SQLite) stores row for row what ``upsert`` stores, rows already there left alone: tabs,
+    newlines, backslashes, quotes, nulls and timestamps included."""
+    from pipeline.ledger.bulk import COPY_MIN_ROWS, insert_missing
+    from pipeline.warehouse import make_engine
+    from pipeline.warehouse.migrate import upgrade
+    from pipeline.warehouse.schema_ledger import measure
+    from pipeline.warehouse.upsert import upsert
+
+    def rows(labels: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "key": f"value|k{i}",
+                "label": f"{labels} {i}\t\\N \\ \"'\n·",
+                "event": None if i % 3 else f"e{i}",
+                "population": "soldier",
+                "unit_class": None,
+                "currency": "EUR" if i % 2 else None,
+                "place": "Ostrel",
+                "figure_group": "value",
+                "created_at": datetime(2026, 12, 7, 9, 30, i % 60, i, tzinfo=UTC),
+            }
+            for i in range(COPY_MIN_ROWS + 100)
+        ]
+
+    def stored(engine: sa.Engine) -> list[tuple[Any, ...]]:
+        cols = [c for c in measure.c if c.name != "id"]
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.select(*cols).order_by(measure.c.key))]
+
+    if backend == "sqlite":
+        urls = [f"sqlite:///{tmp_path / 'a.sqlite'}", f"sqlite:///{tmp_path / 'b.sqlite'}"]
+    else:
+        urls = [request.getfixturevalue("pg_url")]
+    results = []
+    for url, write in zip(urls * 2, ("upsert", "bulk"), strict=False):
+        engine = make_engine(url)
+        upgrade(engine)
+        with engine.begin() as conn:
+            conn.execute(sa.delete(measure))
+            upsert(conn, measure, rows("stored")[:50], key=["key"])
+            new = rows("new")
+            if write == "upsert":
+                upsert(conn, measure, new, key=["key"])
+            else:
+                columns = list(new[0])
+                tuples = [tuple(r[c] for c in columns) for r in new]
+                insert_missing(conn, measure, columns, tuples, key=["key"])
+        results.append(stored(engine))
+        engine.dispose()
+    assert len(results[1]) == COPY_MIN_ROWS + 100
+    assert results[1] == results[0]
+
+
 def test_flow_stage_records_its_run_and_an_empty_run_is_green(home: Path) -> None:
     from pipeline import flow
     from pipeline.warehouse import get_engine

@@ -9,9 +9,10 @@ half-linked batch. Re-analysing an article forgets its claims' ledger rows first
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,8 +22,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from pipeline.dates import as_utc
 from pipeline.ledger.actors import ActorResolver, actor_kind, article_aliases
+from pipeline.ledger.bulk import insert_missing
 from pipeline.ledger.compare import Figure, interval, per_day, relate
-from pipeline.ledger.measures import measure_key
+from pipeline.ledger.measures import MeasureKey, measure_key
 from pipeline.nlp.comparable import bare_name, place_matches
 from pipeline.warehouse.engine import write_lock
 from pipeline.warehouse.schema import article, source
@@ -35,7 +37,7 @@ from pipeline.warehouse.schema_ledger import (
     claim_relation,
     measure,
 )
-from pipeline.warehouse.upsert import upsert
+from pipeline.warehouse.upsert import MAX_BIND_PARAMS, chunks, upsert
 
 # Distinct from the dedupe stage's key: the two stages never wait for each other.
 ADVISORY_LOCK_KEY = 0x4C45444745  # "LEDGE"
@@ -129,6 +131,38 @@ def _finite(x: float) -> float | None:
     return None if math.isinf(x) or math.isnan(x) else x
 
 
+# A measure's most recently seen claims, with only the columns figure_of reads (not whole claim
+# rows); one statement built once, since the linker runs it for every measure of every batch.
+_NEIGHBOURS = (
+    sa.select(
+        claim.c.id,
+        claim.c.value_low,
+        claim.c.value_high,
+        claim.c.qualifier,
+        claim.c.figure_kind,
+        claim.c.rate_per,
+        claim.c.period,
+        claim.c.period_start,
+        claim.c.period_end,
+    )
+    .join(claim_measure, claim_measure.c.claim_id == claim.c.id)
+    .where(claim_measure.c.measure_id == sa.bindparam("measure_id"))
+    .order_by(claim_measure.c.seen_at.desc(), claim_measure.c.claim_id.desc())
+    .limit(sa.bindparam("limit"))
+)
+
+
+_RELATION_COLUMNS = (
+    "claim_a",
+    "claim_b",
+    "measure_id",
+    "relation",
+    "ratio",
+    "reason",
+    "created_at",
+)
+
+
 class _Linker:
     def __init__(self, conn: Connection, now: datetime, window: int, places: list[str]) -> None:
         self.conn = conn
@@ -196,7 +230,12 @@ class _Linker:
 
     # --- measures -------------------------------------------------------------------------------
 
-    def _measure_id(self, key: Any) -> int:
+    def _measure_ids(self, keys: Sequence[MeasureKey | None]) -> dict[str, int]:
+        """Measure id by key for the batch's keys, creating the missing measures: one upsert and
+        one lookup per batch, not per claim."""
+        # One row per keyed claim, in claim order, duplicates included: the first claim of a key
+        # gives its measure's label, and on PostgreSQL every conflicting insert still draws from
+        # the id sequence, so measure ids stay those of linking one claim at a time.
         upsert(
             self.conn,
             measure,
@@ -212,33 +251,51 @@ class _Linker:
                     "figure_group": key.figure_group,
                     "created_at": self.now,
                 }
+                for key in keys
+                if key is not None
             ],
             key=["key"],
         )
-        return int(
-            self.conn.execute(sa.select(measure.c.id).where(measure.c.key == key.key)).scalar_one()
-        )
+        wanted = list(dict.fromkeys(key.key for key in keys if key is not None))
+        ids: dict[str, int] = {}
+        for chunk in chunks(wanted):
+            for key, measure_id in self.conn.execute(
+                sa.select(measure.c.key, measure.c.id).where(measure.c.key.in_(chunk))
+            ):
+                ids[key] = measure_id
+        return ids
 
     # --- the batch ------------------------------------------------------------------------------
 
     def link(self, rows: list[Any]) -> None:
-        aliases = self._article_people(sorted({r.article_id for r in rows}))
-        article_place = self._article_places(sorted({r.article_id for r in rows}))
-        linked: list[tuple[Any, int]] = []
+        article_ids = sorted({r.article_id for r in rows})
+        aliases = self._article_people(article_ids)
+        article_place = self._article_places(article_ids)
+        self.actors.prefetch(
+            name
+            for row in rows
+            for name in (
+                aliases.get(row.article_id, {}).get(" ".join((row.speaker or "").split()))
+                or row.speaker,
+                (row.via or [None])[0],
+                (row.cites or [None])[0],
+                row.outlet,
+            )
+        )
+        keys = []
         marks = []
         actor_rows = []
         for row in rows:
             ids = self._actor_ids(row, aliases.get(row.article_id, {}))
             actor_rows.append({"b_id": row.id, **ids})
             key, evidence = measure_key(row, self.places, article_place.get(row.article_id))
+            keys.append(key)
             fig = figure_of(row)
             lo, hi = interval(fig)
             daily = per_day(fig)
-            measure_id = self._measure_id(key) if key is not None else None
             marks.append(
                 {
                     "claim_id": row.id,
-                    "measure_id": measure_id,
                     "article_id": row.article_id,
                     "source_id": row.source_id,
                     "seen_at": as_utc(row.seen_at),
@@ -251,8 +308,12 @@ class _Linker:
                     "linked_at": self.now,
                 }
             )
-            if measure_id is not None:
-                linked.append((row, measure_id))
+        measure_ids = self._measure_ids(keys)
+        linked: list[tuple[Any, int]] = []
+        for row, key, mark in zip(rows, keys, marks, strict=True):
+            mark["measure_id"] = measure_ids[key.key] if key is not None else None
+            if key is not None:
+                linked.append((row, measure_ids[key.key]))
         if actor_rows:
             self.conn.execute(
                 sa.update(claim)
@@ -274,16 +335,11 @@ class _Linker:
         self._relate(linked)
         self._cluster(linked)
 
-    def _neighbours(self, measure_id: int, limit: int) -> list[Any]:
-        return list(
-            self.conn.execute(
-                sa.select(claim, claim_measure.c.seen_at)
-                .join(claim_measure, claim_measure.c.claim_id == claim.c.id)
-                .where(claim_measure.c.measure_id == measure_id)
-                .order_by(claim_measure.c.seen_at.desc(), claim_measure.c.claim_id.desc())
-                .limit(limit)
-            )
-        )
+    def _neighbours(self, measure_id: int, limit: int) -> list[tuple[int, Figure]]:
+        """The measure's ``limit`` most recently seen claims (the batch's own included), newest
+        first, with their figures."""
+        rows = self.conn.execute(_NEIGHBOURS, {"measure_id": measure_id, "limit": limit})
+        return [(row.id, figure_of(row)) for row in rows]
 
     def _relate(self, linked: list[tuple[Any, int]]) -> None:
         by_measure: dict[int, list[Any]] = defaultdict(list)
@@ -292,34 +348,43 @@ class _Linker:
         out = []
         for m, new in by_measure.items():
             others = self._neighbours(m, self.window + len(new))
+            new_ids = {row.id for row in new}
             seen: set[tuple[int, int]] = set()
             for row in new:
+                fig = figure_of(row)
                 compared = 0
-                for other in others:
-                    if other.id == row.id:
+                for other_id, other_fig in others:
+                    if other_id == row.id:
                         continue
-                    pair = (min(row.id, other.id), max(row.id, other.id))
-                    if pair in seen:
+                    pair = (min(row.id, other_id), max(row.id, other_id))
+                    # Only a pair of two new claims can come up twice (once from each side).
+                    both_new = other_id in new_ids
+                    if both_new and pair in seen:
                         continue
                     if compared >= self.window:
                         break
                     compared += 1
-                    seen.add(pair)
-                    a, b = (row, other) if row.id == pair[0] else (other, row)
-                    rel = relate(figure_of(a), figure_of(b))
-                    out.append(
-                        {
-                            "claim_a": pair[0],
-                            "claim_b": pair[1],
-                            "measure_id": m,
-                            "relation": rel.relation,
-                            "ratio": rel.ratio,
-                            "reason": rel.reason,
-                            "created_at": self.now,
-                        }
-                    )
-        upsert(self.conn, claim_relation, out, key=["claim_a", "claim_b"])
+                    if both_new:
+                        seen.add(pair)
+                    rel = relate(fig, other_fig) if row.id == pair[0] else relate(other_fig, fig)
+                    out.append((*pair, m, rel.relation, rel.ratio, rel.reason, self.now))
+        insert_missing(
+            self.conn, claim_relation, _RELATION_COLUMNS, out, key=["claim_a", "claim_b"]
+        )
         self.counts.relations += len(out)
+
+    def _cluster_ids(self, figures: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
+        """Cluster id by (measure id, figure), in one lookup per chunk of pairs."""
+        pairs = sorted(figures)
+        ids: dict[tuple[int, str], int] = {}
+        for chunk in chunks(pairs, MAX_BIND_PARAMS // 2):
+            for cid, m, f in self.conn.execute(
+                sa.select(
+                    claim_cluster.c.id, claim_cluster.c.measure_id, claim_cluster.c.figure
+                ).where(sa.tuple_(claim_cluster.c.measure_id, claim_cluster.c.figure).in_(chunk))
+            ):
+                ids[(m, f)] = cid
+        return ids
 
     def _cluster(self, linked: list[tuple[Any, int]]) -> None:
         figures = {(m, figure_signature(row)) for row, m in linked}
@@ -329,37 +394,27 @@ class _Linker:
             [{"measure_id": m, "figure": f, "created_at": self.now} for m, f in sorted(figures)],
             key=["measure_id", "figure"],
         )
-        ids: dict[tuple[int, str], int] = {}
-        for m, f in figures:
-            ids[(m, f)] = int(
-                self.conn.execute(
-                    sa.select(claim_cluster.c.id).where(
-                        claim_cluster.c.measure_id == m, claim_cluster.c.figure == f
-                    )
-                ).scalar_one()
-            )
-        members = [
-            {
-                "claim_id": row.id,
-                "cluster_id": ids[(m, figure_signature(row))],
-                "role": "origin",
-                "source_claim_id": None,
-            }
-            for row, m in linked
-        ]
-        upsert(self.conn, claim_cluster_member, members, key=["claim_id"])
-        for cluster_id in sorted(set(ids.values())):
-            assign_roles(self.conn, cluster_id, self.actors)
+        ids = self._cluster_ids(figures)
+        insert_missing(
+            self.conn,
+            claim_cluster_member,
+            ("claim_id", "cluster_id", "role", "source_claim_id"),
+            [(row.id, ids[(m, figure_signature(row))], "origin", None) for row, m in linked],
+            key=["claim_id"],
+        )
+        assign_roles_many(self.conn, sorted(set(ids.values())), self.actors)
         self.counts.clusters += len(ids)
 
 
-def assign_roles(conn: Connection, cluster_id: int, actors: ActorResolver) -> None:
-    """Label every member of a cluster: origin (first seen), repeat (same article), copy (dedupe
-    says its article copies an earlier member's), attributed (it goes via or cites the origin's
-    outlet or channel), independent."""
-    rows = list(
-        conn.execute(
+def _members(conn: Connection, cluster_ids: Sequence[int]) -> Iterator[Any]:
+    """Every member of the clusters, cluster by cluster, each cluster's first seen first."""
+    for chunk in chunks(cluster_ids):
+        # Fetched whole: labelling a cluster may create an actor on this connection.
+        yield from conn.execute(
             sa.select(
+                claim_cluster_member.c.cluster_id,
+                claim_cluster_member.c.role,
+                claim_cluster_member.c.source_claim_id,
                 claim.c.id,
                 claim.c.article_id,
                 claim.c.speaker_actor_id,
@@ -376,48 +431,73 @@ def assign_roles(conn: Connection, cluster_id: int, actors: ActorResolver) -> No
             .join(claim_measure, claim_measure.c.claim_id == claim.c.id)
             .join(source, source.c.id == claim_measure.c.source_id)
             .outerjoin(article_dedupe, article_dedupe.c.article_id == claim.c.article_id)
-            .where(claim_cluster_member.c.cluster_id == cluster_id)
-            .order_by(claim_measure.c.seen_at, claim.c.id)
-        )
-    )
-    if not rows:
-        return
+            .where(claim_cluster_member.c.cluster_id.in_(chunk))
+            .order_by(claim_cluster_member.c.cluster_id, claim_measure.c.seen_at, claim.c.id)
+        ).all()
+
+
+def _roles(rows: Sequence[Any], actors: ActorResolver) -> list[tuple[str, int | None]]:
+    """(role, source claim id) of each member of one cluster, ``rows`` first seen first."""
     origin = rows[0]
     origin_channels = {
         actors.resolve(origin.outlet, "outlet"),
         origin.via_actor_id,
     } - {None}
-    updates = [{"b_claim": origin.id, "b_role": "origin", "b_source": None}]
+    out: list[tuple[str, int | None]] = [("origin", None)]
+    # The first earlier member of each article and of each story: what the rules below would
+    # find scanning the earlier members in order, without rescanning them for every member.
+    first_of_article: dict[str, tuple[int, Any]] = {origin.article_id: (0, origin)}
+    first_of_story: dict[Any, tuple[int, Any]] = {}
+    if origin.story_id is not None:
+        first_of_story[origin.story_id] = (0, origin)
     for k, row in enumerate(rows[1:], start=1):
-        earlier = rows[:k]
-        role, src = "independent", None
-        same = next((e for e in earlier if e.article_id == row.article_id), None)
-        copied = next(
-            (
-                e
-                for e in earlier
-                if e.article_id in (row.duplicate_of, row.copied_from)
-                or (
-                    row.label == "wire_copy"
-                    and row.story_id is not None
-                    and row.story_id == e.story_id
-                )
-            ),
-            None,
-        )
+        role: str = "independent"
+        src: int | None = None
+        same = first_of_article.get(row.article_id)
+        copies = [
+            first_of_article.get(row.duplicate_of),
+            first_of_article.get(row.copied_from),
+        ]
+        if row.label == "wire_copy" and row.story_id is not None:
+            copies.append(first_of_story.get(row.story_id))
+        copied = min((c for c in copies if c is not None), key=lambda c: c[0], default=None)
         if same is not None:
-            role, src = "repeat", same.id
+            role, src = "repeat", same[1].id
         elif copied is not None:
-            role, src = "copy", copied.id
+            role, src = "copy", copied[1].id
         elif {row.via_actor_id, row.cites_actor_id, row.speaker_actor_id} & origin_channels:
             role, src = "attributed", origin.id
-        updates.append({"b_claim": row.id, "b_role": role, "b_source": src})
-    conn.execute(
-        sa.update(claim_cluster_member)
-        .where(claim_cluster_member.c.claim_id == sa.bindparam("b_claim"))
-        .values(role=sa.bindparam("b_role"), source_claim_id=sa.bindparam("b_source")),
-        updates,
-    )
+        out.append((role, src))
+        first_of_article.setdefault(row.article_id, (k, row))
+        if row.story_id is not None:
+            first_of_story.setdefault(row.story_id, (k, row))
+    return out
+
+
+def assign_roles_many(conn: Connection, cluster_ids: Sequence[int], actors: ActorResolver) -> None:
+    """Label every member of each cluster, as :func:`assign_roles` does one: members are read
+    in one statement per chunk of clusters, and only the members whose role changed are
+    written."""
+    updates = []
+    for _, group in itertools.groupby(_members(conn, cluster_ids), key=lambda r: r.cluster_id):
+        rows = list(group)
+        for row, (role, src) in zip(rows, _roles(rows, actors), strict=True):
+            if (row.role, row.source_claim_id) != (role, src):
+                updates.append({"b_claim": row.id, "b_role": role, "b_source": src})
+    if updates:
+        conn.execute(
+            sa.update(claim_cluster_member)
+            .where(claim_cluster_member.c.claim_id == sa.bindparam("b_claim"))
+            .values(role=sa.bindparam("b_role"), source_claim_id=sa.bindparam("b_source")),
+            updates,
+        )
+
+
+def assign_roles(conn: Connection, cluster_id: int, actors: ActorResolver) -> None:
+    """Label every member of a cluster: origin (first seen), repeat (same article), copy (dedupe
+    says its article copies an earlier member's), attributed (it goes via or cites the origin's
+    outlet or channel), independent."""
+    assign_roles_many(conn, [cluster_id], actors)
 
 
 def known_places(conn: Connection) -> list[str]:
@@ -476,6 +556,7 @@ def link_pending(
 __all__ = [
     "LedgerCounts",
     "assign_roles",
+    "assign_roles_many",
     "figure_of",
     "figure_signature",
     "link_pending",
