@@ -17,8 +17,10 @@ from pipeline.nlp.speakers import (
 )
 from pipeline.nlp.tokens import (
     clean,
-    doc_ents,
+    doc_lowers,
     doc_text,
+    doc_tokens,
+    ents_overlapping,
     np_tokens,
     pobj,
     span_text,
@@ -246,10 +248,13 @@ def channels(sent: Span) -> list[str]:
     """Channels in the sentence: "told Nordpress", "shared with <agency>", "<outlet>'s
     correspondent", "in an interview with <outlet>"."""
     out: list[str] = []
-    for tok in sent:
-        low = tok.lower_
+    toks = doc_tokens(sent.doc)
+    lows = doc_lowers(sent.doc)
+    for i in range(sent.start, sent.end):
+        low = lows[i]
         if low not in _CHANNEL_WORDS:
             continue
+        tok = toks[i]
         np: list[Token] = []
         if low in ("told", "tells", "tell") and tok.pos_ == "VERB":
             obj = next((c for c in tok.children if c.dep_ in ("dobj", "dative", "iobj")), None)
@@ -291,11 +296,14 @@ def citations(sent: Span) -> list[str]:
     out: list[str] = []
     if "citing" not in doc_text(sent.doc)[sent.start_char : sent.end_char].lower():
         return out
-    for tok in sent:
-        if tok.lower_ == "citing":
+    toks = doc_tokens(sent.doc)
+    lows = doc_lowers(sent.doc)
+    for i in range(sent.start, sent.end):
+        if lows[i] == "citing":
+            tok = toks[i]
             obj = next((c for c in tok.children if c.dep_ in ("dobj", "pobj")), None)
             if obj is None and tok.i + 1 < sent.end:
-                obj = sent.doc[tok.i + 1]
+                obj = toks[tok.i + 1]
             np = np_tokens(obj) if obj is not None else []
             if np:
                 out.append(clean(span_text(np)))
@@ -455,12 +463,15 @@ def find_cues(
     via = channels(sent) if via is None else via
     cites = citations(sent) if cites is None else cites
     cues: list[Cue] = []
-    for tok in sent:
-        low = tok.lower_
+    toks = doc_tokens(sent.doc)
+    lows = doc_lowers(sent.doc)
+    for i in range(sent.start, sent.end):
+        low = lows[i]
         if low not in _TRIGGERS:
             continue  # most words start no cue: skip the checks below
-        if low == "according" and tok.i + 1 < sent.end and sent.doc[tok.i + 1].lower_ == "to":
-            obj = pobj(sent.doc[tok.i + 1])
+        tok = toks[i]
+        if low == "according" and i + 1 < sent.end and lows[i + 1] == "to":
+            obj = pobj(toks[i + 1])
             attr = Attribution(
                 cue="according to", cue_stance=NEUTRAL, via=list(via), cites=list(cites)
             )
@@ -568,7 +579,14 @@ def _with_named_appositive(toks: list[Token], sent: Span) -> list[Token]:
     k = toks[-1].i + 1
     if k + 1 >= sent.end or doc[k].text != ",":
         return toks
-    name = next((e for e in doc_ents(doc) if e.label_ == "PERSON" and e.start == k + 1), None)
+    name = next(
+        (
+            e
+            for e in ents_overlapping(doc, k + 1, k + 2)
+            if e.label_ == "PERSON" and e.start == k + 1
+        ),
+        None,
+    )
     if name is None or any(t.i >= k for t in toks):
         return toks
     if name.end < sent.end and not doc[name.end].is_punct:

@@ -55,7 +55,17 @@ from pipeline.nlp.speakers import (
     looks_like_person,
     remember_people,
 )
-from pipeline.nlp.tokens import doc_ents, np_tokens, span_ents, subject
+from pipeline.nlp.tokens import (
+    doc_ents,
+    doc_tokens,
+    ents_at_char,
+    np_tokens,
+    release_doc,
+    sent_tokens,
+    span_ents,
+    subject,
+    tokens_in_chars,
+)
 
 ENTITY_LABELS = ("PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT")
 DEFAULT_MAX_CHARS = 20_000
@@ -69,14 +79,13 @@ class _Sentence:
     cues: list[Cue]
     via: list[str] = dataclasses.field(default_factory=list)
     cites: list[str] = dataclasses.field(default_factory=list)
+    # Article offsets, fixed once: quotations look them up for every sentence.
+    start: int = dataclasses.field(init=False)
+    end: int = dataclasses.field(init=False)
 
-    @property
-    def start(self) -> int:
-        return self.offset + self.span.start_char
-
-    @property
-    def end(self) -> int:
-        return self.offset + self.span.end_char
+    def __post_init__(self) -> None:
+        self.start = self.offset + self.span.start_char
+        self.end = self.offset + self.span.end_char
 
 
 def _copy(attr: Attribution) -> Attribution:
@@ -171,10 +180,14 @@ def _period_for(q: Quantity, periods: list[Period]) -> Period | None:
     return before[-1] if before else None
 
 
+_THE = re.compile(r"^the\s+")
+_POSSESSIVE = re.compile(r"['’]s$")
+
+
 def _entity_key(text: str) -> str:
     key = " ".join(text.split()).lower()
-    key = re.sub(r"^the\s+", "", key)
-    return re.sub(r"['’]s$", "", key)
+    key = _THE.sub("", key)
+    return _POSSESSIVE.sub("", key)
 
 
 class ClaimExtractor:
@@ -255,6 +268,8 @@ def analyse_docs(
             claims += _statement_claims(text, sent, quotes)
     claims.sort(key=lambda c: (c.start, c.value_start or 0))
     ents = [EntityCount(first_text[k], k[0], k[1], n) for k, n in sorted(entities.items()) if k[0]]
+    for _, doc in docs:
+        release_doc(doc)
     return Analysis(claims=claims, entities=ents, words=len(text.split()))
 
 
@@ -263,7 +278,8 @@ def _speaker_quoted(cue: Cue, doc: Doc, offset: int, quotes: list[QuoteSpan]) ->
     citizens" had signed ... and accused ...'): quoted words are what is said, never who says
     it."""
     ids = cue.speaker_tokens
-    return bool(ids) and all(inside(quotes, offset + doc[i].idx) is not None for i in ids)
+    toks = doc_tokens(doc)
+    return bool(ids) and all(inside(quotes, offset + toks[i].idx) is not None for i in ids)
 
 
 _HEADLINE = re.compile(r"[^\n]{1,200}?(?<![.!?\"”’:;])[ \t]*\n[ \t]*\n")
@@ -288,11 +304,14 @@ def _numeric_claims(
 ) -> list[Claim]:
     stext = text[sent.start : sent.end]
     # Page furniture (datelines, captions, reference lines) has no verb.
-    if not any(t.pos_ in ("VERB", "AUX") for t in sent.span) or len(sent.span) < 4:
+    if len(sent.span) < 4 or not any(t.pos_ in ("VERB", "AUX") for t in sent_tokens(sent.span)):
         return []
+    quantities = find_quantities(stext, style)
+    if not quantities:
+        return []  # most sentences: no need to look for their periods
     periods = find_periods(stext, published)
     spans = [(p.start, p.end) for p in periods]
-    found = [q for q in find_quantities(stext, style) if not_a_figure(stext, q, spans) is None]
+    found = [q for q in quantities if not_a_figure(stext, q, spans) is None]
     spans = [(q.start + sent.start, q.end + sent.start) for q in found]
     out: list[Claim] = []
     for k, q in enumerate(found):
@@ -441,9 +460,7 @@ def _introduced_by(text: str, q: QuoteSpan, sentences: list[_Sentence]) -> Attri
     if described is None:
         return None
     name, role, start, end = described
-    person = any(
-        e.label_ == "PERSON" and e.start_char <= start < e.end_char for e in doc_ents(root.doc)
-    )
+    person = any(e.label_ == "PERSON" for e in ents_at_char(root.doc, start))
     if not looks_like_person(name, person):
         return None
     return Attribution(
@@ -488,7 +505,7 @@ def _statement_claims(text: str, sent: _Sentence, quotes: list[QuoteSpan]) -> li
         if cue.text == "according to":
             prep = tok.subtree
             idx = [t.i for t in prep]
-            rest = [t for t in sent.span if t.i not in idx and not t.is_punct]
+            rest = [t for t in sent_tokens(sent.span) if t.i not in idx and not t.is_punct]
             if not rest:
                 continue
             lo, hi = rest[0], rest[-1]
@@ -565,7 +582,7 @@ class _Context:
     def _fill(self, rules: ComparableRules, sent: _Sentence, c: Claim) -> None:
         assert c.value_start is not None and c.value_end is not None
         q = _as_quantity(c)
-        cues = set(CUE_FORMS)
+        cues = _CUE_WORDS
         if c.figure_kind == "ordinal":
             # The war's year: a place only when one qualifies the owner ("the Varnian war").
             return
@@ -601,6 +618,10 @@ class _Context:
             c.currency = prev.currency
             c.place = c.place or prev.place
         self.last = c
+
+
+# The cue words as the comparable rules take them (read only): built once, not per figure.
+_CUE_WORDS = set(CUE_FORMS)
 
 
 def _as_quantity(c: Claim) -> Quantity:
@@ -675,7 +696,7 @@ def _ordinal_event(
     if owner and owner.lower() not in ("its", "their"):
         low = owner.lower()
         return lex.event_of.get(low, low)
-    toks = [t for t in sent.span if sent.offset + t.idx >= start]
+    toks = tokens_in_chars(sent.span, start - sent.offset, sent.span.end_char)
     if not toks:
         return None
     tok = toks[0]

@@ -20,8 +20,8 @@ import yaml
 from spacy.language import Language
 from spacy.tokens import Span, Token
 
-from pipeline.nlp.numbers import FRACTIONS, Quantity, word_value
-from pipeline.nlp.tokens import span_ents
+from pipeline.nlp.numbers import FRACTIONS, Quantity, may_hold, word_value
+from pipeline.nlp.tokens import doc_lowers, sent_tokens, span_ents, tokens_in_chars
 
 LEXICON_PATH = Path(__file__).with_name("data") / "lexicon.yaml"
 PLACE_LABELS = ("GPE", "NORP")
@@ -264,6 +264,12 @@ _TWICE = re.compile(
     r"|(?:the|what|its|their|his|her|that)\s)"
 )
 
+# Every match of the patterns above holds an ordinal ("fifth", "3rd"), "twice" or a hyphenated
+# length ("18-year"): a cheap look for them rules out most sentences.
+_ORDINAL_HINTS = (*_ORDINAL_WORDS, "twice", "-year", "-month", "-week", "-day", "-hour")
+_MAY_HOLD_ORDINAL = re.compile("(?i)" + "|".join(_ORDINAL_HINTS))
+_NUMERIC_ORDINAL = re.compile(r"(?i)\d(?:st|nd|rd|th)")
+
 _PERIOD_PREP = re.compile(
     r"\b(?:since|during|by|from|until|after|before|over|throughout|through|in)\s+$"
 )
@@ -272,6 +278,10 @@ _PERIOD_PREP = re.compile(
 def find_ordinals(text: str) -> list[Ordinal]:
     """Ordinals that carry a countable fact; "for the first time" is left out (it is how news
     introduces events, rarely a figure anyone disputes)."""
+    if _NUMERIC_ORDINAL.search(text) is None and not may_hold(
+        text, _ORDINAL_HINTS, _MAY_HOLD_ORDINAL
+    ):
+        return []
     out: list[Ordinal] = []
     for k, pattern in enumerate(_ORDINAL_PATTERNS):
         for m in pattern.finditer(text):
@@ -323,6 +333,10 @@ def find_ordinals(text: str) -> list[Ordinal]:
     return sorted(out, key=lambda o: o.start)
 
 
+_POSSESSIVE = re.compile(r"['’]s$")
+_LEADING_THE = re.compile(r"(?i)^the\s+")
+
+
 def place_matches(name: str, gpe: str) -> bool:
     """Whether a nationality or adjective ("Ostrelian", "Ukrainian") names the place ``gpe``."""
     a, b = name.lower(), gpe.lower()
@@ -338,8 +352,8 @@ def place_matches(name: str, gpe: str) -> bool:
 
 def canonical_place(text: str, known: list[str] | tuple[str, ...] = ()) -> str:
     """The place a GPE/NORP mention names: the lexicon's, else a known place it matches."""
-    words = re.sub(r"['’]s$", "", " ".join(text.split()))
-    words = re.sub(r"(?i)^the\s+", "", words)
+    words = _POSSESSIVE.sub("", " ".join(text.split()))
+    words = _LEADING_THE.sub("", words)
     lex = lexicon()
     hit = lex.places.get(words.lower())
     if hit:
@@ -367,11 +381,13 @@ def article_places(ents: list[Span]) -> list[str]:
     return sorted(n for n in names if n)
 
 
+# Every entity of an article is asked for several times (places, then each figure's place).
+@lru_cache(maxsize=4096)
 def bare_name(text: str) -> str:
     """A name without dateline, leading article or possessive ("DRAVSK - Ostrel's" -> Ostrel)."""
     text = " ".join(text.split())
     text = text.rsplit(" - ", 1)[-1]  # "KELMOR - Ostrel": a dateline fused with the name
-    return re.sub(r"['’]s$", "", re.sub(r"(?i)^the\s+", "", text))
+    return _POSSESSIVE.sub("", _LEADING_THE.sub("", text))
 
 
 class ComparableRules:
@@ -389,9 +405,14 @@ class ComparableRules:
         if not unit:
             return []
         words = unit.split()
-        toks = list(sent)
+        toks = sent_tokens(sent)
+        lows = doc_lowers(sent.doc)[sent.start : sent.end]
+        first = words[0].lower() if words else None
         found: list[list[Token]] = []
         for i in range(len(toks) - len(words) + 1):
+            # A token whose text is the word has its lower case as lower_: a cheap first test.
+            if first is not None and lows[i] != first:
+                continue
             if all(toks[i + k].text == w for k, w in enumerate(words)):
                 found.append(toks[i : i + len(words)])
         if not found:
@@ -545,7 +566,7 @@ class ComparableRules:
         ents = [
             e
             for e in span_ents(sent)
-            if e.label_ in PLACE_LABELS or re.sub(r"['’]s$", "", e.text).lower() in known_low
+            if e.label_ in PLACE_LABELS or _POSSESSIVE.sub("", e.text).lower() in known_low
         ]
         if not ents:
             return None
@@ -606,7 +627,7 @@ class ComparableRules:
 
     def is_change(self, sent: Span, offset: int, start: int) -> bool:
         """Whether a "from X to Y" at ``start`` follows a verb of change ("rose from ... to")."""
-        toks = [t for t in sent if offset + t.idx < start]
+        toks = tokens_in_chars(sent, sent.start_char, start - offset)
         if toks and toks[-1].lower_ == "from" and toks[-1].head.pos_ == "VERB":
             # "extends the presidential term from five years": the verb "from" hangs on.
             return self.lemma(toks[-1].head) in self.lex.change_verbs
@@ -649,10 +670,14 @@ def _speaker_tokens(sent: Span, cue_forms: set[str]) -> set[int]:
     """Token ids of the speaker phrases of the sentence's cues ("Tessaly's interior minister,
     Dora Kallas, said"), whose places say who speaks, not what the figure is about."""
     out: set[int] = set()
-    for t in sent:
-        if t.lower_ == "according":
+    toks = sent_tokens(sent)
+    for k, low in enumerate(doc_lowers(sent.doc)[sent.start : sent.end]):
+        if low != "according" and low not in cue_forms:
+            continue
+        t = toks[k]
+        if low == "according":
             out.update(x.i for x in t.subtree)
-        elif t.lower_ in cue_forms:
+        else:
             for c in t.children:
                 if c.dep_ in ("nsubj", "nsubjpass"):
                     out.update(x.i for x in c.subtree)
@@ -661,7 +686,7 @@ def _speaker_tokens(sent: Span, cue_forms: set[str]) -> set[int]:
 
 def figure_tokens(sent: Span, offset: int, start: int, end: int) -> list[Token]:
     """Tokens of the sentence inside [start, end) (article offsets)."""
-    return [t for t in sent if start <= offset + t.idx < end]
+    return tokens_in_chars(sent, start - offset, end - offset)
 
 
 __all__ = [

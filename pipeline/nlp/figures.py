@@ -10,7 +10,7 @@ from spacy.tokens import Span, Token
 from pipeline.nlp.attribution import CUE_FORMS
 from pipeline.nlp.comparable import lexicon
 from pipeline.nlp.numbers import FRACTIONS, ORDINAL_FRACTIONS, Quantity, qualifier_before
-from pipeline.nlp.tokens import doc_text
+from pipeline.nlp.tokens import doc_text, tokens_in_chars
 
 _MONTH = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
@@ -615,7 +615,7 @@ def unit_of(q: Quantity, sent: Span, offset: int) -> str | None:
         return m.group(0) if m else "%"
     if q.currency:
         return q.currency  # "$4.2 billion in aid": the money is what is counted
-    following = [t for t in sent if t.idx >= q.end - offset]
+    following = tokens_in_chars(sent, q.end - offset, sent.end_char)
     if following and following[0].text in _CURRENCY_SIGNS:
         return following[0].text  # "14,20 €", "5 000 $": the sign written after the figure
     if following and following[0].lower_ == "times":
@@ -678,7 +678,7 @@ def unit_of(q: Quantity, sent: Span, offset: int) -> str | None:
     before = doc_text(sent.doc)[max(0, q.start - offset - 40) : q.start - offset]
     if _COMPARED.search(before):
         return None  # "complaints were pending, up from 2,910": the earlier level, no noun
-    inside = [t for t in sent if q.start - offset <= t.idx < q.end - offset]
+    inside = tokens_in_chars(sent, q.start - offset, q.end - offset)
     tok: Token | None = inside[-1] if inside else None
     while tok is not None and tok.pos_ not in ("VERB", "AUX") and tok.head.i != tok.i:
         tok = tok.head
@@ -809,7 +809,7 @@ def measured_rate(q: Quantity, sent: Span, offset: int) -> str | None:
     inflation reached 6%") nor for a cue ("the annual survey found ...")."""
     if q.percent:
         return None
-    inside = [t for t in sent if q.start - offset <= t.idx < q.end - offset]
+    inside = tokens_in_chars(sent, q.start - offset, q.end - offset)
     if not inside:
         return None
     verb = inside[-1]

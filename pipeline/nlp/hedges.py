@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from spacy.tokens import Span, Token
+
+from pipeline.nlp.tokens import doc_text, tokens_in_chars
 
 _TERMS = (
     r"reportedly",
@@ -84,6 +87,12 @@ def hedge_spans(text: str) -> list[HedgeSpan]:
     return sorted(spans, key=lambda h: h.start)
 
 
+@lru_cache(maxsize=64)
+def _sentence_hedges(text: str) -> tuple[HedgeSpan, ...]:
+    """hedge_spans of a sentence, which is asked once per figure in it."""
+    return tuple(hedge_spans(text))
+
+
 # Hedges about the whole report ("reportedly", "could not be verified", "according to"): they
 # cover every figure of their sentence, whatever clause they sit in.
 _SENTENCE_WIDE = re.compile(
@@ -113,9 +122,9 @@ def hedges_of_figure(
     before a figure covers that figure only; any other hedge covers the figures of its clause
     (the subtree of the verb it belongs to). Distancing cue verbs are not hedges."""
     base = offset + sent.start_char
-    text = sent.text
+    text = doc_text(sent.doc)[sent.start_char : sent.end_char]
     out: list[str] = []
-    for h in hedge_spans(text):
+    for h in _sentence_hedges(text):
         start, end = base + h.start, base + h.end
         owner = next(
             (f for f in figures if f[0] >= end and _BEFORE_FIGURE.match(text[h.end : f[0] - base])),
@@ -124,7 +133,7 @@ def hedges_of_figure(
         if owner is not None:
             covered = owner == figure
         else:
-            toks = [t for t in sent if offset + t.idx >= start and offset + t.idx < end]
+            toks = tokens_in_chars(sent, start - offset, end - offset)
             if not toks:
                 continue
             if toks[0].lower_ in _DISTANCING_CUES and toks[0].pos_ == "VERB":
@@ -144,7 +153,8 @@ def hedges_of_figure(
                     for c in head.children:
                         if c.dep_ in ("advcl", "conj") and c.i != toks[0].i:
                             ids -= {t.i for t in c.subtree}
-                covered = any(t.i in ids for t in sent if figure[0] <= offset + t.idx < figure[1])
+                fig = tokens_in_chars(sent, figure[0] - offset, figure[1] - offset)
+                covered = any(t.i in ids for t in fig)
         if covered and h.term not in out:
             out.append(h.term)
     return out

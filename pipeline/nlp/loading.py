@@ -14,6 +14,8 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from pipeline.nlp.tokens import seed_text
+
 # The lemmatizer is the only component the rules never read (cues are matched on word forms).
 DISABLED = ("lemmatizer",)
 _BREAK = re.compile(r"\n+")
@@ -81,11 +83,13 @@ def pipe_chunks(
     ``nlp.pipe`` stream so batching spans articles."""
     texts = list(texts)
     pieces = [split_text(t, max_chars) for t in texts]
-    flat = ((chunk, (i, off)) for i, ps in enumerate(pieces) for off, chunk in ps)
+    flat = ((chunk, (i, k)) for i, ps in enumerate(pieces) for k, (_, chunk) in enumerate(ps))
     out: list[list[tuple[int, Doc]]] = [[] for _ in texts]
     counts = [len(ps) for ps in pieces]
     nxt = 0
-    for doc, (i, off) in nlp.pipe(flat, as_tuples=True, batch_size=batch_size):
+    for doc, (i, k) in nlp.pipe(flat, as_tuples=True, batch_size=batch_size):
+        off, chunk = pieces[i][k]
+        seed_text(doc, chunk)
         out[i].append((off, doc))
         while nxt < len(texts) and len(out[nxt]) == counts[nxt]:
             yield out[nxt]

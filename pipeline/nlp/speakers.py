@@ -15,6 +15,10 @@ from pipeline.nlp.tokens import (
     clean,
     doc_ents,
     doc_text,
+    doc_tokens,
+    ents_at_char,
+    ents_ordered,
+    ents_overlapping,
     is_possessive,
     np_tokens,
     strip_det,
@@ -199,14 +203,31 @@ class SpeakerMemory:
         return max(subj, key=lambda m: m.start, default=None)
 
 
-def describe(tokens: list[Token]) -> tuple[str, str | None, int, int] | None:
+Described = tuple[str, str | None, int, int]
+
+
+def describe(tokens: list[Token]) -> Described | None:
     """Split a speaker noun phrase into (name, role, start, end): "Foreign ministry spokesperson
     Vesna Tarakova" -> ("Vesna Tarakova", "Foreign ministry spokesperson")."""
     if not tokens:
         return None
+    # A sentence's subject is often also its cue's speaker: the same phrase, described once.
+    cache: dict[tuple[int, ...], Described | None] = tokens[0].doc.user_data.setdefault(
+        "mediamon_described", {}
+    )
+    key = tuple(t.i for t in tokens)
+    if key not in cache:
+        cache[key] = _describe(tokens)
+    return cache[key]
+
+
+def _describe(tokens: list[Token]) -> Described | None:
     doc = tokens[0].doc
     base = doc[tokens[0].i : tokens[-1].i + 1]
-    for e in doc_ents(doc):
+    # Only entities that overlap the phrase can change it, and stretching it to one of them
+    # reaches no other (entities do not overlap).
+    near = ents_overlapping(doc, base.start, base.end) if ents_ordered(doc) else doc_ents(doc)
+    for e in near:
         # "Park Min-ji": a name the phrase cut inside a hyphenated word runs to its end.
         if (
             e.label_ == "PERSON"
@@ -231,7 +252,11 @@ def describe(tokens: list[Token]) -> tuple[str, str | None, int, int] | None:
         base = doc[base.start : end - 1]  # "... on Wednesday"
     elif end < base.end and doc[end].lower_ in ("last", "this", "earlier", "yesterday", "today"):
         base = doc[base.start : end]  # "... last week"
-    ents = [e for e in doc_ents(doc) if e.start >= base.start and e.end <= base.end]
+    ents = [
+        e
+        for e in ents_overlapping(doc, base.start, base.end)
+        if e.start >= base.start and e.end <= base.end
+    ]
     # A name that modifies a noun ("Korvanets police", "Holub's office") is not the speaker.
     people = [
         e
@@ -263,7 +288,7 @@ def describe(tokens: list[Token]) -> tuple[str, str | None, int, int] | None:
     inner = {i for e in ents for i in range(e.start + 1, e.end)}  # a misparsed name's tail
     heads = [
         t
-        for t in base
+        for t in doc_tokens(doc)[base.start : base.end]
         if (t.head.i < base.start or t.head.i >= base.end or t.head.i == t.i) and t.i not in inner
     ]
     common_head = heads[0] if len(heads) == 1 and heads[0].pos_ == "NOUN" else None
@@ -437,7 +462,13 @@ def _trailing_name(tokens: list[Token]) -> Span | None:
     if run < len(tokens) and tokens[-1].lower_ in ORG_WORDS:
         return None  # "Seoul Metro Board", "The Defence Ministry": an organisation
     k = run
-    nationality = {t.i for e in doc_ents(doc) if e.label_ in ("NORP", "GPE") for t in e}
+    # Only the phrase's own tokens are looked up: the entities over its range will do.
+    nationality = {
+        i
+        for e in ents_overlapping(doc, tokens[0].i, tokens[-1].i + 1)
+        if e.label_ in ("NORP", "GPE")
+        for i in range(e.start, e.end)
+    }
     while k < len(tokens) - 1 and (
         tokens[k].lower_.rstrip(".") in TITLES
         or (tokens[k].i in nationality and _title_follows(tokens, k))
@@ -476,7 +507,10 @@ def _appositive_name(tokens: list[Token]) -> Span | None:
     for t in tokens:
         if t.dep_ != "appos" or t.head.i not in ids:
             continue
-        if any(e.start < t.i < e.end and any(u.dep_ == "pobj" for u in e) for e in doc_ents(doc)):
+        if any(
+            e.start < t.i < e.end and any(u.dep_ == "pobj" for u in e)
+            for e in ents_overlapping(doc, t.i, t.i + 1)
+        ):
             # "Analysts at the Centro de Estudos do Norte": the name's last word, taken for an
             # appositive, ends the object of "at".
             continue
@@ -485,7 +519,7 @@ def _appositive_name(tokens: list[Token]) -> Span | None:
                 whole = next(
                     (
                         e
-                        for e in doc_ents(doc)
+                        for e in ents_overlapping(doc, cand.i, cand.i + 1)
                         if e.label_ in ("ORG", "PERSON")
                         and e.start <= cand.i < e.end
                         and all(i in ids for i in range(e.start, e.end))
@@ -673,6 +707,9 @@ def _after_dateline(toks: list[Token]) -> list[Token]:
     return toks
 
 
+_BIG_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+|\d{4,}")
+
+
 def _counted(toks: list[Token]) -> bool:
     """A measured or counted amount is what is claimed, never who claims it: "1,100 square
     kilometres of forest", "more than 280,000 citizens", "$4 million" ("Two officials" and
@@ -685,7 +722,7 @@ def _counted(toks: list[Token]) -> bool:
     for t in [head, *(c for c in head.children if c.dep_ in ("nummod", "quantmod"))]:
         if t.ent_type_ in ("QUANTITY", "MONEY", "PERCENT"):
             return True
-        big = re.fullmatch(r"\d{1,3}(?:,\d{3})+|\d{4,}", t.text)
+        big = _BIG_NUMBER.fullmatch(t.text)
         if t.like_num and big and float(t.text.replace(",", "")) >= 1000:
             return True
     return False
@@ -733,12 +770,9 @@ def set_speaker(attr: Attribution, toks: list[Token], memory: SpeakerMemory, off
     name, role, start, end = described
     attr.speaker, attr.speaker_role = name, role
     attr.speaker_start, attr.speaker_end = offset + start, offset + end
-    named_person = any(
-        e.label_ == "PERSON" and e.start_char <= start < e.end_char for e in doc_ents(toks[0].doc)
-    )
-    named_org = any(
-        e.label_ == "ORG" and e.start_char <= start < e.end_char for e in doc_ents(toks[0].doc)
-    )
+    at_start = ents_at_char(toks[0].doc, start)
+    named_person = any(e.label_ == "PERSON" for e in at_start)
+    named_org = any(e.label_ == "ORG" for e in at_start)
     person = not named_org and (
         looks_like_person(name, named_person)
         or (role is None and _person_head(toks))
@@ -819,7 +853,7 @@ def _description_of(toks: list[Token], memory: SpeakerMemory, offset: int) -> Me
 
 def remember_people(sent: Span, memory: SpeakerMemory, offset: int) -> None:
     """Record the people named in ``sent`` (antecedents for he/she)."""
-    for e in doc_ents(sent.doc):
+    for e in ents_overlapping(sent.doc, sent.start, sent.end):
         if not (sent.start <= e.start < sent.end):
             continue
         if e.label_ == "PERSON":
@@ -844,7 +878,7 @@ def remember_subject(sent: Span, memory: SpeakerMemory, offset: int) -> None:
         doc = sent.doc
         person = looks_like_person(
             name,
-            any(e.label_ == "PERSON" and e.start_char <= start < e.end_char for e in doc_ents(doc)),
+            any(e.label_ == "PERSON" for e in ents_at_char(doc, start)),
         )
         source_like = subj.pos_ == "PROPN" or subj.lower_ in ORG_WORDS | ANONYMOUS_HEADS
         memory.subjects.append(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from typing import cast
 
 from spacy.tokens import Doc, Span, Token
 
@@ -51,12 +53,116 @@ def doc_text(doc: Doc) -> str:
     return str(cached)
 
 
+def seed_text(doc: Doc, text: str) -> None:
+    """Record the text ``doc`` was parsed from as its cached text (spaCy's tokenizer keeps every
+    character, so the two are equal), sparing ``doc_text`` a re-join of the tokens."""
+    doc.user_data["mediamon_text"] = text
+
+
 def doc_ents(doc: Doc) -> tuple[Span, ...]:
     """The doc's entities, built once: ``Doc.ents`` re-creates its spans on each access."""
     cached = doc.user_data.get("mediamon_ents")
     if cached is None:
         cached = doc.user_data["mediamon_ents"] = _with_particles(doc, doc.ents)
     return tuple(cached)
+
+
+# Every cache the rules keep on a doc; release_doc drops them.
+_CACHE_KEYS = (
+    "mediamon_text",
+    "mediamon_ents",
+    "mediamon_tokens",
+    "mediamon_lowers",
+    "mediamon_idx",
+    "mediamon_ent_index",
+    "mediamon_lemmas",
+    "mediamon_described",
+    "mediamon_nps",
+)
+
+
+def release_doc(doc: Doc) -> None:
+    """Drop the rules' caches: they hold tokens and spans, which point back at the doc, so
+    without this a parsed doc lives until the cyclic garbage collector finds it."""
+    for key in _CACHE_KEYS:
+        doc.user_data.pop(key, None)
+
+
+def doc_tokens(doc: Doc) -> list[Token]:
+    """The doc's tokens, made once: ``doc[i]`` and iterating a span build a new Token object on
+    every access, and the rules walk each sentence many times."""
+    cached = doc.user_data.get("mediamon_tokens")
+    if cached is None:
+        cached = doc.user_data["mediamon_tokens"] = list(doc)
+    return cast(list[Token], cached)
+
+
+def doc_lowers(doc: Doc) -> list[str]:
+    """Each token's ``lower_``, read once: word lookups scan these before touching tokens."""
+    cached = doc.user_data.get("mediamon_lowers")
+    if cached is None:
+        cached = doc.user_data["mediamon_lowers"] = [t.lower_ for t in doc_tokens(doc)]
+    return cast(list[str], cached)
+
+
+def _doc_idx(doc: Doc) -> list[int]:
+    cached = doc.user_data.get("mediamon_idx")
+    if cached is None:
+        cached = doc.user_data["mediamon_idx"] = [t.idx for t in doc_tokens(doc)]
+    return cast(list[int], cached)
+
+
+def sent_tokens(span: Span) -> list[Token]:
+    """The tokens of ``span``, from the doc's list (no new Token objects)."""
+    return doc_tokens(span.doc)[span.start : span.end]
+
+
+def tokens_in_chars(span: Span, start: int, end: int) -> list[Token]:
+    """The tokens of ``span`` whose first character (doc offset ``idx``) is in [start, end)."""
+    idx = _doc_idx(span.doc)
+    lo = bisect_left(idx, start, span.start, span.end)
+    hi = bisect_left(idx, end, lo, span.end) if end > start else lo
+    return doc_tokens(span.doc)[lo:hi]
+
+
+def _ent_index(doc: Doc) -> tuple[list[int], list[int], list[int], bool]:
+    """Token starts, token ends and char starts of ``doc_ents``, and whether the entities are
+    in order without overlaps (then a range of them can be found by bisection)."""
+    cached = doc.user_data.get("mediamon_ent_index")
+    if cached is None:
+        ents = doc_ents(doc)
+        starts = [e.start for e in ents]
+        ends = [e.end for e in ents]
+        ordered = all(
+            e.start < e.end and (k == 0 or ents[k - 1].end <= e.start) for k, e in enumerate(ents)
+        )
+        chars = [e.start_char for e in ents]
+        cached = doc.user_data["mediamon_ent_index"] = (starts, ends, chars, ordered)
+    return cast(tuple[list[int], list[int], list[int], bool], cached)
+
+
+def ents_ordered(doc: Doc) -> bool:
+    """Whether ``doc_ents`` are in text order without overlaps (as spaCy makes them)."""
+    return _ent_index(doc)[3]
+
+
+def ents_overlapping(doc: Doc, start: int, end: int) -> Sequence[Span]:
+    """The entities (``doc_ents``, in their order) that share a token with [start, end)."""
+    ents = doc_ents(doc)
+    starts, ends, _, ordered = _ent_index(doc)
+    if not ordered:
+        return [e for e in ents if e.end > start and e.start < end]
+    return ents[bisect_right(ends, start) : bisect_left(starts, end)]
+
+
+def ents_at_char(doc: Doc, char: int) -> Sequence[Span]:
+    """The entities (``doc_ents``) whose characters include doc offset ``char``."""
+    ents = doc_ents(doc)
+    _, _, chars, ordered = _ent_index(doc)
+    if not ordered:
+        return [e for e in ents if e.start_char <= char < e.end_char]
+    k = bisect_right(chars, char) - 1
+    return ents[k : k + 1] if k >= 0 and char < ents[k].end_char else ()
 
 
 # Lowercase words inside names: "Maria do Carmo Silva", "Instituto Tropical do Sul", "Ludwig
@@ -115,6 +221,16 @@ def strip_det(text: str) -> str:
 def np_tokens(head: Token) -> list[Token]:
     """The noun phrase of ``head``: its subtree without relative clauses (kept for anonymous
     sources) and without trailing punctuation."""
+    # A subject is often asked for twice (as the sentence's subject and as a cue's speaker),
+    # and walking a subtree is slow: one answer per head and doc (a copy, as callers may edit).
+    cache: dict[int, list[Token]] = head.doc.user_data.setdefault("mediamon_nps", {})
+    found = cache.get(head.i)
+    if found is None:
+        found = cache[head.i] = _np_tokens(head)
+    return list(found)
+
+
+def _np_tokens(head: Token) -> list[Token]:
     drop: set[int] = set()
     for c in head.children:
         if c.dep_ in ("appos", "npadvmod", "nummod") and c.like_num and c.i > head.i:
@@ -161,7 +277,7 @@ def subject(verb: Token) -> Token | None:
             # last word for a second subject; the name belongs to the first subject's phrase.
             earlier = before[-2]
             span = range(earlier.left_edge.i, earlier.right_edge.i + 1)
-            for e in doc_ents(verb.doc):
+            for e in ents_overlapping(verb.doc, first.i, first.i + 1):
                 if e.start <= first.i < e.end and e.start in span:
                     return earlier
         # "Choi Min-ji" parsed as three subjects: a word split at its hyphens is one subject,
@@ -208,4 +324,8 @@ def span_text(tokens: list[Token]) -> str:
 
 def span_ents(span: Span) -> list[Span]:
     """The entities inside ``span``, from the doc's cached list (``Span.ents`` rebuilds them)."""
-    return [e for e in doc_ents(span.doc) if e.start >= span.start and e.end <= span.end]
+    return [
+        e
+        for e in ents_overlapping(span.doc, span.start, span.end)
+        if e.start >= span.start and e.end <= span.end
+    ]
