@@ -145,9 +145,10 @@ def _connection_to_sqlalchemy(conn: Any) -> str:
 
 @contextmanager
 def systemic_failures_fail_now() -> Iterator[None]:
-    """Around a stage call in a task body: a :class:`pipeline.flow.StageFailedError` (the whole
-    batch failed for one systemic reason) fails the task at once, without its retries. A retry
-    minutes later meets the same cause; the rows it left are taken by the next run."""
+    """Around a stage call in a task body: a :class:`pipeline.stages.runs.StageFailedError`
+    (the whole batch failed for one systemic reason) fails the task at once, without its
+    retries. A retry minutes later meets the same cause; the rows it left are taken by the next
+    run."""
     from pipeline.stages.runs import StageFailedError
 
     try:

@@ -220,9 +220,9 @@ def _outlet(tokens: list[Token]) -> bool:
     ids = {t.i for t in tokens}
     # The phrase's own head: "a news conference in Jakarta" is a conference, not Jakarta.
     heads = [t for t in tokens if t.head.i not in ids or t.head.i == t.i]
-    if any(t.lower_ in NON_OUTLETS for t in heads[:1]) or tokens[-1].lower_ in NON_OUTLETS:
+    last = tokens[-1]
+    if (heads and heads[0].lower_ in NON_OUTLETS) or last.lower_ in NON_OUTLETS:
         return False
-    head = tokens[-1]
     # "X" alone is the platform; "Channel X" is an outlet's name.
     named = [t.lower_ for t in tokens if t.dep_ != "det"]
     if named == ["x"] or any(w in SOCIAL_PLATFORMS - {"x"} for w in named):
@@ -231,12 +231,12 @@ def _outlet(tokens: list[Token]) -> bool:
     # carry a post, like "in a statement": no outlet stands between speaker and reader.
     if tokens[0].lower_ in ("its", "his", "her", "their", "our", "my"):
         return False
-    if len(tokens) >= 2 and tokens[-2].lower_ == "social" and head.lower_ == "media":
+    if len(tokens) >= 2 and tokens[-2].lower_ == "social" and last.lower_ == "media":
         return False
-    if any(t.pos_ == "PROPN" for t in tokens) or head.lower_ in OUTLET_NOUNS:
+    if any(t.pos_ == "PROPN" for t in tokens) or last.lower_ in OUTLET_NOUNS:
         return True
     # "a news agency", "a press service": an agency is an outlet when it is a news one
-    return head.lower_ in ("agency", "agencies", "service") and any(
+    return last.lower_ in ("agency", "agencies", "service") and any(
         t.lower_ in _NEWS_WORDS for t in tokens[:-1]
     )
 
@@ -256,6 +256,7 @@ def channels(sent: Span) -> list[str]:
             continue
         tok = toks[i]
         np: list[Token] = []
+        found: str | None = None
         if low in ("told", "tells", "tell") and tok.pos_ == "VERB":
             obj = next((c for c in tok.children if c.dep_ in ("dobj", "dative", "iobj")), None)
             if obj is not None and obj.lower_ not in CHANNEL_NOUNS:
@@ -276,18 +277,19 @@ def channels(sent: Span) -> list[str]:
             poss = next((c for c in tok.children if c.dep_ == "poss"), None)
             if poss is not None:
                 np = [t for t in np_tokens(poss) if t.tag_ != "POS"]
-        elif low == "address" and any(c.lower_ in _BROADCAST for c in tok.children):
-            # "said in a televised address (on Friday)": the address, as written.
+        elif (
+            low == "address"
+            and tok.head.lower_ == "in"
+            and any(c.lower_ in _BROADCAST for c in tok.children)
+        ):
+            # "said in a televised address (on Friday)": the address as written, article kept
+            # (it names no outlet).
             words = [c for c in tok.lefts if c.dep_ in ("det", "amod", "compound")] + [tok]
-            if tok.head.lower_ == "in":
-                text = clean(span_text(words))
-                if text not in out:
-                    out.append(text)
-            continue
+            found = clean(span_text(words))
         if np and _outlet(np):
-            text = strip_det(clean(span_text(np)))
-            if text and text not in out:
-                out.append(text)
+            found = strip_det(clean(span_text(np)))
+        if found and found not in out:
+            out.append(found)
     return out
 
 

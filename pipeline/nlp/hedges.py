@@ -54,6 +54,8 @@ class HedgeSpan:
     start: int
     end: int
     term: str
+    # A modal verb or a conditional's "would": it hedges its own clause only.
+    modal: bool = False
 
 
 # Modal and conditional uncertainty (issue 16): "may have perished", "could reach", "will
@@ -65,7 +67,6 @@ _MODAL = re.compile(
     r"|borrow|carry|bring|stay|enter|own|hold|request|take|have up to)\b)|\b(?:would|will) likely\b"
 )
 _CONDITIONAL_WOULD = re.compile(r"\bwould\b")
-_MODAL_TERM = re.compile(r"(?:may|might|could|would|will likely)\b")
 _IF = re.compile(r"(?i)\bif\b")
 
 
@@ -83,7 +84,7 @@ def hedge_spans(text: str) -> list[HedgeSpan]:
         ]
     for m in extra:
         if not any(a <= m.start() < b for a, b in taken):
-            spans.append(HedgeSpan(m.start(), m.end(), m.group(0)))
+            spans.append(HedgeSpan(m.start(), m.end(), m.group(0), modal=True))
     return sorted(spans, key=lambda h: h.start)
 
 
@@ -139,13 +140,12 @@ def hedges_of_figure(
             if toks[0].lower_ in _DISTANCING_CUES and toks[0].pos_ == "VERB":
                 continue
             head = _clause_head(toks[0])
-            modal = _MODAL_TERM.match(h.term.lower()) is not None
-            if _SENTENCE_WIDE.match(h.term) or (head.dep_ == "ROOT" and not modal):
+            if _SENTENCE_WIDE.match(h.term) or (head.dep_ == "ROOT" and not h.modal):
                 # A sentence-level hedge ("reportedly", "according to") covers the sentence.
                 covered = True
             else:
                 ids = {t.i for t in head.subtree}
-                if modal:
+                if h.modal:
                     # A modal hedges its own clause, not the clauses hung on it: "may have
                     # perished when a boat capsized 30 miles out", "could face costs of up to
                     # 2.1 trillion if Japan keeps rules on three chemicals", "may work, but

@@ -123,11 +123,11 @@ def write_analyses(
     deduped to analysed in it. An article without a result (no model for its language) gets no
     claims or entities and nlp_status "skipped: language xx".
 
-    ``lease``: the end of this run's lease on the batch (pipeline.flow's lease rule): only the
-    articles still deduped and still under it are written (their lease cleared); the others are
-    left to whoever holds them now, uncounted. Their status is checked before their analysis is
-    replaced, under the analysis write lock taken first, so an article another run holds keeps
-    its claims (and their ledger links) untouched.
+    ``lease``: the end of this run's lease on the batch (the lease rule of
+    pipeline.stages.runs): only the articles still deduped and still under it are written (their
+    lease cleared); the others are left to whoever holds them now, uncounted. Their status is
+    checked before their analysis is replaced, under the analysis write lock taken first, so an
+    article another run holds keeps its claims (and their ledger links) untouched.
     """
     counts: Counter[str] = Counter()
     now = datetime.now(UTC)

@@ -200,8 +200,8 @@ def _with_particles(doc: Doc, ents: Sequence[Span]) -> tuple[Span, ...]:
             spans[-1] = (min(p_start, start), max(p_end, end), label)
             continue
         spans.append((start, end, e.label_))
-    if [(s, e, lab) for s, e, lab in spans] == [(e.start, e.end, e.label_) for e in ents]:
-        return tuple(ents)
+    if spans == [(e.start, e.end, e.label_) for e in ents]:
+        return tuple(ents)  # nothing joined: keep the model's own spans
     return tuple(Span(doc, s, e, lab) for s, e, lab in spans)
 
 

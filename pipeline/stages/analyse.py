@@ -21,7 +21,7 @@ def analyse_articles(run_id: str, *, worker: int | None = None) -> dict[str, Any
     DAG's mapped workers never analyse the same article), analysed by ``processes`` worker
     processes (each loads spaCy once) and written here in the order they were taken. Re-analysing
     an article replaces its claim and entity rows, so retries are safe. ``worker``: as in
-    :func:`extract_articles`.
+    :func:`pipeline.stages.extract.extract_articles`.
     """
     from pipeline.nlp.stage import (  # spaCy loads only when this stage runs
         AnalyseCompute,
