@@ -577,6 +577,89 @@ def test_analyse_stage_writes_claims_and_is_idempotent(home: Path) -> None:
     assert "Ilya Marek" in report and ">90" in report and "~4,000" in report
 
 
+def test_a_batch_of_analyses_costs_statements_per_batch_and_stores_what_one_by_one_stores(
+    tmp_path: Path, extractor: ClaimExtractor
+) -> None:
+    """Writing a batch of analyses sends as many SQL statements for 24 articles as for 3 (it once
+    sent several per article), and stores the same rows as storing them one article at a time,
+    down to the spelling of an entity two articles name differently."""
+    from pipeline.nlp.records import EntityCount
+    from pipeline.nlp.stage import analysis_rows, write_analyses
+    from pipeline.nlp.store import store_analysis
+    from pipeline.warehouse import make_engine
+    from pipeline.warehouse.migrate import upgrade
+    from pipeline.warehouse.schema_claims import article_entity, claim, entity
+
+    texts = [
+        (GOLD / "04_according_to_figures_from.txt").read_text(encoding="utf-8"),
+        (GOLD / "26_strike_multi_quote.txt").read_text(encoding="utf-8"),
+    ]
+    analyses = list(extractor.analyse_many([(t, None) for t in texts]))
+    # The same entity spelled two ways: the first article's spelling is the one kept.
+    analyses[1].entities.append(EntityCount("ACME Corp", "acme corp", "ORG", 1))
+    analyses[0].entities.append(EntityCount("Acme Corp.", "acme corp", "ORG", 2))
+    published = datetime(2026, 10, 20, tzinfo=UTC)
+
+    def warehouse(name: str, n: int) -> tuple[sa.Engine, list[str]]:
+        engine = make_engine(f"sqlite:///{tmp_path / name}.sqlite")
+        upgrade(engine)
+        ids = [f"a{k:03d}" for k in range(n)]
+        claims_scoring.seed_articles(
+            engine, {i: texts[k % 2] for k, i in enumerate(ids)}, published=published
+        )
+        return engine, ids
+
+    def statements(n: int) -> int:
+        engine, ids = warehouse(f"batch{n}", n)
+        rows = analysis_rows(engine, ids)
+        results = {i: analyses[k % 2] for k, i in enumerate(ids)}
+        sent: list[str] = []
+        sa.event.listen(engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+        write_analyses(engine, rows, results)
+        return len(sent)
+
+    assert statements(24) == statements(3)
+
+    def stored(engine: sa.Engine) -> list[list[tuple[Any, ...]]]:
+        with engine.connect() as conn:
+            claim_cols = [c for c in claim.c if c.name not in ("id", "created_at")]
+            return [
+                [tuple(r) for r in conn.execute(sa.select(*claim_cols).order_by(*claim_cols))],
+                [
+                    tuple(r)
+                    for r in conn.execute(
+                        sa.select(entity.c.name, entity.c.normalized, entity.c.label).order_by(
+                            entity.c.normalized, entity.c.label
+                        )
+                    )
+                ],
+                [
+                    tuple(r)
+                    for r in conn.execute(
+                        sa.select(
+                            article_entity.c.article_id,
+                            entity.c.normalized,
+                            entity.c.label,
+                            article_entity.c.count,
+                        )
+                        .join(entity, entity.c.id == article_entity.c.entity_id)
+                        .order_by(article_entity.c.article_id, entity.c.normalized, entity.c.label)
+                    )
+                ],
+            ]
+
+    batch, ids = warehouse("together", 4)
+    write_analyses(
+        batch, analysis_rows(batch, ids), {i: analyses[k % 2] for k, i in enumerate(ids)}
+    )
+    single, ids = warehouse("apart", 4)
+    with single.begin() as conn:
+        for k, i in enumerate(ids):
+            store_analysis(conn, i, analyses[k % 2], now=published)
+    assert stored(batch) == stored(single)
+    assert ("Acme Corp.", "acme corp", "ORG") in stored(batch)[1]
+
+
 @pytest.mark.timeout(90)
 def test_whole_sample_corpus_analyses_with_valid_spans(extractor: ClaimExtractor) -> None:
     """Every corpus page finishes (a root-walk once looped forever on one) with spans that hold."""

@@ -3,6 +3,8 @@ replaces them. Kept apart from the stage module so the NLP store imports no ledg
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -15,11 +17,15 @@ from pipeline.warehouse.schema_ledger import (
 )
 
 
-def forget_claims(conn: Connection, article_id: str) -> None:
-    """Remove the ledger rows of an article's claims before they are replaced (in the caller's
-    transaction). Claims that shared a cluster with them are queued again, so the next run
-    recomputes that cluster's origin and roles."""
-    ids = sa.select(claim.c.id).where(claim.c.article_id == article_id).scalar_subquery()
+def forget_claims(conn: Connection, article_ids: str | Sequence[str]) -> None:
+    """Remove the ledger rows of the claims of an article (or of several: one set of statements
+    for a batch) before they are replaced (in the caller's transaction). Claims that shared a
+    cluster with them are queued again, so the next run recomputes that cluster's origin and
+    roles."""
+    wanted = [article_ids] if isinstance(article_ids, str) else list(article_ids)
+    if not wanted:
+        return
+    ids = sa.select(claim.c.id).where(claim.c.article_id.in_(wanted)).scalar_subquery()
     clusters = list(
         conn.execute(
             sa.select(claim_cluster_member.c.cluster_id)

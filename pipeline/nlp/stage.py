@@ -16,9 +16,10 @@ from pipeline.dates import as_utc
 from pipeline.nlp.claims import ClaimExtractor
 from pipeline.nlp.loading import get_nlp
 from pipeline.nlp.records import EXTRACTOR_VERSION, Analysis
-from pipeline.nlp.store import STORE_LOCK_KEY, store_analysis
+from pipeline.nlp.store import STORE_LOCK_KEY, store_analyses
 from pipeline.warehouse.engine import write_lock
 from pipeline.warehouse.schema import article
+from pipeline.warehouse.upsert import chunks
 
 log = logging.getLogger(__name__)
 
@@ -131,32 +132,37 @@ def write_analyses(
     """
     counts: Counter[str] = Counter()
     now = datetime.now(UTC)
+    advanced: dict[str, Any] = {"status": OUTPUT_STATUS, "updated_at": now} if advance else {}
     with engine.begin() as conn:
+        kept = list(rows)
         if lease is not None:
             # First statement: on SQLite it takes the write lock before the guards read.
             write_lock(conn, STORE_LOCK_KEY)
-        for row in rows:
-            values: dict[str, Any] = {}
-            if advance:
-                values |= {"status": OUTPUT_STATUS, "updated_at": now}
-            if lease is not None:
-                values["next_attempt_at"] = None
-                held = conn.execute(
-                    sa.update(article)
-                    .where(
-                        article.c.id == row.id,
-                        article.c.status == INPUT_STATUS,
-                        article.c.next_attempt_at == lease,
-                    )
-                    .values(**values)
-                ).rowcount
-                if not held:
+            held: set[str] = set()
+            for part in chunks([r.id for r in rows]):
+                held.update(
+                    conn.execute(
+                        sa.update(article)
+                        .where(
+                            article.c.id.in_(part),
+                            article.c.status == INPUT_STATUS,
+                            article.c.next_attempt_at == lease,
+                        )
+                        .values(next_attempt_at=None, **advanced)
+                        .returning(article.c.id)
+                    ).scalars()
+                )
+            for row in rows:
+                if row.id not in held:
                     log.warning("analysis of %s not recorded: another run holds it", row.id)
-                    continue
-            analysis = results.get(row.id, Analysis(claims=[], entities=[]))
-            store_analysis(conn, row.id, analysis, now=now)
+            kept = [r for r in rows if r.id in held]
+        empty = Analysis(claims=[], entities=[])
+        store_analyses(conn, [(r.id, results.get(r.id, empty)) for r in kept], now=now)
+        by_status: dict[str, list[str]] = {}
+        for row in kept:
             counts["articles"] += 1
-            if row.id in results:
+            analysis = results.get(row.id)
+            if analysis is not None:
                 status = "ok"
                 counts["words"] += analysis.words
                 counts["entities"] += len(analysis.entities)
@@ -164,18 +170,21 @@ def write_analyses(
             else:
                 status = skipped_status(row.language)
                 counts["nlp_skipped"] += 1
-            if lease is not None:
-                values = {}
-            values["nlp_status"] = status
-            values["nlp_version"] = EXTRACTOR_VERSION
-            conn.execute(
-                sa.update(article)
-                .where(
-                    article.c.id == row.id,
-                    article.c.status == INPUT_STATUS if advance and lease is None else sa.true(),
+            by_status.setdefault(status, []).append(row.id)
+        # Under a lease the guard above already advanced the held rows.
+        values = {"nlp_version": EXTRACTOR_VERSION} | (advanced if lease is None else {})
+        for status, ids in by_status.items():
+            for part in chunks(ids):
+                conn.execute(
+                    sa.update(article)
+                    .where(
+                        article.c.id.in_(part),
+                        article.c.status == INPUT_STATUS
+                        if advance and lease is None
+                        else sa.true(),
+                    )
+                    .values(nlp_status=status, **values)
                 )
-                .values(**values)
-            )
     return counts
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from pipeline.ledger.store import forget_claims
 from pipeline.nlp.records import Analysis
 from pipeline.warehouse.schema import article
 from pipeline.warehouse.schema_claims import article_entity, claim, entity
-from pipeline.warehouse.upsert import upsert
+from pipeline.warehouse.upsert import chunks, upsert
 
 # Serialises analysis writes across transactions on PostgreSQL (see store_analysis); distinct
 # from the dedupe and ledger keys.
@@ -39,51 +40,78 @@ def store_analysis(conn: Connection, article_id: str, analysis: Analysis, *, now
     """Replace the article's claims and entity counts with ``analysis`` (inside the caller's
     transaction, so re-analysing is all-or-nothing and idempotent). Concurrent calls for the
     same article, in different transactions, are serialised: the later replaces the earlier."""
+    store_analyses(conn, [(article_id, analysis)], now=now)
+
+
+# Articles whose old rows one set of delete statements removes: their claim ids and ledger
+# clusters go into IN lists, which must stay under the backend's parameter limit.
+_FORGET_CHUNK = 200
+
+
+def store_analyses(
+    conn: Connection, items: Sequence[tuple[str, Analysis]], *, now: datetime
+) -> None:
+    """:func:`store_analysis` for a batch of articles, with a handful of statements for the
+    whole batch instead of several per article (the analyse stage writes hundreds of articles
+    per transaction). Each article id at most once. Where two articles name the same entity,
+    its stored spelling is the first article's, as when they are stored one after the other."""
+    if not items:
+        return
     _serialise(conn)
-    # A write first (see _serialise): on SQLite it takes the write lock before the reads below.
-    conn.execute(sa.delete(article_entity).where(article_entity.c.article_id == article_id))
-    forget_claims(conn, article_id)
-    conn.execute(sa.delete(claim).where(claim.c.article_id == article_id))
-    if analysis.entities:
-        upsert(
-            conn,
-            entity,
-            [
+    article_ids = [article_id for article_id, _ in items]
+    for part in chunks(article_ids, _FORGET_CHUNK):
+        # A write first (see _serialise): on SQLite it takes the write lock before the reads
+        # of forget_claims.
+        conn.execute(sa.delete(article_entity).where(article_entity.c.article_id.in_(part)))
+        forget_claims(conn, part)
+        conn.execute(sa.delete(claim).where(claim.c.article_id.in_(part)))
+    _store_entities(conn, items, now)
+    claim_rows = [
+        c.to_row() | {"article_id": article_id, "claim_index": i, "created_at": now}
+        for article_id, analysis in items
+        for i, c in enumerate(analysis.claims)
+    ]
+    if claim_rows:
+        conn.execute(sa.insert(claim), claim_rows)
+
+
+def _store_entities(conn: Connection, items: Sequence[tuple[str, Analysis]], now: datetime) -> None:
+    """Upsert the entities the batch names and write each article's counts of them."""
+    first: dict[tuple[str, str], dict[str, Any]] = {}
+    for _, analysis in items:
+        for e in analysis.entities:
+            first.setdefault(
+                (e.normalized[:300], e.label),
                 {
                     "name": e.text[:300],
                     "normalized": e.normalized[:300],
                     "label": e.label,
                     "created_at": now,
-                }
-                for e in analysis.entities
-            ],
-            key=["normalized", "label"],
-        )
-        keys = {(e.normalized[:300], e.label) for e in analysis.entities}
-        ids = {
-            (n, lbl): i
+                },
+            )
+    if not first:
+        return
+    upsert(conn, entity, list(first.values()), key=["normalized", "label"])
+    names = sorted({n for n, _ in first})
+    ids: dict[tuple[str, str], int] = {}
+    for part in chunks(names):
+        ids.update(
+            ((n, lbl), i)
             for i, n, lbl in conn.execute(
                 sa.select(entity.c.id, entity.c.normalized, entity.c.label).where(
-                    entity.c.normalized.in_([k[0] for k in keys])
+                    entity.c.normalized.in_(part)
                 )
             ).tuples()
-        }
+        )
+    rows: list[dict[str, Any]] = []
+    for article_id, analysis in items:
         counts: dict[int, int] = {}
         for e in analysis.entities:
             eid = ids[(e.normalized[:300], e.label)]
             counts[eid] = counts.get(eid, 0) + e.count
-        conn.execute(
-            sa.insert(article_entity),
-            [{"article_id": article_id, "entity_id": k, "count": v} for k, v in counts.items()],
-        )
-    if analysis.claims:
-        conn.execute(
-            sa.insert(claim),
-            [
-                c.to_row() | {"article_id": article_id, "claim_index": i, "created_at": now}
-                for i, c in enumerate(analysis.claims)
-            ],
-        )
+        rows += [{"article_id": article_id, "entity_id": k, "count": v} for k, v in counts.items()]
+    if rows:
+        conn.execute(sa.insert(article_entity), rows)
 
 
 def claim_ledger(engine: Engine, *, limit: int = 40) -> list[dict[str, Any]]:
