@@ -58,6 +58,7 @@ from pipeline.nlp.speakers import (
 from pipeline.nlp.tokens import (
     doc_ents,
     doc_tokens,
+    ent_text,
     ents_at_char,
     np_tokens,
     release_doc,
@@ -232,9 +233,10 @@ def analyse_docs(
     for offset, doc in docs:
         for ent in doc_ents(doc):
             if ent.label_ in ENTITY_LABELS:
-                key = (_entity_key(ent.text), ent.label_)
+                written = ent_text(ent)
+                key = (_entity_key(written), ent.label_)
                 entities[key] += 1
-                first_text.setdefault(key, " ".join(ent.text.split()))
+                first_text.setdefault(key, " ".join(written.split()))
         for span in doc.sents:
             remember_people(span, memory, offset)
             via, cites = channels(span), citations(span)
@@ -575,7 +577,7 @@ class _Context:
                 self._fill(rules, sent, c)
         places = [e for e in span_ents(sent.span) if e.label_ in PLACE_LABELS]
         if places:
-            self.place = canonical_place(places[-1].text, self.known)
+            self.place = canonical_place(ent_text(places[-1]), self.known)
         if numeric:
             self.last, self.last_sentence = numeric[-1], self.sentence
 

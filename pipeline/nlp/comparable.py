@@ -21,7 +21,7 @@ from spacy.language import Language
 from spacy.tokens import Span, Token
 
 from pipeline.nlp.numbers import FRACTIONS, Quantity, may_hold, word_value
-from pipeline.nlp.tokens import doc_lowers, sent_tokens, span_ents, tokens_in_chars
+from pipeline.nlp.tokens import doc_lowers, ent_text, sent_tokens, span_ents, tokens_in_chars
 
 LEXICON_PATH = Path(__file__).with_name("data") / "lexicon.yaml"
 PLACE_LABELS = ("GPE", "NORP")
@@ -368,10 +368,10 @@ def article_places(ents: list[Span]) -> list[str]:
     """Names of places in an article: GPE entities, and names the model took for something else
     ("Varnia" as ORG, common for names it has never seen) when the article also uses their
     nationality adjective ("Varnian")."""
-    names = {bare_name(e.text) for e in ents if e.label_ == "GPE"}
-    norps = {bare_name(e.text) for e in ents if e.label_ == "NORP"}
+    names = {bare_name(ent_text(e)) for e in ents if e.label_ == "GPE"}
+    norps = {bare_name(ent_text(e)) for e in ents if e.label_ == "NORP"}
     for e in ents:
-        name = bare_name(e.text)
+        name = bare_name(ent_text(e))
         if (
             e.label_ in ("ORG", "PERSON", "LOC", "FAC")
             and len(name.split()) == 1
@@ -566,7 +566,7 @@ class ComparableRules:
         ents = [
             e
             for e in span_ents(sent)
-            if e.label_ in PLACE_LABELS or _POSSESSIVE.sub("", e.text).lower() in known_low
+            if e.label_ in PLACE_LABELS or _POSSESSIVE.sub("", ent_text(e)).lower() in known_low
         ]
         if not ents:
             return None
@@ -576,7 +576,7 @@ class ComparableRules:
         if head is not None:
             for e in ents:
                 if e.root.head.i == head.i or any(t.i == e.root.i for t in unit_toks):
-                    return canonical_place(bare_name(e.text), known)
+                    return canonical_place(bare_name(ent_text(e)), known)
         verb = governing_verb(head or (fig[-1] if fig else sent.root))
         if verb is not None:
             args = _arguments(verb)
@@ -586,11 +586,12 @@ class ComparableRules:
             named = [
                 e
                 for e in span_ents(sent)
-                if e in ents or (e.label_ in ("ORG", "LOC") and len(bare_name(e.text).split()) == 1)
+                if e in ents
+                or (e.label_ in ("ORG", "LOC") and len(bare_name(ent_text(e)).split()) == 1)
             ]
             for e in named:
                 if e.root.i in args and e.root.i not in speaker:
-                    return canonical_place(bare_name(e.text), known)
+                    return canonical_place(bare_name(ent_text(e)), known)
         outside = [e for e in ents if e.root.i not in speaker]
         pool = outside or ents
         best = min(pool, key=lambda e: abs(offset + e.start_char - q.start))

@@ -16,6 +16,7 @@ from pipeline.nlp.tokens import (
     doc_ents,
     doc_text,
     doc_tokens,
+    ent_text,
     ents_at_char,
     ents_ordered,
     ents_overlapping,
@@ -318,11 +319,11 @@ def _describe(tokens: list[Token]) -> Described | None:
         best = _titled_owner(base, ents)
     if best is None:
         # Whitespace tokens at the edges ("& Co.\n\n") are not part of the name or its span.
-        raw = base.text
+        raw = ent_text(base)
         lead = len(raw) - len(raw.lstrip())
         trail = len(raw) - len(raw.rstrip())
         return (clean(raw), None, base.start_char + lead, base.end_char - trail)
-    name = best.text
+    name = ent_text(best)
     role_text = (
         doc_text(doc)[base.start_char : best.start_char]
         + " "
@@ -862,9 +863,9 @@ def remember_people(sent: Span, memory: SpeakerMemory, offset: int) -> None:
             k = e.start
             while k > sent.start and sent.doc[k - 1].lower_ in TITLES:
                 k -= 1
-            role = sent.doc[k : e.start].text or None
+            role = ent_text(sent.doc[k : e.start]) or None
             memory.people.append(
-                Mention(e.text, role, offset + e.start_char, offset + e.end_char, True)
+                Mention(ent_text(e), role, offset + e.start_char, offset + e.end_char, True)
             )
 
 

@@ -317,6 +317,12 @@ def pobj(prep: Token) -> Token | None:
     return next((c for c in prep.children if c.dep_ == "pobj"), None)
 
 
+def ent_text(span: Span) -> str:
+    """``span.text`` read from the doc's cached text: ``Span.text`` joins a new Token object per
+    word on every access, and the rules read entity texts again and again."""
+    return doc_text(span.doc)[span.start_char : span.end_char]
+
+
 def span_text(tokens: list[Token]) -> str:
     doc = tokens[0].doc
     return doc_text(doc)[tokens[0].idx : tokens[-1].idx + len(tokens[-1])]
