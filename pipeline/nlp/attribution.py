@@ -16,6 +16,7 @@ from pipeline.nlp.speakers import (
     set_speaker,
 )
 from pipeline.nlp.tokens import (
+    children_of,
     clean,
     doc_lowers,
     doc_text,
@@ -178,17 +179,18 @@ class Cue:
 def _is_cue(tok: Token) -> bool:
     if tok.lower_ not in CUE_FORMS or tok.pos_ not in ("VERB", "AUX"):
         return False
-    if any(c.dep_ == "auxpass" for c in tok.children):
+    kids = children_of(tok)
+    if any(c.dep_ == "auxpass" for c in kids):
         return False  # "were told to expect", "is said to be": the subject is not the source
     if (
         CUE_FORMS[tok.lower_][0] in ("add", "post", "tweet", "claim")
-        and any(c.dep_ == "dobj" for c in tok.children)
-        and not any(c.dep_ == "ccomp" for c in tok.children)
+        and any(c.dep_ == "dobj" for c in kids)
+        and not any(c.dep_ == "ccomp" for c in kids)
     ):
         # "would add 300 roubles", "posted a video", "may claim up to 3,000 euros": doing,
         # not speaking
         return False
-    if tok.dep_ == "acl" and any(c.dep_ == "ccomp" for c in tok.children):
+    if tok.dep_ == "acl" and any(c.dep_ == "ccomp" for c in kids):
         return True  # "Education advocacy groups estimated on Monday that ...", misparsed
     return tok.dep_ not in ("amod", "acl") or tok.lower_ in ("said", "told")
 
@@ -258,12 +260,13 @@ def channels(sent: Span) -> list[str]:
         np: list[Token] = []
         found: str | None = None
         if low in ("told", "tells", "tell") and tok.pos_ == "VERB":
-            obj = next((c for c in tok.children if c.dep_ in ("dobj", "dative", "iobj")), None)
+            obj = next((c for c in children_of(tok) if c.dep_ in ("dobj", "dative", "iobj")), None)
             if obj is not None and obj.lower_ not in CHANNEL_NOUNS:
                 np = np_tokens(obj)
         elif low in VIA_HEADS:
             prep = next(
-                (c for c in tok.children if c.dep_ == "prep" and c.lower_ in ("with", "to")), None
+                (c for c in children_of(tok) if c.dep_ == "prep" and c.lower_ in ("with", "to")),
+                None,
             )
             obj = pobj(prep) if prep is not None else None
             if obj is not None:
@@ -274,13 +277,13 @@ def channels(sent: Span) -> list[str]:
             if obj is not None and (obj.lower_ in OUTLET_NOUNS or obj.ent_type_ == "ORG"):
                 np = np_tokens(obj)
         elif low in CHANNEL_NOUNS:
-            poss = next((c for c in tok.children if c.dep_ == "poss"), None)
+            poss = next((c for c in children_of(tok) if c.dep_ == "poss"), None)
             if poss is not None:
                 np = [t for t in np_tokens(poss) if t.tag_ != "POS"]
         elif (
             low == "address"
             and tok.head.lower_ == "in"
-            and any(c.lower_ in _BROADCAST for c in tok.children)
+            and any(c.lower_ in _BROADCAST for c in children_of(tok))
         ):
             # "said in a televised address (on Friday)": the address as written, article kept
             # (it names no outlet).
@@ -303,7 +306,7 @@ def citations(sent: Span) -> list[str]:
     for i in range(sent.start, sent.end):
         if lows[i] == "citing":
             tok = toks[i]
-            obj = next((c for c in tok.children if c.dep_ in ("dobj", "pobj")), None)
+            obj = next((c for c in children_of(tok) if c.dep_ in ("dobj", "pobj")), None)
             if obj is None and tok.i + 1 < sent.end:
                 obj = toks[tok.i + 1]
             np = np_tokens(obj) if obj is not None else []
@@ -333,9 +336,9 @@ _FOUND = {"found", "finds"}
 
 def _puts_at_figure(verb: Token) -> bool:
     """ "put the crowd at 20,000": an object and an "at" with a number."""
-    if not any(c.dep_ == "dobj" for c in verb.children):
+    if not any(c.dep_ == "dobj" for c in children_of(verb)):
         return False
-    at = next((c for c in verb.children if c.dep_ == "prep" and c.lower_ == "at"), None)
+    at = next((c for c in children_of(verb) if c.dep_ == "prep" and c.lower_ == "at"), None)
     obj = pobj(at) if at is not None else None
     return obj is not None and obj.like_num
 
@@ -343,10 +346,10 @@ def _puts_at_figure(verb: Token) -> bool:
 def _reports_finding(verb: Token) -> bool:
     """Whether "found" reports a finding (a clause: "found that ...", "X rose, the agency
     found") rather than coming upon a thing ("Deputies found 38 dogs")."""
-    if any(c.dep_ == "ccomp" for c in verb.children):
+    if any(c.dep_ == "ccomp" for c in children_of(verb)):
         return True
     return verb.dep_ in ("parataxis", "ROOT") and any(
-        c.dep_ in ("ccomp", "parataxis") and c.i < verb.i for c in verb.children
+        c.dep_ in ("ccomp", "parataxis") and c.i < verb.i for c in children_of(verb)
     )
 
 
@@ -378,7 +381,7 @@ def _cite_data(data: Token, attr: Attribution) -> list[Token]:
     the data's author, or a document that speaks for itself ("a parliamentary report")."""
     np = np_tokens(data)
     author = _data_author(data)
-    if any(c.dep_ == "acl" and c.lower_ in _AUTHORED for c in data.children):
+    if any(c.dep_ == "acl" and c.lower_ in _AUTHORED for c in children_of(data)):
         # keep "published by X" in what is cited, as "a poll by X" is
         np = [t for t in data.subtree if not t.is_punct or t.i < data.i]
     if author:
@@ -393,14 +396,15 @@ def _data_author(data: Token) -> list[Token]:
     """Who produced cited data: "figures from the ministry", "a poll by X", "a survey published
     by X", "police estimates", "the ministry's figures"; [] when nobody is named."""
     for p in ("by", "from", "of"):  # "a count of obituaries by X": the author is X
-        prep = next((c for c in data.children if c.dep_ == "prep" and c.lower_ == p), None)
+        prep = next((c for c in children_of(data) if c.dep_ == "prep" and c.lower_ == p), None)
         inner = pobj(prep) if prep is not None else None
         if inner is not None:
             return np_tokens(inner)
-    for c in data.children:
+    for c in children_of(data):
         if c.dep_ == "acl" and c.lower_ in _AUTHORED:
             agent = next(
-                (a for a in c.children if a.dep_ in ("agent", "prep") and a.lower_ == "by"), None
+                (a for a in children_of(c) if a.dep_ in ("agent", "prep") and a.lower_ == "by"),
+                None,
             )
             inner = pobj(agent) if agent is not None else None
             if inner is not None:
@@ -443,7 +447,7 @@ def _court(subj: Token | None, memory: SpeakerMemory | None = None, offset: int 
         words = f"{found.role or ''} {found.text}".lower().split() if found else []
         return any(w in _COURT_WORDS for w in words)
     return subj.pos_ == "PROPN" and any(
-        c.lower_ in _COURT_WORDS for c in subj.children if c.dep_ == "compound"
+        c.lower_ in _COURT_WORDS for c in children_of(subj) if c.dep_ == "compound"
     )
 
 

@@ -56,6 +56,7 @@ from pipeline.nlp.speakers import (
     remember_people,
 )
 from pipeline.nlp.tokens import (
+    children_of,
     doc_ents,
     doc_tokens,
     ent_text,
@@ -169,7 +170,7 @@ def _in_adverbial_clause(tok: Token) -> bool:
     """Whether ``tok`` heads a clause opened by a subordinating conjunction ("after X
     announced ...")."""
     return tok.dep_ == "advcl" and any(
-        c.dep_ == "mark" and c.lower_ in _SUBORDINATORS for c in tok.children
+        c.dep_ == "mark" and c.lower_ in _SUBORDINATORS for c in children_of(tok)
     )
 
 
@@ -512,7 +513,7 @@ def _statement_claims(text: str, sent: _Sentence, quotes: list[QuoteSpan]) -> li
                 continue
             lo, hi = rest[0], rest[-1]
         else:
-            clause = next((c for c in tok.children if c.dep_ == "ccomp"), None)
+            clause = next((c for c in children_of(tok) if c.dep_ == "ccomp"), None)
             if clause is not None:
                 sub = list(clause.subtree)
             elif tok.dep_ == "parataxis" and tok.head.i != tok.i:
@@ -712,7 +713,7 @@ def _ordinal_event(
         clause = next(
             (
                 c
-                for c in (time_tok.children if time_tok is not None else [])
+                for c in (children_of(time_tok) if time_tok is not None else [])
                 if c.dep_ in ("relcl", "acl", "advcl", "ccomp")
             ),
             None,
@@ -722,7 +723,7 @@ def _ordinal_event(
             return None
         low = lemma(verb)
         return lex.event_of.get(low, low)
-    subj = next((c for c in tok.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+    subj = next((c for c in children_of(tok) if c.dep_ in ("nsubj", "nsubjpass")), None)
     if subj is None or subj.pos_ not in ("NOUN", "PROPN"):
         return None
     low = subj.lower_

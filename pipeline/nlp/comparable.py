@@ -21,7 +21,14 @@ from spacy.language import Language
 from spacy.tokens import Span, Token
 
 from pipeline.nlp.numbers import FRACTIONS, Quantity, may_hold, word_value
-from pipeline.nlp.tokens import doc_lowers, ent_text, sent_tokens, span_ents, tokens_in_chars
+from pipeline.nlp.tokens import (
+    children_of,
+    doc_lowers,
+    ent_text,
+    sent_tokens,
+    span_ents,
+    tokens_in_chars,
+)
 
 LEXICON_PATH = Path(__file__).with_name("data") / "lexicon.yaml"
 PLACE_LABELS = ("GPE", "NORP")
@@ -468,12 +475,12 @@ class ComparableRules:
         if hit:
             return hit
         if self.lemma(noun) in self.lex.number_nouns:
-            for prep in (c for c in noun.children if c.dep_ == "prep" and c.lower_ == "of"):
-                for obj in (c for c in prep.children if c.dep_ == "pobj"):
+            for prep in (c for c in children_of(noun) if c.dep_ == "prep" and c.lower_ == "of"):
+                for obj in (c for c in children_of(prep) if c.dep_ == "pobj"):
                     hit = self._noun_event(obj)
                     if hit:
                         return hit
-        for mod in (c for c in noun.children if c.dep_ in ("compound", "amod")):
+        for mod in (c for c in children_of(noun) if c.dep_ in ("compound", "amod")):
             hit = self._event_word(mod)
             if hit:
                 return hit
@@ -482,24 +489,26 @@ class ComparableRules:
     def _verb_event(self, verb: Token, unit_lemma: str | None) -> str | None:
         lemma = self.lemma(verb)
         objs = [
-            c for c in verb.children if c.dep_ in ("dobj", "prt", "acomp", "attr", "oprd", "advmod")
+            c
+            for c in children_of(verb)
+            if c.dep_ in ("dobj", "prt", "acomp", "attr", "oprd", "advmod")
         ]
         preps = [
             obj
-            for p in verb.children
+            for p in children_of(verb)
             if p.dep_ in ("prep", "agent")
-            for obj in p.children
+            for obj in children_of(p)
             if obj.dep_ == "pobj"
         ]
         if self._event_word(verb) == "kill" and any(
-            c.dep_ == "conj" and self._event_word(c) == "wound" for c in verb.children
+            c.dep_ == "conj" and self._event_word(c) == "wound" for c in children_of(verb)
         ):
             return "casualty"  # "killed or wounded"
         if lemma == "lose":
             # "losing 1,200 soldiers each month to desertion": the loss is to the event named.
-            for p in verb.children:
+            for p in children_of(verb):
                 if p.dep_ == "prep" and p.lower_ == "to":
-                    for obj in (c for c in p.children if c.dep_ == "pobj"):
+                    for obj in (c for c in children_of(p) if c.dep_ == "pobj"):
                         hit = self._event_word(obj)
                         if hit:
                             return hit
@@ -538,7 +547,7 @@ class ComparableRules:
             if hit:
                 return hit
             # A light verb: the event is in its subject or object ("desertions rose to 21,600").
-            for c in verb.children:
+            for c in children_of(verb):
                 if c.dep_ in ("nsubj", "nsubjpass", "dobj") and c.i != head.i:
                     hit = self._noun_event(c)
                     if hit:
@@ -603,10 +612,10 @@ class ComparableRules:
         verb = governing_verb(fig[-1]) if fig else None
         if verb is None:
             return None
-        subj = next((c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+        subj = next((c for c in children_of(verb) if c.dep_ in ("nsubj", "nsubjpass")), None)
         if subj is None or subj.pos_ not in ("NOUN", "PROPN"):
             return None
-        words = [c for c in subj.children if c.dep_ in ("compound", "amod") and c.i < subj.i]
+        words = [c for c in children_of(subj) if c.dep_ in ("compound", "amod") and c.i < subj.i]
         lemmas = [self.lemma(t) for t in [*words, subj]]
         for k in range(len(lemmas)):
             phrase = " ".join(lemmas[k:])
@@ -646,7 +655,7 @@ def governing_verb(tok: Token) -> Token | None:
         tok = tok.head
         if tok.pos_ == "VERB" or (
             tok.pos_ == "AUX"
-            and (tok.dep_ == "ROOT" or any(c.dep_ == "nsubj" for c in tok.children))
+            and (tok.dep_ == "ROOT" or any(c.dep_ == "nsubj" for c in children_of(tok)))
         ):
             return tok
     return None
@@ -655,15 +664,15 @@ def governing_verb(tok: Token) -> Token | None:
 def _arguments(verb: Token) -> set[int]:
     """Token ids of a verb's subject and objects, with their possessors ("Ostrel's army")."""
     out: set[int] = set()
-    for c in verb.children:
+    for c in children_of(verb):
         heads = [c]
         if c.dep_ in ("prep", "agent"):
-            heads = [g for g in c.children if g.dep_ == "pobj"]
+            heads = [g for g in children_of(c) if g.dep_ == "pobj"]
         elif c.dep_ not in ("nsubj", "nsubjpass", "dobj", "attr"):
             continue
         for h in heads:
             out.add(h.i)
-            out.update(g.i for g in h.children if g.dep_ in ("poss", "compound", "amod"))
+            out.update(g.i for g in children_of(h) if g.dep_ in ("poss", "compound", "amod"))
     return out
 
 
@@ -679,7 +688,7 @@ def _speaker_tokens(sent: Span, cue_forms: set[str]) -> set[int]:
         if low == "according":
             out.update(x.i for x in t.subtree)
         else:
-            for c in t.children:
+            for c in children_of(t):
                 if c.dep_ in ("nsubj", "nsubjpass"):
                     out.update(x.i for x in c.subtree)
     return out

@@ -10,7 +10,7 @@ from spacy.tokens import Span, Token
 from pipeline.nlp.attribution import CUE_FORMS
 from pipeline.nlp.comparable import lexicon
 from pipeline.nlp.numbers import FRACTIONS, ORDINAL_FRACTIONS, Quantity, qualifier_before
-from pipeline.nlp.tokens import doc_text, tokens_in_chars
+from pipeline.nlp.tokens import children_of, doc_text, tokens_in_chars
 
 _MONTH = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
@@ -522,7 +522,7 @@ def _noun_run(tokens: list[Token]) -> list[Token]:
             and t.head in run
             and nxt is not None
             and nxt.pos_ in ("NOUN", "ADJ")
-            and any(c.dep_ == "conj" for c in t.head.children)
+            and any(c.dep_ == "conj" for c in children_of(t.head))
         ):
             # "107 reservoirs and towers", "41 dredging and maintenance contracts": one
             # count of coordinated things.
@@ -565,7 +565,7 @@ def _text(tokens: list[Token]) -> str:
 
 def _of_object(tok: Token) -> list[Token]:
     """ "a quarter of all spending" -> spending; "half of those surveyed" -> those surveyed."""
-    pobj = next((c for c in tok.children if c.dep_ == "pobj"), None)
+    pobj = next((c for c in children_of(tok) if c.dep_ == "pobj"), None)
     if pobj is None:
         return []
     toks = [t for t in pobj.subtree if t.i <= pobj.i or (t.head == pobj and t.tag_ == "VBN")]
@@ -689,13 +689,13 @@ def unit_of(q: Quantity, sent: Span, offset: int) -> str | None:
         return named or None  # "" for "an average of 300": the unit is left out
     if tok.lower_ in CUE_FORMS:
         return None  # the subject of "said" is the speaker, not what is counted
-    subj = next((c for c in tok.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+    subj = next((c for c in children_of(tok) if c.dep_ in ("nsubj", "nsubjpass")), None)
     if subj is not None and subj.lower_ in lexicon().currencies and subj.i < inside[0].i:
         return subj.text  # "The yen strengthened to 146.20 per dollar": a price in yen
     if subj is None or subj.pos_ != "NOUN":
         return None
     if subj.lower_ in _NUMBER_NOUNS:
-        of = next((c for c in subj.children if c.dep_ == "prep" and c.lower_ == "of"), None)
+        of = next((c for c in children_of(subj) if c.dep_ == "prep" and c.lower_ == "of"), None)
         obj = _of_object(of) if of is not None else []
         return _text(obj) if obj else None
     # A share ("cut by a third") is of whatever the subject is, count noun or not.
@@ -734,7 +734,7 @@ def _named_before(fig: Token) -> str | None:
     if prep.lower_ == "of" and owner.pos_ == "NOUN" and owner.lower_ not in _NUMBER_NOUNS:
         noun = owner
     elif prep.lower_ == "at" and owner.pos_ == "VERB":
-        noun = next((c for c in owner.children if c.dep_ == "dobj"), None)
+        noun = next((c for c in children_of(owner) if c.dep_ == "dobj"), None)
     if noun is None or noun.i > fig.i:
         return None
     if noun.pos_ != "NOUN" and not (noun.pos_ == "ADJ" and noun.dep_ == "dobj"):
@@ -821,11 +821,11 @@ def measured_rate(q: Quantity, sent: Span, offset: int) -> str | None:
         return None
     if verb.lower_ in _FINDING_VERBS:
         return None
-    for arg in verb.children:
+    for arg in children_of(verb):
         # The measured thing is named before its level; a noun after the figure restates it
         # ("17,000 left in October, the highest monthly total").
         if arg.dep_ in ("nsubj", "nsubjpass", "dobj") and arg.i < inside[0].i:
-            for mod in arg.children:
+            for mod in children_of(arg):
                 if mod.dep_ == "amod" and mod.lower_ in _RATE_ADJECTIVES:
                     return _RATE_ADJECTIVES[mod.lower_]
     return None

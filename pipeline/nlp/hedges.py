@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from spacy.tokens import Span, Token
 
-from pipeline.nlp.tokens import doc_text, tokens_in_chars
+from pipeline.nlp.tokens import children_of, doc_text, tokens_in_chars
 
 _TERMS = (
     r"reportedly",
@@ -150,7 +150,7 @@ def hedges_of_figure(
                     # perished when a boat capsized 30 miles out", "could face costs of up to
                     # 2.1 trillion if Japan keeps rules on three chemicals", "may work, but
                     # many earn less than 250".
-                    for c in head.children:
+                    for c in children_of(head):
                         if c.dep_ in ("advcl", "conj") and c.i != toks[0].i:
                             ids -= {t.i for t in c.subtree}
                 fig = tokens_in_chars(sent, figure[0] - offset, figure[1] - offset)

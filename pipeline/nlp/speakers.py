@@ -12,8 +12,10 @@ from pipeline.nlp.records import Attribution
 from pipeline.nlp.tokens import (
     ANONYMOUS_HEADS,
     NAME_PARTICLES,
+    children_of,
     clean,
     doc_ents,
+    doc_heads,
     doc_text,
     doc_tokens,
     ent_text,
@@ -287,10 +289,11 @@ def _describe(tokens: list[Token]) -> Described | None:
     # The phrase's own head: when it is a common noun ("prosecutors in Calder", "Education
     # advocacy groups", "Labour ministry data"), a name inside it only modifies it.
     inner = {i for e in ents for i in range(e.start + 1, e.end)}  # a misparsed name's tail
+    head_of = doc_heads(doc)
     heads = [
         t
         for t in doc_tokens(doc)[base.start : base.end]
-        if (t.head.i < base.start or t.head.i >= base.end or t.head.i == t.i) and t.i not in inner
+        if not (base.start <= head_of[t.i] < base.end and head_of[t.i] != t.i) and t.i not in inner
     ]
     common_head = heads[0] if len(heads) == 1 and heads[0].pos_ == "NOUN" else None
     if best is None:
@@ -716,11 +719,12 @@ def _counted(toks: list[Token]) -> bool:
     kilometres of forest", "more than 280,000 citizens", "$4 million" ("Two officials" and
     "three residents" still speak)."""
     ids = {t.i for t in toks}
-    heads = [t for t in toks if t.head.i not in ids or t.head.i == t.i]
+    head_of = doc_heads(toks[0].doc)
+    heads = [t for t in toks if head_of[t.i] not in ids or head_of[t.i] == t.i]
     if not heads:
         return False
     head = heads[0]
-    for t in [head, *(c for c in head.children if c.dep_ in ("nummod", "quantmod"))]:
+    for t in [head, *(c for c in children_of(head) if c.dep_ in ("nummod", "quantmod"))]:
         if t.ent_type_ in ("QUANTITY", "MONEY", "PERCENT"):
             return True
         big = _BIG_NUMBER.fullmatch(t.text)

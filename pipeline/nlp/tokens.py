@@ -73,6 +73,8 @@ _CACHE_KEYS = (
     "mediamon_ents",
     "mediamon_tokens",
     "mediamon_lowers",
+    "mediamon_heads",
+    "mediamon_children",
     "mediamon_idx",
     "mediamon_ent_index",
     "mediamon_lemmas",
@@ -95,6 +97,32 @@ def doc_tokens(doc: Doc) -> list[Token]:
     if cached is None:
         cached = doc.user_data["mediamon_tokens"] = list(doc)
     return cast(list[Token], cached)
+
+
+def doc_heads(doc: Doc) -> list[int]:
+    """Each token's head index, read once (``Token.head`` builds a new Token on every access)."""
+    cached = doc.user_data.get("mediamon_heads")
+    if cached is None:
+        relative = doc.to_array("HEAD").astype("int64")
+        cached = doc.user_data["mediamon_heads"] = [
+            i + int(r) for i, r in enumerate(relative.tolist())
+        ]
+    return cast(list[int], cached)
+
+
+def children_of(tok: Token) -> list[Token]:
+    """``tok.children`` (in text order) from lists built once per doc: spaCy builds a new Token
+    per child on every walk, and the rules walk the same heads' children many times."""
+    doc = tok.doc
+    kids = doc.user_data.get("mediamon_children")
+    if kids is None:
+        toks = doc_tokens(doc)
+        kids = [[] for _ in toks]
+        for i, h in enumerate(doc_heads(doc)):
+            if h != i:
+                kids[h].append(toks[i])
+        doc.user_data["mediamon_children"] = kids
+    return cast(list[list[Token]], kids)[tok.i]
 
 
 def doc_lowers(doc: Doc) -> list[str]:
@@ -232,13 +260,14 @@ def np_tokens(head: Token) -> list[Token]:
 
 def _np_tokens(head: Token) -> list[Token]:
     drop: set[int] = set()
-    for c in head.children:
+    kids = children_of(head)
+    for c in kids:
         if c.dep_ in ("appos", "npadvmod", "nummod") and c.like_num and c.i > head.i:
             drop.update(t.i for t in c.subtree)  # "The minister, 58, said": an age
     anonymous = head.text.lower() in ANONYMOUS_HEADS or (
         head.pos_ == "NOUN" and head.dep_ != "pobj"
     )
-    for c in head.children:
+    for c in kids:
         if c.dep_ in ("relcl", "acl") and c.i > head.i:
             first = min(t.i for t in c.subtree)
             # An anonymous source keeps a restrictive clause ("an analyst who asked not to be
@@ -261,7 +290,7 @@ def subject(verb: Token) -> Token | None:
     """The verb's subject; of two (the parser sometimes hangs a fronted clause's subject on the
     cue too: "Two thousand volunteers registered ..., organisers said"), the one nearest
     before the verb."""
-    subjects = [c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")]
+    subjects = [c for c in children_of(verb) if c.dep_ in ("nsubj", "nsubjpass")]
     if subjects:
         before = [c for c in subjects if c.i < verb.i]
         after = [c for c in subjects if c.i > verb.i]
@@ -314,7 +343,7 @@ def is_possessive(tok: Token) -> bool:
 
 
 def pobj(prep: Token) -> Token | None:
-    return next((c for c in prep.children if c.dep_ == "pobj"), None)
+    return next((c for c in children_of(prep) if c.dep_ == "pobj"), None)
 
 
 def ent_text(span: Span) -> str:
