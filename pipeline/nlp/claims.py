@@ -389,8 +389,8 @@ def _quote_claims(
             continue
         ranked = sorted(
             (
-                (_distance(c, q, around), i, c)
-                for i, c in enumerate(c for s in around for c in s.cues)
+                (_distance(s.offset + c.token.idx, q), i, c)
+                for i, (s, c) in enumerate((s, c) for s in around for c in s.cues)
             ),
             key=lambda t: (t[0], t[1]),
         )
@@ -477,9 +477,8 @@ def _introduced_by(text: str, q: QuoteSpan, sentences: list[_Sentence]) -> Attri
     )
 
 
-def _distance(cue: Cue, q: QuoteSpan, around: list[_Sentence]) -> int:
-    """Characters between a cue and a quotation (0 if adjacent)."""
-    pos = next(s.offset for s in around if cue in s.cues) + cue.token.idx
+def _distance(pos: int, q: QuoteSpan) -> int:
+    """Characters between a cue at article offset ``pos`` and a quotation (0 if adjacent)."""
     return q.start - pos if pos < q.start else pos - q.end
 
 

@@ -121,6 +121,9 @@ def singular(word: str) -> str:
 Lemma = Callable[[Token], str]
 
 
+_LEMMA_CACHE_SIZE = 50_000
+
+
 def lemmatizer_for(nlp: Language) -> Lemma:
     """Lower-case lemma of one token, with the pipeline's rule lemmatizer when it has one.
 
@@ -128,13 +131,22 @@ def lemmatizer_for(nlp: Language) -> Lemma:
     the few tokens of a figure's clause.
     """
     rules: Any = nlp.get_pipe("lemmatizer") if "lemmatizer" in nlp.component_names else None
+    # A lemma depends on the word, its tags and its morphology, not on the article: one answer
+    # per such key for the life of the extractor (bounded: cleared when it grows too big).
+    by_form: dict[tuple[str, str, str, int], str] = {}
 
     def lemma(tok: Token) -> str:
         # Many rules ask for the same few tokens' lemmas: cache them on the doc.
         cache: dict[int, str] = tok.doc.user_data.setdefault("mediamon_lemmas", {})
         hit = cache.get(tok.i)
         if hit is None:
-            hit = cache[tok.i] = _lemma(tok)
+            key = (tok.text, tok.pos_, tok.tag_, hash(tok.morph))
+            hit = by_form.get(key)
+            if hit is None:
+                if len(by_form) >= _LEMMA_CACHE_SIZE:
+                    by_form.clear()
+                hit = by_form[key] = _lemma(tok)
+            cache[tok.i] = hit
         return hit
 
     def _lemma(tok: Token) -> str:
