@@ -6,6 +6,7 @@ chunks at paragraph (or, failing that, sentence) boundaries before they reach ``
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
@@ -48,6 +49,11 @@ def get_nlp(model: str) -> Language:
     """The spaCy pipeline ``model`` with unneeded components disabled, loaded once per process."""
     nlp = spacy.load(model, disable=list(DISABLED))
     nlp.add_pipe(BREAKS, before="parser")
+    # The model is some 150,000 objects that live as long as the process. Frozen, they are no
+    # longer walked by every full collection the rules' allocations set off (GC time in the
+    # rules: 0.15 -> 0.03 s CPU per 200 articles). Collect first, so no garbage is frozen.
+    gc.collect()
+    gc.freeze()
     return nlp
 
 

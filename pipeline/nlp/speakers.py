@@ -167,7 +167,21 @@ class SpeakerMemory:
 
     speakers: list[Mention] = field(default_factory=list)
     people: list[Mention] = field(default_factory=list)
-    subjects: list[Mention] = field(default_factory=list)
+    # Sentences, (sentence, article offset) in text order, whose subject is not described yet:
+    # most subjects are never asked for, and describing one is most of what remembering it
+    # costs.
+    unread_subjects: list[tuple[Span, int]] = field(default_factory=list)
+    _subjects: list[Mention] = field(default_factory=list)
+
+    @property
+    def subjects(self) -> list[Mention]:
+        """Sentence subjects met so far (remember_subject), described on first need."""
+        for sent, offset in self.unread_subjects:
+            mention = subject_mention(sent, offset)
+            if mention is not None:
+                self._subjects.append(mention)
+        self.unread_subjects.clear()
+        return self._subjects
 
     def _fullest(self, m: Mention) -> Mention:
         """A surname-only mention ("Banfi said") as the person's full name met before it
@@ -874,18 +888,24 @@ def remember_people(sent: Span, memory: SpeakerMemory, offset: int) -> None:
 
 
 def remember_subject(sent: Span, memory: SpeakerMemory, offset: int) -> None:
+    """Record the subject of ``sent`` as an antecedent for later pronouns (described when a
+    pronoun first needs it: SpeakerMemory.subjects)."""
+    memory.unread_subjects.append((sent, offset))
+
+
+def subject_mention(sent: Span, offset: int) -> Mention | None:
+    """The subject of ``sent`` as a mention, when it is a noun phrase that is not a pronoun."""
     subj = subject(sent.root) if sent.root.pos_ in ("VERB", "AUX") else None
     if subj is None or subj.lower_ in PRONOUNS or subj.pos_ not in ("NOUN", "PROPN"):
-        return
+        return None
     described = describe(np_tokens(subj))
-    if described:
-        name, role, start, end = described
-        doc = sent.doc
-        person = looks_like_person(
-            name,
-            any(e.label_ == "PERSON" for e in ents_at_char(doc, start)),
-        )
-        source_like = subj.pos_ == "PROPN" or subj.lower_ in ORG_WORDS | ANONYMOUS_HEADS
-        memory.subjects.append(
-            Mention(name, role, offset + start, offset + end, person, source_like)
-        )
+    if not described:
+        return None
+    name, role, start, end = described
+    doc = sent.doc
+    person = looks_like_person(
+        name,
+        any(e.label_ == "PERSON" for e in ents_at_char(doc, start)),
+    )
+    source_like = subj.pos_ == "PROPN" or subj.lower_ in ORG_WORDS | ANONYMOUS_HEADS
+    return Mention(name, role, offset + start, offset + end, person, source_like)
