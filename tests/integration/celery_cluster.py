@@ -142,6 +142,8 @@ class Cluster:
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.meta_url,
                 "AIRFLOW__CELERY__BROKER_URL": REDIS_URL,
                 "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + self._db_url(self.meta_db, "postgresql"),
+                # As in docker-compose.yaml: workers load the libraries and models once.
+                "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "pipeline.adapters.celery.CELERY_CONFIG",
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api}/execution/",
                 "AIRFLOW__API__BASE_URL": self.api,
                 "AIRFLOW__API__HOST": "127.0.0.1",
@@ -208,7 +210,9 @@ class Cluster:
 
     # --- processes ----------------------------------------------------------------------
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> Proc:
+    def _spawn(
+        self, name: str, args: list[str], env: dict[str, str], cpus: set[int] | None = None
+    ) -> Proc:
         log = self.root / "logs" / f"{name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as out:
@@ -221,6 +225,8 @@ class Cluster:
                 stdin=subprocess.DEVNULL,
                 # Its own process group: stop() and the kill test signal the whole tree.
                 start_new_session=True,
+                # Pinned to these cores, with every process it starts (affinity is inherited).
+                preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
             )
         proc = Proc(name, popen, log)
         self.procs[name] = proc
@@ -229,7 +235,11 @@ class Cluster:
     def _airflow(self, *args: str) -> list[str]:
         return [str(Path(sys.executable).with_name("airflow")), *args]
 
-    def start_worker(self, name: str) -> Proc:
+    def start_worker(
+        self, name: str, *, concurrency: int = 2, cpus: set[int] | None = None
+    ) -> Proc:
+        """A Celery worker with ``concurrency`` task slots; with ``cpus``, pinned to those cores
+        (bench/bench_e2e.py: a worker that stands for a machine of its own)."""
         return self._spawn(
             name,
             self._airflow(
@@ -238,11 +248,12 @@ class Cluster:
                 "--celery-hostname",
                 f"{name}@%h",
                 "--concurrency",
-                "2",
+                str(concurrency),
                 # Both workers are on one machine: only one could bind the log server port.
                 "--skip-serve-logs",
             ),
             self.worker_env(name),
+            cpus,
         )
 
     def kill_machine(self, name: str) -> list[int]:

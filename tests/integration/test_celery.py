@@ -210,6 +210,11 @@ def test_two_workers_share_the_run_and_match_the_local_reference(
     )
     for name in WORKERS.values():
         assert not (cluster.root / name / "raw").exists()
+    # Each worker loaded the heavy libraries and the model once at start-up, before forking its
+    # task processes (pipeline.adapters.celery, named by the cluster as by docker-compose.yaml).
+    for name in WORKERS.values():
+        log = (cluster.root / "logs" / f"{name}.log").read_text(errors="replace")
+        assert "mediamon preload: libraries and models loaded" in log, f"{name}: {log[-2000:]}"
 
 
 def _extract_progress(cluster: Cluster) -> dict[str, int]:
