@@ -5,7 +5,7 @@ each batch it has taken (leased) to a pool of worker processes, which compute th
 without touching the warehouse, and writes every batch itself, in the order it took them, one
 transaction per batch, under the same lease guards as before. So:
 
-- the lease rule is the one the stages already use (:func:`pipeline.stages.runs._leased_batches`):
+- the lease rule is the one the stages already use (:func:`pipeline.stages.runs.leased_batches`):
   a batch is taken by the caller, so no two workers, runs or tasks ever work on the same rows;
 - a worker that dies takes no half-written batch with it (it writes nothing), and its batch,
   like every batch not written yet, is given back by the caller (``abandon``);

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from fsspec.implementations.local import LocalFileSystem
 
 from pipeline.config import Settings, get_settings, mask_url, mask_urls_in_text
-from pipeline.stages.runs import _stage, raw_archive
+from pipeline.stages.runs import raw_archive, stage_run
 from pipeline.warehouse import get_engine
 from pipeline.warehouse.schema import article, feed, pipeline_run, source
 from pipeline.warehouse.upsert import upsert
@@ -55,7 +55,7 @@ def prune_raw_archive(run_id: str, *, now: datetime | None = None) -> dict[str, 
     engine = get_engine()
     archive = raw_archive(settings)
     cutoff = _when(now) - timedelta(days=settings.raw_retention_days)
-    with _stage(engine, run_id, "raw_retention") as counts:
+    with stage_run(engine, run_id, "raw_retention") as counts:
         deleted = unlinked = 0
         last = ""
         while True:
@@ -106,7 +106,7 @@ def prune_dedupe_bands(run_id: str, *, now: datetime | None = None) -> dict[str,
     engine = get_engine()
     cfg = DedupeConfig.from_settings(settings)
     when = _when(now)
-    with _stage(engine, run_id, "band_retention") as counts:
+    with stage_run(engine, run_id, "band_retention") as counts:
         with engine.begin() as conn:
             lock(conn)
             pruned = prune_bands(conn, cfg, now=when)
@@ -127,7 +127,7 @@ def analyze_warehouse(run_id: str, *, vacuum: bool | None = None) -> dict[str, A
     settings = get_settings()
     engine = get_engine()
     do_vacuum = settings.maintenance_vacuum if vacuum is None else vacuum
-    with _stage(engine, run_id, "analyze") as counts:
+    with stage_run(engine, run_id, "analyze") as counts:
         started = time.monotonic()
         # VACUUM cannot run inside a transaction; ANALYZE may, but gains nothing from one.
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -152,7 +152,7 @@ def feed_health_digest(run_id: str, *, now: datetime | None = None) -> dict[str,
     settings = get_settings()
     engine = get_engine()
     when = _when(now)
-    with _stage(engine, run_id, "feed_health") as counts:
+    with stage_run(engine, run_id, "feed_health") as counts:
         counts.update(_digest(engine, settings, when))
     return counts
 

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from pipeline.config import get_settings
-from pipeline.stages.runs import _stage
+from pipeline.stages.runs import stage_run
 from pipeline.warehouse import get_engine
 from pipeline.warehouse.schema import article, source
 
@@ -116,7 +116,7 @@ def reprocess(
         )
         return {"stage": stage, "window": window.as_dict(), **counts}
     engine = get_engine()
-    with _stage(engine, run_id, f"reprocess_{stage}") as counts:
+    with stage_run(engine, run_id, f"reprocess_{stage}") as counts:
         counts.update({"stage": stage, "window": window.as_dict()})
         if stage == "nlp":
             counts.update(_nlp(engine, run_id, window))

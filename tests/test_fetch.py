@@ -273,13 +273,13 @@ def test_a_result_whose_lease_was_taken_over_is_not_written(home: Path) -> None:
         (article_id,) = _seed(engine, base, [PAGE], "Eastern Wire")
 
         def due() -> sa.Select[tuple[str]]:
-            unleased = runs._unleased(datetime.now(UTC))
+            unleased = runs.unleased(datetime.now(UTC))
             return sa.select(article.c.id).where(article.c.status == "discovered", unleased)
 
-        mine = next(runs._leased_batches(engine, due(), size=10, lease=timedelta(seconds=-1)))
+        mine = next(runs.leased_batches(engine, due(), size=10, lease=timedelta(seconds=-1)))
         assert mine.ids == [article_id]
         # Our lease lapsed (negative here) and another run took the row with a lease of its own.
-        theirs = next(runs._leased_batches(engine, due(), size=10, lease=timedelta(hours=1)))
+        theirs = next(runs.leased_batches(engine, due(), size=10, lease=timedelta(hours=1)))
         assert theirs.ids == [article_id] and theirs.until > mine.until
         row = _row(engine, article_id)
         with SafeClient(get_settings()) as client:

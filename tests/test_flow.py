@@ -211,7 +211,7 @@ _KILLED_STAGE = """
 import time
 from pipeline.stages import runs
 from pipeline.warehouse import get_engine
-with runs._stage(get_engine(), "run-killed", "fetch"):
+with runs.stage_run(get_engine(), "run-killed", "fetch"):
     print("running", flush=True)
     time.sleep(120)
 """
@@ -305,7 +305,7 @@ def test_running_stages_are_abandoned_only_when_their_process_cannot_be_alive(
 def test_a_running_stage_names_its_process_and_a_finished_one_its_counts(
     warehouse: sa.Engine,
 ) -> None:
-    with runs._stage(warehouse, "run-1", "fetch") as counts:
+    with runs.stage_run(warehouse, "run-1", "fetch") as counts:
         running = _run_row(warehouse, "run-1", "fetch")
         counts["fetched"] = 3
     assert running.status == "running"
@@ -318,13 +318,13 @@ def test_a_running_stage_names_its_process_and_a_finished_one_its_counts(
 def _stage_of(name: str) -> str | None:
     """The pipeline_run stage a flow function records (following one call of another)."""
     source = inspect.getsource(getattr(flow, name))
-    found = re.search(r'_stage\(\s*engine,\s*run_id,\s*"(\w+)"', source)
+    found = re.search(r'stage_run\(\s*engine,\s*run_id,\s*"(\w+)"', source)
     if found:
         return found.group(1)
     for called in re.findall(r"\b(\w+)\(", source):
         if called != name and callable(getattr(flow, called, None)):
             inner = re.search(
-                r'_stage\(\s*engine,\s*run_id,\s*"(\w+)"',
+                r'stage_run\(\s*engine,\s*run_id,\s*"(\w+)"',
                 inspect.getsource(getattr(flow, called)),
             )
             if inner:

@@ -8,8 +8,8 @@ from typing import Any
 
 from pipeline.config import get_settings
 from pipeline.stages.runs import (
-    _pooled_batches,
-    _stage,
+    pooled_batches,
+    stage_run,
 )
 from pipeline.warehouse import get_engine
 
@@ -31,9 +31,9 @@ def analyse_articles(run_id: str, *, worker: int | None = None) -> dict[str, Any
 
     settings = get_settings()
     engine = get_engine()
-    with _stage(engine, run_id, "analyse", worker=worker) as counts:
+    with stage_run(engine, run_id, "analyse", worker=worker) as counts:
         total: Counter[str] = Counter()
-        batches = _pooled_batches(
+        batches = pooled_batches(
             engine, "analyse", "deduped", settings, worker, counts, analysis_rows, AnalyseCompute
         )
         with closing(batches):

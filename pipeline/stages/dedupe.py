@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.config import get_settings
-from pipeline.stages.runs import _stage
+from pipeline.stages.runs import stage_run
 from pipeline.warehouse import get_engine
 
 
@@ -18,7 +18,7 @@ def dedupe_articles(run_id: str) -> dict[str, Any]:
 
     settings = get_settings()
     engine = get_engine()
-    with _stage(engine, run_id, "dedupe") as counts:
+    with stage_run(engine, run_id, "dedupe") as counts:
         result = run_dedupe(
             engine, DedupeConfig.from_settings(settings), batch_size=settings.batch_size
         )

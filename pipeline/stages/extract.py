@@ -25,13 +25,13 @@ from pipeline.fetch import (
 )
 from pipeline.stages.runs import (
     StageFailedError,
-    _batches,
-    _now,
-    _open_archive,
-    _pooled_batches,
-    _release,
-    _stage,
+    id_batches,
+    open_archive,
+    pooled_batches,
     raw_archive,
+    release_leases,
+    stage_run,
+    utc_now,
 )
 from pipeline.warehouse import get_engine
 from pipeline.warehouse.schema import article, source
@@ -203,7 +203,7 @@ def _write_extractions(
     for row in rows:
         if row.id not in results:  # not read: the archive became unavailable first
             continue
-        values = _extraction_values(results[row.id], next_status(row, results[row.id]), _now())
+        values = _extraction_values(results[row.id], next_status(row, results[row.id]), utc_now())
         if lease is not None:
             values["next_attempt_at"] = None
         updates.append((row, values))
@@ -223,7 +223,7 @@ def _write_extractions(
                 reasons[result.reason or "unknown"] += 1
     if outcome.unavailable is not None:
         if lease is not None:
-            _release(engine, [row.id for row in rows if row.id not in results], lease)
+            release_leases(engine, [row.id for row in rows if row.id not in results], lease)
         raise StageFailedError("extract", "archive_unavailable", outcome.unavailable)
     return ok
 
@@ -277,8 +277,8 @@ def extract_articles(run_id: str, *, worker: int | None = None) -> dict[str, Any
     """
     settings = get_settings()
     engine = get_engine()
-    with _stage(engine, run_id, "extract", worker=worker) as counts:
-        archive = _open_archive("extract", settings)
+    with stage_run(engine, run_id, "extract", worker=worker) as counts:
+        archive = open_archive("extract", settings)
         reasons: Counter[str] = Counter()
         extracted = 0
         restarts = 0
@@ -291,7 +291,7 @@ def extract_articles(run_id: str, *, worker: int | None = None) -> dict[str, Any
                 "worker_restarts": restarts,
             }
 
-        batches = _pooled_batches(
+        batches = pooled_batches(
             engine, "extract", "fetched", settings, worker, counts, _extract_rows, ExtractCompute
         )
         try:
@@ -324,8 +324,8 @@ def reextract(
     """
     settings = get_settings()
     engine = get_engine()
-    with _stage(engine, run_id, "reextract") as counts:
-        archive = _open_archive("reextract", settings)
+    with stage_run(engine, run_id, "reextract") as counts:
+        archive = open_archive("reextract", settings)
         stale = sa.or_(
             article.c.extractor_version.is_(None),
             article.c.extractor_version != EXTRACTOR_VERSION,
@@ -375,7 +375,7 @@ def reextract(
         ok = 0
         with ExtractionWorker.from_settings(settings) as worker:
             try:
-                for ids in _batches(engine, stale_ids):
+                for ids in id_batches(engine, stale_ids):
                     ok += _extract_batch(engine, ids, worker, archive, next_status, reasons)
             finally:
                 counts.update(

@@ -23,13 +23,13 @@ from pipeline.fetch import (
 from pipeline.http import SafeClient, host_key
 from pipeline.stages.runs import (
     StageFailedError,
-    _leased_batches,
-    _now,
-    _open_archive,
-    _release,
-    _stage,
-    _unleased,
+    leased_batches,
+    open_archive,
+    release_leases,
+    stage_run,
     stage_timeout,
+    unleased,
+    utc_now,
 )
 from pipeline.warehouse import get_engine
 from pipeline.warehouse.schema import article
@@ -85,9 +85,9 @@ def fetch_articles(run_id: str, *, worker: int | None = None, shards: int = 1) -
     engine = get_engine()
     if worker is not None and not 0 <= worker < shards:
         raise ValueError(f"fetch worker {worker} is not one of {shards} shards")
-    with _stage(engine, run_id, "fetch", worker=worker) as counts:
-        archive = _open_archive("fetch", settings)
-        now = _now()
+    with stage_run(engine, run_id, "fetch", worker=worker) as counts:
+        archive = open_archive("fetch", settings)
+        now = utc_now()
         # A failed row's next_attempt_at is its retry time, or the end of a run's lease on it.
         retry = sa.and_(
             article.c.status == "fetch_failed",
@@ -97,7 +97,7 @@ def fetch_articles(run_id: str, *, worker: int | None = None, shards: int = 1) -
         )
         due = (
             sa.select(article.c.id)
-            .where(sa.or_(sa.and_(article.c.status == "discovered", _unleased(now)), retry))
+            .where(sa.or_(sa.and_(article.c.status == "discovered", unleased(now)), retry))
             .order_by(article.c.discovered_at, article.c.id)
         )
         if worker is not None and shards > 1:
@@ -110,7 +110,7 @@ def fetch_articles(run_id: str, *, worker: int | None = None, shards: int = 1) -
             SafeClient(settings, engine=engine) as client,
             ThreadPoolExecutor(FETCH_THREADS) as pool,
         ):
-            for lease in _leased_batches(
+            for lease in leased_batches(
                 engine, due, size=settings.batch_size, lease=stage_timeout("fetch")
             ):
                 with engine.connect() as conn:
@@ -135,7 +135,7 @@ def fetch_articles(run_id: str, *, worker: int | None = None, shards: int = 1) -
                                 failed_hosts.setdefault(page.reason, set()).add(host_key(row.url))
                 except ArchiveUnavailableError as exc:
                     # Nothing of this batch was written: its pages are fetched again next run.
-                    _release(engine, lease.ids, lease.until)
+                    release_leases(engine, lease.ids, lease.until)
                     counts.update(_fetch_counts(fetched, lost, reasons))
                     raise StageFailedError("fetch", "archive_unavailable", str(exc)) from exc
                 fetched += batch_fetched

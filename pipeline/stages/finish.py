@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from pipeline.stages.runs import (
-    _stage,
-    _stage_counts,
+    one_stage_counts,
+    stage_run,
 )
 from pipeline.warehouse import get_engine
 from pipeline.warehouse.queries import articles_by_status, failures_by_reason
@@ -77,11 +77,13 @@ def finish_run(run_id: str, **stage_counts: Any) -> dict[str, Any]:
     A stage run by the DAG's mapped batch workers comes as the sequence of their counts, which
     are combined (:func:`combine_counts`)."""
     engine = get_engine()
-    with _stage(engine, run_id, "finish") as counts:
+    with stage_run(engine, run_id, "finish") as counts:
         summary = warehouse_summary(engine)
         counts.update(
             {
-                "stages": {k: _stage_counts(v) for k, v in stage_counts.items() if v is not None},
+                "stages": {
+                    k: one_stage_counts(v) for k, v in stage_counts.items() if v is not None
+                },
                 "articles_by_status": summary["articles_by_status"],
             }
         )

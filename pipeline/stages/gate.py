@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.config import get_settings
-from pipeline.stages.runs import _stage
+from pipeline.stages.runs import stage_run
 from pipeline.warehouse import get_engine
 
 
@@ -19,6 +19,6 @@ def gate_articles(run_id: str) -> dict[str, Any]:
 
     settings = get_settings()
     engine = get_engine()
-    with _stage(engine, run_id, "gate") as counts:
+    with stage_run(engine, run_id, "gate") as counts:
         counts.update(run_gate(engine, run_id, settings).as_dict())
     return counts

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.config import get_settings
-from pipeline.stages.runs import _stage
+from pipeline.stages.runs import stage_run
 from pipeline.warehouse import get_engine
 
 
@@ -16,7 +16,7 @@ def link_claims(run_id: str) -> dict[str, Any]:
 
     settings = get_settings()
     engine = get_engine()
-    with _stage(engine, run_id, "ledger") as counts:
+    with stage_run(engine, run_id, "ledger") as counts:
         result = link_pending(
             engine, batch_size=settings.ledger_batch_size, window=settings.ledger_window
         )

@@ -23,8 +23,8 @@ from pipeline.http import SafeClient, host_key
 from pipeline.registry import NO_FEEDS_REGISTERED, registered_count
 from pipeline.registry import db_error as _db_error
 from pipeline.stages.runs import (
-    _now,
-    _stage,
+    stage_run,
+    utc_now,
 )
 from pipeline.urls import url_key
 from pipeline.warehouse import get_engine, upsert
@@ -242,8 +242,8 @@ def poll_feeds(run_id: str, *, all_feeds: bool | None = None) -> dict[str, Any]:
     settings = get_settings()
     engine = get_engine()
     poll_all = settings.feed_poll_all if all_feeds is None else all_feeds
-    with _stage(engine, run_id, "poll") as counts:
-        registered, feeds = _due_feeds(engine, _now(), poll_all)
+    with stage_run(engine, run_id, "poll") as counts:
+        registered, feeds = _due_feeds(engine, utc_now(), poll_all)
         counts["feeds_registered"] = registered
         if not registered:
             # Green, not red: an empty registry is a setup step still to do, not a failed run.
@@ -257,7 +257,7 @@ def poll_feeds(run_id: str, *, all_feeds: bool | None = None) -> dict[str, Any]:
         ):
 
             def one(row: Any) -> tuple[Any, PollResult, datetime]:
-                started = _now()
+                started = utc_now()
                 state = FeedState(
                     row.poll_url or row.url, row.etag, row.last_modified, row.body_hash
                 )

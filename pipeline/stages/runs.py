@@ -1,7 +1,7 @@
 """Stage bookkeeping shared by every ingest stage: the pipeline_run row of a stage run
-(:func:`_stage`), the lease rule that lets several runs and workers take batches of one stage
-without sharing a row (:class:`Lease`, :func:`_leased_batches`), batches computed in worker
-processes (:func:`_pooled_batches`), and the counts of mapped workers combined.
+(:func:`stage_run`), the lease rule that lets several runs and workers take batches of one stage
+without sharing a row (:class:`Lease`, :func:`leased_batches`), batches computed in worker
+processes (:func:`pooled_batches`), and the counts of mapped workers combined.
 
 Each stage reads a batch of rows in one status from the warehouse, does its work, and writes its
 results and the next status in ONE transaction per batch. A crash loses at most the batch in hand
@@ -40,7 +40,7 @@ from pipeline.warehouse.upsert import chunks
 log = logging.getLogger(__name__)
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -64,7 +64,7 @@ def raw_archive(settings: Settings | None = None) -> RawArchive:
     return RawArchive(settings.raw_archive_root(), storage_options=settings.raw_archive_options)
 
 
-def _open_archive(stage: str, settings: Settings) -> RawArchive:
+def open_archive(stage: str, settings: Settings) -> RawArchive:
     """The raw archive for ``stage``; a URL or options it cannot use fail the stage."""
     try:
         return raw_archive(settings)
@@ -72,10 +72,10 @@ def _open_archive(stage: str, settings: Settings) -> RawArchive:
         raise StageFailedError(stage, "archive_unavailable", str(exc)) from exc
 
 
-def _release(engine: Engine, ids: Sequence[str], until: datetime) -> None:
+def release_leases(engine: Engine, ids: Sequence[str], until: datetime) -> None:
     """Give back the rows of a lease (``until``) that this run could not finish: untouched, and
     due again at once, so the next run takes them."""
-    now = _now()
+    now = utc_now()
     with engine.begin() as conn:
         for chunk in chunks(list(ids)):
             conn.execute(
@@ -238,7 +238,7 @@ def _abandon_dead_stages(
     return abandoned
 
 
-# The statuses in which a stage leases rows (see _leased_batches): what it takes and gives back.
+# The statuses in which a stage leases rows (see leased_batches): what it takes and gives back.
 LEASED_STATUSES: dict[str, tuple[str, ...]] = {
     "fetch": ("discovered", "fetch_failed"),
     "extract": ("fetched",),
@@ -296,7 +296,7 @@ LEASE_CLOCK_SLACK = timedelta(minutes=1)
 
 
 @contextmanager
-def _stage(
+def stage_run(
     engine: Engine, run_id: str, name: str, *, worker: int | None = None
 ) -> Iterator[dict[str, Any]]:
     """Record a stage in pipeline_run: started, then finished with its counts (or failed).
@@ -308,7 +308,7 @@ def _stage(
     """
     name = stage_row_name(name, worker)
     quiet_library_loggers()
-    started = _now()
+    started = utc_now()
     counts: dict[str, Any] = {}
     me = _this_process()
     row: dict[str, Any] = {
@@ -331,7 +331,7 @@ def _stage(
         # Masked: a driver's or a store's error may quote a URL with its password.
         error = mask_urls_in_text(f"{type(exc).__name__}: {exc}")
         log.error("stage %s of run %s failed: %s", name, run_id, error)
-        failed = row | {"finished_at": _now(), "status": "failed", "counts": counts}
+        failed = row | {"finished_at": utc_now(), "status": "failed", "counts": counts}
         try:
             with engine.begin() as conn:
                 upsert(
@@ -349,12 +349,12 @@ def _stage(
             )
         raise
     with engine.begin() as conn:
-        done = row | {"finished_at": _now(), "status": "success", "counts": counts}
+        done = row | {"finished_at": utc_now(), "status": "success", "counts": counts}
         upsert(conn, pipeline_run, [done], key=["run_id", "stage"], update=cols)
     log_stage_summary(engine, name, run_id, counts, logger=log)
 
 
-def _batches(
+def id_batches(
     engine: Engine,
     select_ids: Callable[[Connection, set[str]], list[str]],
 ) -> Iterator[list[str]]:
@@ -386,12 +386,12 @@ class Lease:
     until: datetime
 
 
-def _unleased(now: datetime) -> sa.ColumnElement[bool]:
+def unleased(now: datetime) -> sa.ColumnElement[bool]:
     """Rows no run holds a lease on at ``now`` (rows never leased have no next_attempt_at)."""
     return sa.or_(article.c.next_attempt_at.is_(None), article.c.next_attempt_at <= now)
 
 
-def _leased_batches(
+def leased_batches(
     engine: Engine, due: sa.Select[tuple[str]], *, size: int, lease: timedelta
 ) -> Iterator[Lease]:
     """Take batches of at most ``size`` ids of ``due`` (a select of article ids, in order), each
@@ -409,7 +409,7 @@ def _leased_batches(
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             query = due.limit(size + len(handed)).with_for_update(skip_locked=True)
             ids = [i for i in conn.execute(query).scalars() if i not in handed][:size]
-            until = _now() + lease
+            until = utc_now() + lease
             for chunk in chunks(ids):
                 conn.execute(
                     sa.update(article).where(article.c.id.in_(chunk)).values(next_attempt_at=until)
@@ -451,7 +451,7 @@ def _plan(
     return size, max(1, min(settings.batch_size, max(share, MIN_POOL_ARTICLES)))
 
 
-def _pooled_batches(
+def pooled_batches(
     engine: Engine,
     stage: str,
     status: str,
@@ -469,19 +469,19 @@ def _pooled_batches(
 
     due = (
         sa.select(article.c.id)
-        .where(article.c.status == status, _unleased(_now()))
+        .where(article.c.status == status, unleased(utc_now()))
         .order_by(article.c.id)
     )
     processes, batch_size = _plan(engine, due, settings, worker)
     counts["processes"] = processes
-    leases = _leased_batches(engine, due, size=batch_size, lease=stage_timeout(stage))
+    leases = leased_batches(engine, due, size=batch_size, lease=stage_timeout(stage))
     return ordered_map(
         leases,
         lambda lease: read(engine, lease.ids),
         compute,
         (settings,),
         size=processes,
-        abandon=lambda lease: _release(engine, lease.ids, lease.until),
+        abandon=lambda lease: release_leases(engine, lease.ids, lease.until),
     )
 
 
@@ -507,7 +507,7 @@ def combine_counts(parts: Iterable[Mapping[str, Any] | None]) -> dict[str, Any]:
     return out
 
 
-def _stage_counts(value: Any) -> Any:
+def one_stage_counts(value: Any) -> Any:
     """One stage's counts as finish_run records them: a mapped stage's counts (a sequence of
     dicts, which Airflow passes as a lazy sequence of XComs) combined into one dict."""
     if value is None or isinstance(value, Mapping):
