@@ -21,14 +21,17 @@ load and per round, and the ratio of the best per-claim time at the largest size
 (goal: <= 1.5).
 
     .venv/bin/python bench/bench_ledger.py --replay WAREHOUSE.sqlite [--on postgresql]
-        [--profile 30] [--dump rows.json]
+        [--profile 30] [--dump rows.json] [--claims N]
 
 Replay (issue 17): the ledger stage on a real warehouse, e.g. the one ``bench/bench_e2e.py
 --keep`` leaves in ``run-p1/``. A copy has its ledger cleared (links, relations, clusters,
 measures, actors) and every numeric claim is linked again as by the first run, timed, with the
 count of SQL statements sent. ``--on postgresql`` copies the rows into a throwaway PostgreSQL
 database first. ``--profile N`` prints the N costliest functions (cProfile, cumulative); ``--dump``
-writes every ledger row, sorted, to compare two versions of the stage row for row.
+writes every ledger row, sorted, to compare two versions of the stage row for row. ``--claims N``
+links only the first N numeric claims (by id; the rest are held back, as the quality gate holds
+claims), so one warehouse shows how the cost grows with the claims linked: the line gives the
+relations written per claim and the microseconds per relation, the two factors of the time.
 """
 
 from __future__ import annotations
@@ -378,8 +381,9 @@ LEDGER_TABLES = ("claim_cluster_member", "claim_cluster", "claim_relation", "cla
 REPLAY_NOW = datetime(2026, 12, 7, tzinfo=UTC)
 
 
-def cleared_copy(source: Path, target: Path) -> None:
-    """``source`` copied to ``target`` (SQLite's backup API, WAL included), ledger cleared."""
+def cleared_copy(source: Path, target: Path, claims: int | None = None) -> None:
+    """``source`` copied to ``target`` (SQLite's backup API, WAL included), ledger cleared; with
+    ``claims``, every numeric claim after the first ``claims`` held back from linking."""
     with (
         contextlib.closing(sqlite3.connect(source)) as src,
         contextlib.closing(sqlite3.connect(target)) as dst,
@@ -393,6 +397,12 @@ def cleared_copy(source: Path, target: Path) -> None:
         )
         dst.execute("delete from actor")
         dst.execute("delete from measure")
+        if claims is not None:
+            dst.execute(
+                "update claim set held = 1 where kind = 'numeric' and id > coalesce((select id "
+                "from claim where kind = 'numeric' order by id limit 1 offset ?), id)",
+                (claims - 1,),
+            )
         dst.commit()
 
 
@@ -474,7 +484,7 @@ def replay(args: argparse.Namespace) -> int:
     print(f"load average at start: {os.getloadavg()}")
     with contextlib.ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mm-ledger-")))
-        cleared_copy(Path(args.replay), work / "warehouse.sqlite")
+        cleared_copy(Path(args.replay), work / "warehouse.sqlite", args.claims)
         url = f"sqlite:///{work / 'warehouse.sqlite'}"
         if args.on == "postgresql":
             pg = stack.enter_context(throwaway_database(args.pg_url, "mediamon_bench_replay"))
@@ -500,6 +510,8 @@ def replay(args: argparse.Namespace) -> int:
                     "link_s": round(secs, 2),
                     "statements": sent[0],
                     **counts,
+                    "relations_per_claim": round(counts["relations"] / max(counts["claims"], 1), 1),
+                    "us_per_relation": round(secs / max(counts["relations"], 1) * 1e6, 1),
                     "load_average": os.getloadavg(),
                 }
             )
@@ -518,6 +530,7 @@ def main() -> int:
     parser.add_argument("--on", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--profile", type=int, default=0, help="print the N costliest functions")
     parser.add_argument("--dump", help="write the ledger rows the replay made to this file")
+    parser.add_argument("--claims", type=int, help="replay: link only the first N numeric claims")
     parser.add_argument("--sizes", default="10000,1000000")
     parser.add_argument("--sample", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)

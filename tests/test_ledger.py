@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -424,6 +426,38 @@ def test_linking_costs_statements_per_batch_not_per_claim(
     (few_claims, few_sent), (many_claims, many_sent) = runs
     assert many_claims == 4 * few_claims > 0
     assert many_sent <= few_sent, (few_sent, many_sent)
+
+
+def test_replay_of_the_first_claims_links_those_and_no_others(
+    tmp_path: Path, extractor: ClaimExtractor
+) -> None:
+    """Issue 17: ``bench_ledger.py --replay --claims N`` links the first N numeric claims of a
+    cleared copy and holds the rest back, so one warehouse shows how linking cost grows with
+    the claims linked (relations per claim, time per relation)."""
+    sys.path.insert(0, str(REPO))
+    from bench.bench_ledger import cleared_copy
+    from pipeline.ledger.stage import link_pending
+    from pipeline.warehouse import make_engine
+    from pipeline.warehouse.migrate import upgrade
+
+    t0 = datetime(2026, 11, 10, 9, tzinfo=UTC)
+    engine = make_engine(f"sqlite:///{tmp_path / 'source.sqlite'}")
+    upgrade(engine)
+    _seed(engine, extractor, [("a" * 64, "Eastern Wire", OUTLET_A, t0)])
+    _seed(engine, extractor, [("b" * 64, "Dravsk Herald", OUTLET_B, t0 + timedelta(hours=2))])
+    everything = link_pending(engine)
+    engine.dispose()
+    assert everything.claims > 3
+    numeric = "select id from claim where kind = 'numeric' order by id limit 3"
+    with contextlib.closing(sqlite3.connect(tmp_path / "source.sqlite")) as conn:
+        first = [i for (i,) in conn.execute(numeric)]
+    cleared_copy(tmp_path / "source.sqlite", tmp_path / "copy.sqlite", claims=3)
+    copy = make_engine(f"sqlite:///{tmp_path / 'copy.sqlite'}")
+    assert link_pending(copy).claims == 3
+    with copy.connect() as conn:
+        linked = list(conn.execute(sa.text("select claim_id from claim_measure order by 1")))
+    copy.dispose()
+    assert [i for (i,) in linked] == first
 
 
 @pytest.mark.parametrize(
