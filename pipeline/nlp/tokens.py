@@ -6,6 +6,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from typing import cast
 
+import numpy
 from spacy.tokens import Doc, Span, Token
 
 # An anonymous source keeps its relative clause ("an analyst who asked not to be named").
@@ -104,25 +105,19 @@ def doc_heads(doc: Doc) -> list[int]:
     cached = doc.user_data.get("mediamon_heads")
     if cached is None:
         relative = doc.to_array("HEAD").astype("int64")
-        cached = doc.user_data["mediamon_heads"] = [
-            i + int(r) for i, r in enumerate(relative.tolist())
-        ]
+        cached = doc.user_data["mediamon_heads"] = (relative + numpy.arange(len(doc))).tolist()
     return cast(list[int], cached)
 
 
 def children_of(tok: Token) -> list[Token]:
-    """``tok.children`` (in text order) from lists built once per doc: spaCy builds a new Token
-    per child on every walk, and the rules walk the same heads' children many times."""
-    doc = tok.doc
-    kids = doc.user_data.get("mediamon_children")
+    """``tok.children`` (in text order), walked once per token and kept: spaCy builds a new
+    Token per child on every walk, and the rules walk the same few heads' children many times
+    (only those: building every token's list up front cost more than it saved)."""
+    cache: dict[int, list[Token]] = tok.doc.user_data.setdefault("mediamon_children", {})
+    kids = cache.get(tok.i)
     if kids is None:
-        toks = doc_tokens(doc)
-        kids = [[] for _ in toks]
-        for i, h in enumerate(doc_heads(doc)):
-            if h != i:
-                kids[h].append(toks[i])
-        doc.user_data["mediamon_children"] = kids
-    return cast(list[list[Token]], kids)[tok.i]
+        kids = cache[tok.i] = list(tok.children)
+    return kids
 
 
 def doc_lowers(doc: Doc) -> list[str]:
