@@ -168,12 +168,15 @@ NUM = _num(_DIGITS)
 _NUM_EU = _num(_DIGITS_EU)
 _RANGE = {"en": _range_re(NUM), "eu": _range_re(_NUM_EU)}
 _SINGLE = {"en": re.compile(rf"(?i){NUM}"), "eu": re.compile(rf"(?i){_NUM_EU}")}
+# These four start with a digit, then look behind it ("\d(?<![\d.,]\d)": the same test as a
+# lookbehind before it). A pattern that starts with a character class lets the regex engine skip
+# to the next digit in C: 3x faster over a whole article than one that starts with a lookbehind.
 # Evidence of a document's convention: "3,8%", "7,2 %", "€14,20" (a comma then one, two or four
 # and more digits) against "1.23", "0.5" (a dot then anything but exactly three digits).
-_EU_EVIDENCE = re.compile(r"(?<![\d.,])\d{1,3}(?:\.\d{3})*,(?:\d{1,2}|\d{4,})(?![\d,])")
-_EN_EVIDENCE = re.compile(r"(?<![\d.,])\d+\.(?:\d{1,2}|\d{4,})(?![\d.,]\d|\d)")
-_EU_GROUPS = re.compile(r"(?<![\d.,])\d{1,3}(?:\.\d{3})+(?![\d.,]?\d)")
-_EN_GROUPS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d.,]?\d)")
+_EU_EVIDENCE = re.compile(r"\d(?<![\d.,]\d)\d{0,2}(?:\.\d{3})*,(?:\d{1,2}|\d{4,})(?![\d,])")
+_EN_EVIDENCE = re.compile(r"\d(?<![\d.,]\d)\d*\.(?:\d{1,2}|\d{4,})(?![\d.,]\d|\d)")
+_EU_GROUPS = re.compile(r"\d(?<![\d.,]\d)\d{0,2}(?:\.\d{3})+(?![\d.,]?\d)")
+_EN_GROUPS = re.compile(r"\d(?<![\d.,]\d)\d{0,2}(?:,\d{3})+(?![\d.,]?\d)")
 _MONTH_BEFORE = re.compile(
     r"(?i)\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+$"
 )
