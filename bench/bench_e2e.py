@@ -17,8 +17,10 @@ documents, it measures articles/s of:
   too (from the command's per-stage times);
 - behind flags, because each takes minutes more: ``--airflow``, the scheduler with the
   LocalExecutor, and ``--celery``, CeleryExecutor with one and with two workers
-  (tests/integration/celery_cluster.py). Modes not asked for, or not measured, print
-  "not measured"; no figure is ever estimated.
+  (tests/integration/celery_cluster.py), twice: workers with 2 task slots sharing the host's
+  cores, then workers pinned to a core each with 1 slot, standing for one-core machines of
+  their own (the only way one host can show what a second machine adds). Modes not asked
+  for, or not measured, print "not measured"; no figure is ever estimated.
 
 Prints the command, the CPU count and ``os.getloadavg()`` before each mode: the host may be
 shared, and a loaded host slows every mode (the bare loop included) but not alike.
@@ -463,19 +465,33 @@ def airflow_modes(
         finally:
             cluster.stop()
     if celery:
-        cluster = Cluster(
-            root=work / "airflow-celery", feeds_file=feeds, mediamon_env=env,
-            pg_admin_url=PG_ADMIN_URL,
-        )
-        try:
-            cluster.start()
-            two = _dag_run(cluster, "Airflow CeleryExecutor, 2 worker(s)")
-            cluster.kill_machine("w2")
-            figures += [_dag_run(cluster, "Airflow CeleryExecutor, 1 worker(s)"), two]
-        except Exception as exc:  # noqa: BLE001
-            figures.append(not_measured("Airflow CeleryExecutor", repr(exc)[:300]))
-        finally:
-            cluster.stop()
+        class OneCoreWorkers(Cluster):
+            """Each worker stands for a one-core machine of its own: pinned to a core nobody
+            else's worker has (w1 -> the first, w2 -> the second), one task slot. Only so does
+            a second worker add what a second machine would; unpinned, two workers share the
+            same two cores as one (the scheduler, PostgreSQL and the rest stay unpinned)."""
+
+            def start_worker(self, name: str, **_: Any) -> Any:
+                cores = sorted(os.sched_getaffinity(0))
+                core = cores[(int(name.lstrip("w")) - 1) % len(cores)]
+                return super().start_worker(name, concurrency=1, cpus={core})
+
+        for kind, label, root in (
+            (Cluster, "", "airflow-celery"),
+            (OneCoreWorkers, " of 1 core", "airflow-celery-pinned"),
+        ):
+            cluster = kind(
+                root=work / root, feeds_file=feeds, mediamon_env=env, pg_admin_url=PG_ADMIN_URL
+            )
+            try:
+                cluster.start()
+                two = _dag_run(cluster, f"Airflow CeleryExecutor, 2 worker(s){label}")
+                cluster.kill_machine("w2")
+                figures += [_dag_run(cluster, f"Airflow CeleryExecutor, 1 worker(s){label}"), two]
+            except Exception as exc:  # noqa: BLE001
+                figures.append(not_measured(f"Airflow CeleryExecutor{label}", repr(exc)[:300]))
+            finally:
+                cluster.stop()
     return figures
 
 
@@ -517,10 +533,14 @@ def overhead(figures: list[Figure]) -> str:
     else:
         share = 1 - local.rate / reference.rate
         lines.append(f"airflow overhead share (LocalExecutor vs {reference.mode}): {share:.1%}")
-    one = next((f for f in figures if f.mode.endswith("1 worker(s)") and f.rate), None)
-    two = next((f for f in figures if f.mode.endswith("2 worker(s)") and f.rate), None)
-    if one and two and one.rate and two.rate:
-        lines.append(f"two Celery workers / one: {two.rate / one.rate:.2f}x")
+    for label, how in (
+        ("", "2 task slots each, both on the same 2 cores"),
+        (" of 1 core", "each pinned to a core of its own, 1 task slot: one machine each"),
+    ):
+        one = next((f for f in figures if f.mode.endswith(f"1 worker(s){label}") and f.rate), None)
+        two = next((f for f in figures if f.mode.endswith(f"2 worker(s){label}") and f.rate), None)
+        if one and two and one.rate and two.rate:
+            lines.append(f"two Celery workers / one ({how}): {two.rate / one.rate:.2f}x")
     return "\n".join(lines)
 
 
