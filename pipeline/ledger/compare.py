@@ -8,10 +8,12 @@ cannot be put on one footing is ``incomparable``, with the reason.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 # Relative slack when deciding whether two intervals agree (rounding, "about").
 TOLERANCE = 0.10
@@ -40,6 +42,35 @@ class Figure:
     period: str | None = None
     period_start: date | None = None
     period_end: date | None = None
+
+    # A new claim is compared with up to a window's worth of its measure's claims, and each of
+    # those with every new claim of the batch: what a figure contributes to a comparison is
+    # worked out once per figure, not once per pair. (Not fields: equality and hashing ignore
+    # them.)
+    @cached_property
+    def bounds(self) -> tuple[float, float]:
+        """:func:`interval` of this figure."""
+        return interval(self)
+
+    @cached_property
+    def daily(self) -> tuple[float, float] | None:
+        """:func:`per_day` of this figure."""
+        return per_day(self)
+
+    @cached_property
+    def has_period(self) -> bool:
+        """Whether the figure names or dates a period."""
+        return _has_period(self)
+
+    @cached_property
+    def is_dated(self) -> bool:
+        """:func:`dated` of this figure."""
+        return dated(self)
+
+    @cached_property
+    def period_words(self) -> str:
+        """The period as written, normalised (every "since the war began" wording as one)."""
+        return _period_words(self)
 
 
 @dataclass(frozen=True)
@@ -91,7 +122,7 @@ def per_day(f: Figure) -> tuple[float, float] | None:
 
 
 def _same_period(a: Figure, b: Figure) -> bool:
-    if not (dated(a) and dated(b)):
+    if not (a.is_dated and b.is_dated):
         return False
     assert a.period_start and a.period_end and b.period_start and b.period_end
     return (
@@ -130,36 +161,50 @@ def compare_intervals(a: tuple[float, float], b: tuple[float, float], how: str) 
     small, big = sorted((ma, mb))
     ratio = big / small if small > 0 else None
     if lo <= hi * (1 + TOLERANCE):
-        return Relation("agrees", ratio, f"{how}: the figures overlap within {TOLERANCE:.0%}")
+        return Relation("agrees", ratio, _overlap_reason(how))
     return Relation("diverges", ratio, f"{how}: no overlap, ratio {ratio:.2f}" if ratio else how)
+
+
+@functools.cache
+def _overlap_reason(how: str) -> str:
+    return f"{how}: the figures overlap within {TOLERANCE:.0%}"
 
 
 def relate(a: Figure, b: Figure) -> Relation:
     """The relation of two figures already known to count the same thing."""
     if a.figure_kind == "ordinal" or b.figure_kind == "ordinal":
         if a.figure_kind != b.figure_kind:
-            return Relation("incomparable", None, "an ordinal and a count")
+            return _ORDINAL_AND_COUNT
         if a.low == b.low:
-            return Relation("agrees", 1.0, "the same ordinal")
+            return _SAME_ORDINAL
         return Relation("contradicts", None, f"ordinal {a.low:g} vs {b.low:g}")
     rates = (a.figure_kind == "rate", b.figure_kind == "rate")
     if any(rates):
-        pa, pb = per_day(a), per_day(b)
+        pa, pb = a.daily, b.daily
         if pa is None or pb is None:
             if all(rates):
-                return Relation("incomparable", None, "a rate per an unknown unit of time")
-            return Relation("incomparable", None, "a rate vs a total without a dated period")
+                return _UNKNOWN_RATE_UNIT
+            return _RATE_AND_UNDATED_TOTAL
         how = "daily rates" if all(rates) else "daily rates (total over its dated period)"
         return compare_intervals(pa, pb, how)
-    if not _has_period(a) and not _has_period(b):
-        return compare_intervals(interval(a), interval(b), "totals without a period")
+    if not a.has_period and not b.has_period:
+        return compare_intervals(a.bounds, b.bounds, "totals without a period")
     if _same_period(a, b):
-        return compare_intervals(interval(a), interval(b), "totals for the same period")
-    if not (dated(a) or dated(b)) and _period_words(a) == _period_words(b):
-        return compare_intervals(interval(a), interval(b), "totals for the same period as written")
-    if _has_period(a) != _has_period(b):
-        return Relation("incomparable", None, "one figure has a period, the other none")
-    return Relation("incomparable", None, "totals for different periods")
+        return compare_intervals(a.bounds, b.bounds, "totals for the same period")
+    if not (a.is_dated or b.is_dated) and a.period_words == b.period_words:
+        return compare_intervals(a.bounds, b.bounds, "totals for the same period as written")
+    if a.has_period != b.has_period:
+        return _PERIOD_AND_NONE
+    return _DIFFERENT_PERIODS
+
+
+# The relations that carry no figure of their own, made once.
+_ORDINAL_AND_COUNT = Relation("incomparable", None, "an ordinal and a count")
+_SAME_ORDINAL = Relation("agrees", 1.0, "the same ordinal")
+_UNKNOWN_RATE_UNIT = Relation("incomparable", None, "a rate per an unknown unit of time")
+_RATE_AND_UNDATED_TOTAL = Relation("incomparable", None, "a rate vs a total without a dated period")
+_PERIOD_AND_NONE = Relation("incomparable", None, "one figure has a period, the other none")
+_DIFFERENT_PERIODS = Relation("incomparable", None, "totals for different periods")
 
 
 __all__ = ["DAYS_PER", "TOLERANCE", "Figure", "Relation", "interval", "per_day", "relate"]

@@ -350,13 +350,19 @@ class _Linker:
             others = self._neighbours(m, self.window + len(new))
             new_ids = {row.id for row in new}
             seen: set[tuple[int, int]] = set()
+            now = self.now
             for row in new:
+                rid = row.id
                 fig = figure_of(row)
                 compared = 0
                 for other_id, other_fig in others:
-                    if other_id == row.id:
+                    if other_id == rid:
                         continue
-                    pair = (min(row.id, other_id), max(row.id, other_id))
+                    # The pair is stored with its smaller claim id first, compared in that order.
+                    if rid < other_id:
+                        pair, first, second = (rid, other_id), fig, other_fig
+                    else:
+                        pair, first, second = (other_id, rid), other_fig, fig
                     # Only a pair of two new claims can come up twice (once from each side).
                     both_new = other_id in new_ids
                     if both_new and pair in seen:
@@ -366,8 +372,8 @@ class _Linker:
                     compared += 1
                     if both_new:
                         seen.add(pair)
-                    rel = relate(fig, other_fig) if row.id == pair[0] else relate(other_fig, fig)
-                    out.append((*pair, m, rel.relation, rel.ratio, rel.reason, self.now))
+                    rel = relate(first, second)
+                    out.append((pair[0], pair[1], m, rel.relation, rel.ratio, rel.reason, now))
         insert_missing(
             self.conn, claim_relation, _RELATION_COLUMNS, out, key=["claim_a", "claim_b"]
         )
