@@ -415,22 +415,34 @@ def _reference_run(cluster: Any, work: Path, processes: int) -> Figure:
     )
 
 
+# What the benches' clusters run with: loopback feeds, no politeness delay, every feed polled.
+CLUSTER_ENV = {
+    "MEDIAMON_ALLOW_PRIVATE_NETWORKS": "true",
+    "MEDIAMON_HOST_MIN_INTERVAL": "0",
+    "MEDIAMON_FEED_POLL_ALL": "true",
+}
+
+
+def prepare_cluster_host() -> None:
+    """Before importing tests.integration.celery_cluster: a Redis database of the benches' own
+    (the cluster flushes its broker database, which must not be one a test's cluster on this
+    host is using at the same time; tests use 7), and moto's S3 server quiet (it logs every
+    request through werkzeug: thousands of lines per run)."""
+    import logging
+
+    os.environ.setdefault("MEDIAMON_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
 def airflow_modes(
     work: Path, feeds: Path, *, local: bool, celery: bool, processes: int
 ) -> list[Figure]:
     """The scheduler with the LocalExecutor, and with Celery (two workers, then one), each on
     a real Airflow deployment on loopback (tests/integration/celery_cluster.py: PostgreSQL,
     Redis, moto's S3 server), one triggered run each."""
-    import logging
-
-    # A Redis database of its own: the cluster flushes its broker database, which must not be
-    # one a test's cluster on this host is using at the same time (tests use 7).
-    os.environ.setdefault("MEDIAMON_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+    prepare_cluster_host()
     from tests.conftest import PG_ADMIN_URL
     from tests.integration.celery_cluster import Cluster
-
-    # moto's S3 server logs every request through werkzeug: thousands of lines per run.
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
     class LocalCluster(Cluster):
         """The same deployment with the LocalExecutor: the scheduler runs the tasks."""
@@ -443,11 +455,7 @@ def airflow_modes(
             script = "print(' ready.', flush=True); import time; time.sleep(86400)"
             return self._spawn(name, [sys.executable, "-c", script], self.base_env())
 
-    env = {
-        "MEDIAMON_ALLOW_PRIVATE_NETWORKS": "true",
-        "MEDIAMON_HOST_MIN_INTERVAL": "0",
-        "MEDIAMON_FEED_POLL_ALL": "true",
-    }
+    env = dict(CLUSTER_ENV)
     figures: list[Figure] = []
     if local:
         cluster = LocalCluster(

@@ -15,7 +15,6 @@ the run's wall time from trigger to end. Cluster start-up is not timed.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import shutil
 import sys
@@ -28,7 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_e2e import generate  # noqa: E402
+from bench.bench_e2e import CLUSTER_ENV, generate, prepare_cluster_host  # noqa: E402
 from pipeline.samples import PLACEHOLDER, serving  # noqa: E402
 
 PRELOAD = "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"
@@ -36,23 +35,13 @@ PRELOAD = "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"
 
 def task_seconds(cluster: Any, run_id: str) -> dict[str, tuple[float, int]]:
     """task_id -> (seconds summed over its map indexes, how many), latest tries only."""
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(cluster.meta_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                sa.text(
-                    "select task_id, duration from task_instance "
-                    "where dag_id = 'mediamon_ingest' and run_id = :r and duration is not null"
-                ),
-                {"r": run_id},
-            ).all()
-    finally:
-        engine.dispose()
+    latest: dict[tuple[str, int], float] = {}
+    for t in cluster.task_tries(run_id):  # in try order: a later try replaces an earlier one
+        if t["duration"] is not None:
+            latest[(t["task_id"], t["map_index"])] = float(t["duration"])
     out: dict[str, list[float]] = defaultdict(list)
-    for task_id, duration in rows:
-        out[task_id].append(float(duration))
+    for (task_id, _), duration in latest.items():
+        out[task_id].append(duration)
     return {k: (sum(v), len(v)) for k, v in out.items()}
 
 
@@ -70,15 +59,10 @@ def one_round(work: Path, feeds: Path, preload: bool, k: int) -> tuple[float, di
             return env
 
     kind = Cluster if preload else NoPreload
-    env = {
-        "MEDIAMON_ALLOW_PRIVATE_NETWORKS": "true",
-        "MEDIAMON_HOST_MIN_INTERVAL": "0",
-        "MEDIAMON_FEED_POLL_ALL": "true",
-    }
     cluster = kind(
         root=work / f"cluster-{k}-{'preload' if preload else 'plain'}",
         feeds_file=feeds,
-        mediamon_env=env,
+        mediamon_env=dict(CLUSTER_ENV),
         pg_admin_url=PG_ADMIN_URL,
     )
     try:
@@ -103,9 +87,7 @@ def main() -> int:
     args = parser.parse_args()
     print("command:", " ".join([Path(sys.executable).name, *sys.argv]))
     print(f"cpu count: {os.cpu_count()}  load average at start: {os.getloadavg()}")
-    # A Redis database of its own, as in bench_e2e: the cluster flushes its broker database.
-    os.environ.setdefault("MEDIAMON_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    prepare_cluster_host()
     work = Path(tempfile.mkdtemp(prefix="mm-bench-preload-"))
     try:
         site = work / "site"

@@ -8,12 +8,11 @@ cannot be put on one footing is ``incomparable``, with the reason.
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from dataclasses import dataclass
 from datetime import date
-from functools import cached_property
+from functools import cache, cached_property
 
 # Relative slack when deciding whether two intervals agree (rounding, "about").
 TOLERANCE = 0.10
@@ -165,7 +164,7 @@ def compare_intervals(a: tuple[float, float], b: tuple[float, float], how: str) 
     return Relation("diverges", ratio, f"{how}: no overlap, ratio {ratio:.2f}" if ratio else how)
 
 
-@functools.cache
+@cache
 def _overlap_reason(how: str) -> str:
     return f"{how}: the figures overlap within {TOLERANCE:.0%}"
 

@@ -483,8 +483,8 @@ class Cluster:
 
     def task_tries(self, run_id: str) -> list[dict[str, Any]]:
         """Every try of every task of the run: task_id, map_index (-1 unless mapped),
-        try_number, state, hostname (earlier tries from task_instance_history, the latest from
-        task_instance)."""
+        try_number, state, hostname, duration in seconds (earlier tries from
+        task_instance_history, the latest from task_instance)."""
         import sqlalchemy as sa
 
         engine = sa.create_engine(self.meta_url)
@@ -495,7 +495,7 @@ class Cluster:
                     rows += (
                         conn.execute(
                             sa.text(
-                                "select task_id, map_index, try_number, state, hostname "
+                                "select task_id, map_index, try_number, state, hostname, duration "
                                 f"from {table} "
                                 "where dag_id = :d and run_id = :r"
                             ),
