@@ -7,7 +7,7 @@ Pure regular expressions over the raw text, so offsets are exact and the module 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 SCALES = {
@@ -423,9 +423,12 @@ def find_quantities(text: str, style: str = "en") -> list[Quantity]:
     ``style`` is the article's number convention (``number_style``)."""
     if _DIGIT.search(text) is None and not may_hold(text, _NUMBER_WORDS, _MAY_HOLD_NUMBER):
         return []
+    singles, scanned = _single_matches(text, style)
+    if not scanned:
+        return []  # a range holds two figures
     found: list[Quantity] = []
     taken: list[tuple[int, int]] = []
-    for m in _RANGE[style].finditer(text):
+    for m in _range_matches(text, style, scanned):
         if _split_date(text, m.start(), m.group(0)):
             continue
         a, b = next(
@@ -466,15 +469,7 @@ def find_quantities(text: str, style: str = "en") -> list[Quantity]:
             )
         )
         taken.append((m.start(), m.end()))
-    single = _SINGLE[style]
-    pos = 0
-    while (sm := single.search(text, pos)) is not None:
-        pos = sm.end()
-        if _split_date(text, sm.start(), sm.group(0)):
-            # "on May 14 200 people": the day of a date, then a figure of its own
-            first = re.match(r"\d+", sm.group(0))
-            pos = sm.start() + (first.end() if first else 1)
-            continue
+    for sm in singles:
         if any(s <= sm.start() < e for s, e in taken):
             continue
         value = parse_number(sm.group(0), style)
@@ -497,6 +492,50 @@ def find_quantities(text: str, style: str = "en") -> list[Quantity]:
         )
     found.sort(key=lambda q: q.start)
     return found
+
+
+def _single_matches(text: str, style: str) -> tuple[list[re.Match[str]], list[tuple[int, int]]]:
+    """The one-figure matches of ``text`` in order, left to right without overlap; and the
+    spans of every match the scan found, those it then passed over included."""
+    single = _SINGLE[style]
+    out: list[re.Match[str]] = []
+    scanned: list[tuple[int, int]] = []
+    pos = 0
+    while (sm := single.search(text, pos)) is not None:
+        pos = sm.end()
+        scanned.append(sm.span())
+        if _split_date(text, sm.start(), sm.group(0)):
+            # "on May 14 200 people": the day of a date, then a figure of its own
+            first = re.match(r"\d+", sm.group(0))
+            pos = sm.start() + (first.end() if first else 1)
+            continue
+        out.append(sm)
+    return out, scanned
+
+
+_BETWEEN_FROM = re.compile(r"(?i)\b(?:between|from)\s")
+
+
+def _range_matches(
+    text: str, style: str, scanned: list[tuple[int, int]]
+) -> Iterator[re.Match[str]]:
+    """What ``_RANGE[style].finditer(text)`` yields, trying the pattern only where a match can
+    start: a range opens with "between", "from" or a figure, and a figure can only start inside
+    a span the single scan matched (it tried every other position and found none there). The
+    range pattern is the costliest scan of the rules, and most positions of a sentence are
+    none of these."""
+    starts = {m.start() for m in _BETWEEN_FROM.finditer(text)}
+    for a, b in scanned:
+        starts.update(range(a, b))
+    pattern = _RANGE[style]
+    pos = 0
+    for p in sorted(starts):
+        if p < pos:
+            continue
+        m = pattern.match(text, p)
+        if m is not None:
+            pos = m.end()
+            yield m
 
 
 def _split_date(text: str, start: int, matched: str) -> bool:

@@ -4,6 +4,7 @@ through an article so "She claimed" / "They argue" resolve to the right name."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from spacy.tokens import Span, Token
@@ -167,21 +168,41 @@ class SpeakerMemory:
 
     speakers: list[Mention] = field(default_factory=list)
     people: list[Mention] = field(default_factory=list)
-    # Sentences, (sentence, article offset) in text order, whose subject is not described yet:
-    # most subjects are never asked for, and describing one is most of what remembering it
-    # costs.
-    unread_subjects: list[tuple[Span, int]] = field(default_factory=list)
-    _subjects: list[Mention] = field(default_factory=list)
+    # Every sentence so far as (sentence, article offset, article offset of its end), in text
+    # order; its subject is described when a pronoun first asks for it (_subject). Describing a
+    # subject is most of what remembering it costs, and a pronoun needs only the newest few.
+    sentences: list[tuple[Span, int, int]] = field(default_factory=list)
+    _described: dict[int, Mention | None] = field(default_factory=dict)
 
-    @property
-    def subjects(self) -> list[Mention]:
-        """Sentence subjects met so far (remember_subject), described on first need."""
-        for sent, offset in self.unread_subjects:
-            mention = subject_mention(sent, offset)
-            if mention is not None:
-                self._subjects.append(mention)
-        self.unread_subjects.clear()
-        return self._subjects
+    def _subject(self, k: int) -> Mention | None:
+        if k not in self._described:
+            sent, offset, _ = self.sentences[k]
+            self._described[k] = subject_mention(sent, offset)
+        return self._described[k]
+
+    def _newest_subject(
+        self, before: int, accept: Callable[[Mention], bool], beaten_by: Mention | None = None
+    ) -> Mention | None:
+        """The accepted subject that starts last before ``before`` (of equals, the earliest
+        sentence's); None when there is none, or none starts after ``beaten_by``.
+
+        Walks back from the newest sentence and stops at the first whose end is before the best
+        start found: a sentence's subject starts inside it or earlier."""
+        best: Mention | None = None
+        for k in range(len(self.sentences) - 1, -1, -1):
+            end = self.sentences[k][2]
+            if (best is not None and end < best.start) or (
+                beaten_by is not None and end <= beaten_by.start
+            ):
+                break
+            m = self._subject(k)
+            if m is None or m.start >= before or not accept(m):
+                continue
+            if best is None or m.start >= best.start:
+                best = m
+        if best is not None and beaten_by is not None and best.start <= beaten_by.start:
+            return None
+        return best
 
     def _fullest(self, m: Mention) -> Mention:
         """A surname-only mention ("Banfi said") as the person's full name met before it
@@ -196,28 +217,32 @@ class SpeakerMemory:
         return max(full, key=lambda p: p.start) if full else m
 
     def resolve(self, pronoun: str, before: int) -> Mention | None:
-        """The most recent compatible mention that starts before offset ``before``."""
+        """The most recent compatible mention that starts before offset ``before`` (of mentions
+        that start together, a speaker before a subject, the earlier sentence's subject first)."""
         kind = PRONOUNS[pronoun]
         if kind == "person":
             # Speakers and sentence subjects first: a place the model took for a person
             # ("... in Lenz") is rarely the subject.
-            for pool in (self.speakers + self.subjects, self.people):
-                found = [m for m in pool if m.person and m.start < before]
-                if found:
-                    return self._fullest(max(found, key=lambda m: m.start))
-            return None
+            spoke = _latest([m for m in self.speakers if m.person and m.start < before])
+            subj = self._newest_subject(before, lambda m: m.person, spoke)
+            chosen = subj or spoke
+            if chosen is not None:
+                return self._fullest(chosen)
+            found = _latest([m for m in self.people if m.person and m.start < before])
+            return self._fullest(found) if found is not None else None
         # The nearest antecedent that can speak: an earlier speaker, or a subject since then
         # that names an organisation or a group ("X said ... . The chamber published its own
         # figures. They estimate ...").
-        named = [
-            m
-            for m in self.speakers + [s for s in self.subjects if s.source_like]
-            if not m.person and m.start < before
-        ]
-        if named:
-            return max(named, key=lambda m: m.start)
-        subj = [m for m in self.subjects if m.start < before]
-        return max(subj, key=lambda m: m.start, default=None)
+        spoke = _latest([m for m in self.speakers if not m.person and m.start < before])
+        named = self._newest_subject(before, lambda m: m.source_like and not m.person, spoke)
+        if named is not None or spoke is not None:
+            return named or spoke
+        return self._newest_subject(before, lambda m: True)
+
+
+def _latest(mentions: list[Mention]) -> Mention | None:
+    """The mention that starts last (the first of equals)."""
+    return max(mentions, key=lambda m: m.start, default=None)
 
 
 Described = tuple[str, str | None, int, int]
@@ -889,8 +914,8 @@ def remember_people(sent: Span, memory: SpeakerMemory, offset: int) -> None:
 
 def remember_subject(sent: Span, memory: SpeakerMemory, offset: int) -> None:
     """Record the subject of ``sent`` as an antecedent for later pronouns (described when a
-    pronoun first needs it: SpeakerMemory.subjects)."""
-    memory.unread_subjects.append((sent, offset))
+    pronoun first needs it: SpeakerMemory._subject)."""
+    memory.sentences.append((sent, offset, offset + sent.end_char))
 
 
 def subject_mention(sent: Span, offset: int) -> Mention | None:
