@@ -6,6 +6,7 @@ must not be followed by a letter, and one right after punctuation (",’" ".’"
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 MAX_QUOTE_CHARS = 2000
@@ -28,11 +29,13 @@ def _opening_ok(text: str, i: int) -> bool:
     return (before.isspace() or before in "([“—-:") and (after.isalnum() or after in "…")
 
 
-def _close_single(text: str, i: int, marks: str = "’'") -> int | None:
+def _close_single(text: str, i: int) -> int | None:
     candidates: list[int] = []
-    j = i + 1
     limit = min(len(text), i + MAX_QUOTE_CHARS)
-    while j < limit:
+    # Only these characters can end the walk or be a close; the search skips the rest in C.
+    j = i + 1
+    while (m := _SINGLE_STOPS.search(text, j, limit)) is not None:
+        j = m.start()
         ch = text[j]
         if ch in "‘" and candidates and _opening_ok(text, j):
             # A new quotation opens: the first plausible close was this one's ("... ‘within
@@ -40,7 +43,7 @@ def _close_single(text: str, i: int, marks: str = "’'") -> int | None:
             return candidates[0]
         if ch == "\n" and text.startswith("\n", j + 1):
             break  # a quotation in single marks does not run across paragraphs
-        if ch in marks:
+        if ch in "’'":
             after = text[j + 1] if j + 1 < len(text) else " "
             if not after.isalnum():
                 if text[j - 1] in _PUNCT_BEFORE_CLOSE:
@@ -50,7 +53,11 @@ def _close_single(text: str, i: int, marks: str = "’'") -> int | None:
     return candidates[0] if candidates else None
 
 
+_SINGLE_STOPS = re.compile("[‘\n’']")
 _DOUBLE = '“”"'
+_DOUBLE_STOPS = re.compile('[“”"\n]')
+# Every character that can open a quotation.
+_OPENERS = re.compile("[“”\"‘']")
 
 
 def _close_double(text: str, i: int) -> int | None:
@@ -60,7 +67,8 @@ def _close_double(text: str, i: int) -> int | None:
     at its paragraph's end."""
     limit = min(len(text), i + MAX_QUOTE_CHARS)
     j = i + 1
-    while j < limit:
+    while (m := _DOUBLE_STOPS.search(text, j, limit)) is not None:
+        j = m.start()
         ch = text[j]
         if ch in _DOUBLE:
             return j
@@ -83,7 +91,8 @@ def find_quotes(text: str) -> list[QuoteSpan]:
     spans: list[QuoteSpan] = []
     i = 0
     n = len(text)
-    while i < n:
+    while (m := _OPENERS.search(text, i)) is not None:
+        i = m.start()
         ch = text[i]
         close: int | None = None
         if ch == "“" or (ch in '”"' and (ch == "“" or _opening_ok(text, i))):
