@@ -288,15 +288,42 @@ def _named_number(before: str, after: str) -> bool:
     )
 
 
+# The patterns not_a_figure tests, compiled once (it runs for every figure of every article).
+_LETTER_HYPHEN_END = re.compile(r"[A-Za-z]-$")
+_DIGIT_JOINER_END = re.compile(r"\d[-/.]$")
+_JOINER_DIGIT_AFTER = re.compile(r"^[/.]\d")
+_OVER_END = re.compile(r"(?i)\bover\s+$")
+_WINDOW_WORD_END = re.compile(r"(?i)\b(?:within|in|during|first|last|past|next)\s+$")
+_CLAUSE_OPEN_END = re.compile(r"[.;:—(]\s*$")
+_NOTHING_AFTER = re.compile(r"^\s*(?:[,.;:)]|or\b|and\b|$)")
+_SCORE_TAIL = re.compile(r"^[–-](\d{1,2})\b")
+_SCORE_HEAD = re.compile(r"\b(\d{1,2})[–-]$")
+_DIGIT_RUN = re.compile(r"\d+")
+_MONTH_AFTER = re.compile(rf"^\s+{_MONTH}\b")
+_MONTH_END = re.compile(rf"\b{_MONTH}\.?\s+$")
+_LETTER_AFTER = re.compile(r"^[A-Za-z]\b")
+_DIALLED_END = re.compile(r"(?i)\b(?:dial(?:l?ed|l?ing|s)?|call(?:ed|ing)?)\s+$")
+_MODEL_NUMBER = re.compile(r"\d+(?:\.\d)?")
+_YEAR_OLD_AFTER = re.compile(r"^-year-old|^ years? old")
+_WORD_COMMA_END = re.compile(r"[A-Za-z]{2},\s*$")
+_LETTERS_COMMA_END = re.compile(r"[A-Za-z]+,\s*$")
+_NAME_COMMA_END = re.compile(r"[A-Z][a-z]+,\s*$")
+_FULL_NAME_COMMA_END = re.compile(r"[A-Z][a-z]+ [A-Z][\w'’-]+,\s*$")
+_SENTENCE_END_AFTER = re.compile(r"^\s*(?:[.;)]|$)")
+_QUOTED_AT_END = re.compile(r"(?:^|[“\"‘'(]\s*)At\s+$")
+_OF_DEFINITE_END = re.compile(r"(?i)\bof\s+(?:the|these|those|its|their)\s+$")
+_AGO_OLD_AFTER = re.compile(r"^\s+(?:years?|months?|weeks?|days?) (?:ago|old)\b")
+
+
 def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str | None:
     """Why the number at ``q`` in ``text`` is not a claimed figure, or None if it is one."""
     before, after = text[max(0, q.start - 30) : q.start], text[q.end : q.end + 40]
     raw = q.text.strip()
     if any(s <= q.start < e for s, e in periods):
         return "period"
-    if before[-1:].isalpha() or re.search(r"[A-Za-z]-$", before) or before.endswith(("#", ":")):
+    if before[-1:].isalpha() or _LETTER_HYPHEN_END.search(before) or before.endswith(("#", ":")):
         return "code"
-    if re.search(r"\d[-/.]$", before) or re.match(r"^[/.]\d", after):
+    if _DIGIT_JOINER_END.search(before) or _JOINER_DIGIT_AFTER.match(after):
         return "code"  # "12.03.2026", "CCJ-2025/0931": one piece of a date or file number
     if _REF_MARKERS.search(before) or _OF_TOTAL.search(before):
         return "reference"
@@ -311,7 +338,7 @@ def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str 
         not q.percent
         and not q.currency
         and q.qualifier == "more_than"
-        and re.search(r"(?i)\bover\s+$", before)
+        and _OVER_END.search(before)
         and _DURATION_UNIT.match(after)
         and _RATE.search(after) is None
     ):
@@ -320,9 +347,7 @@ def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str 
         if _DURATION_OF.match(after):
             return "duration"
         if _DURATION_OF_WINDOW.match(after) and (
-            re.search(r"(?i)\b(?:within|in|during|first|last|past|next)\s+$", before)
-            or not before.strip()
-            or re.search(r"[.;:—(]\s*$", before)
+            _WINDOW_WORD_END.search(before) or not before.strip() or _CLAUSE_OPEN_END.search(before)
         ):
             # "within 30 days of", "the first nine months of", and a sentence opening with the
             # length of an event ("Two days of talks ended ...")
@@ -336,9 +361,9 @@ def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str 
             return "duration"
     if _TIME_AFTER.match(after):
         return "time"
-    if re.fullmatch(r"\d+", raw) and (
+    if raw.isdecimal() and (
         # "the helpline 11 times" counts calls: a number is only dialled when nothing follows
-        (_PHONE_BEFORE.search(before) and re.match(r"^\s*(?:[,.;:)]|or\b|and\b|$)", after))
+        (_PHONE_BEFORE.search(before) and _NOTHING_AFTER.match(after))
         or _PHONE_GROUP_BEFORE.search(before)
         or (raw.startswith("0") and len(raw) >= 3)
         or (_PHONE_GROUP_AFTER.match(after) and not _EMERGENCY.match(after))
@@ -347,53 +372,46 @@ def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str 
     if _ORDINAL_AFTER.match(after):
         return "ordinal"
     plain = not (q.percent or q.currency or q.has_scale or "," in raw or "." in raw)
-    if plain and re.fullmatch(r"\d{1,2}", raw):
+    if plain and (raw.isdecimal() and len(raw) <= 2):
         # "3-1" read as two numbers (the second is smaller, so not a range): a score when a
         # result word follows the pair or a "beat X" precedes it.
-        tail = re.match(r"^[–-](\d{1,2})\b", after)
-        head = re.search(r"\b(\d{1,2})[–-]$", before)
+        tail = _SCORE_TAIL.match(after)
+        head = _SCORE_HEAD.search(before)
         if tail and (_SCORE_AFTER.match(after[tail.end() :]) or _SCORE_BEFORE.search(before)):
             return "score"
         if head and (_SCORE_AFTER.match(after) or _SCORE_BEFORE.search(before[: head.start()])):
             return "score"
     if plain and q.is_range:
-        small = [int(p) for p in re.findall(r"\d+", raw)]
+        small = [int(p) for p in _DIGIT_RUN.findall(raw)]
         if (
             len(small) == 2
             and max(small) <= 30
             and (_SCORE_AFTER.match(after) or _SCORE_BEFORE.search(before))
         ):
             return "score"  # "their 3-1 victory", "beat Pelko 2-1": a result, not a range
-        if len(small) == 2 and max(small) <= 31 and re.match(rf"^\s+{_MONTH}\b", after):
+        if len(small) == 2 and max(small) <= 31 and _MONTH_AFTER.match(after):
             return "date"  # "from 2 to 9 May"
-        parts = re.findall(r"\d+", raw)
+        parts = _DIGIT_RUN.findall(raw)
         if all(_YEARLIKE.match(p) for p in parts):
             return "year"
     if plain and _YEARLIKE.match(raw):
         return "year"
     # "30 Sept", "Sept. 30", "an Oct. 26 letter": the abbreviation may carry a full stop.
-    day_month = re.match(rf"^\s+{_MONTH}\b", after) or re.search(rf"\b{_MONTH}\.?\s+$", before)
-    if plain and re.fullmatch(r"\d{1,2}", raw) and day_month:
+    day_month = _MONTH_AFTER.match(after) or _MONTH_END.search(before)
+    if plain and (raw.isdecimal() and len(raw) <= 2) and day_month:
         return "date"
-    if plain and re.fullmatch(r"\d+", raw) and _STREET.match(after):
+    if plain and raw.isdecimal() and _STREET.match(after):
         return "address"
-    if (
-        plain
-        and re.fullmatch(r"\d+", raw)
-        and (_ROAD_BEFORE.search(before) or re.match(r"^[A-Za-z]\b", after))
-    ):
+    if plain and raw.isdecimal() and (_ROAD_BEFORE.search(before) or _LETTER_AFTER.match(after)):
         return "address"  # "County Road 600S", "Route 41", "Suite 12"
     if (
         plain
         and raw in _EMERGENCY_NUMBERS
-        and (
-            _EMERGENCY.match(after)
-            or re.search(r"(?i)\b(?:dial(?:l?ed|l?ing|s)?|call(?:ed|ing)?)\s+$", before)
-        )
+        and (_EMERGENCY.match(after) or _DIALLED_END.search(before))
     ):
         return "name"  # "three 911 calls", "the 112 emergency line", "dialled 999"
     if (
-        re.fullmatch(r"\d+(?:\.\d)?", raw)
+        _MODEL_NUMBER.fullmatch(raw)
         and not (q.percent or q.currency or q.has_scale)
         and _named_number(before, after)
     ):
@@ -407,46 +425,42 @@ def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str 
     ):
         # "Case 12", "Stage 4", "Lines 1 to 8" (line names, not a range)
         return "reference"
-    if _AGE.search(before) or re.match(r"^-year-old|^ years? old", after):
+    if _AGE.search(before) or _YEAR_OLD_AFTER.match(after):
         return "age"
     if (
         plain
-        and re.search(r"[A-Za-z]{2},\s*$", before)
-        and re.fullmatch(r"\d{1,2}", raw)
+        and _WORD_COMMA_END.search(before)
+        and (raw.isdecimal() and len(raw) <= 2)
         and _AGE_AFTER.match(after)
     ):
         return "age"  # "The minister, 58, said"
     if (
         plain
-        and re.search(r"[A-Za-z]+,\s*$", before)
+        and _LETTERS_COMMA_END.search(before)
         and after.startswith(",")
-        and (re.fullmatch(r"\d{1,2}", raw) or re.search(r"[A-Z][a-z]+,\s*$", before))
+        and ((raw.isdecimal() and len(raw) <= 2) or _NAME_COMMA_END.search(before))
     ):
         return "age"  # "Captain Emil Strand, 29,", "her grandson, 12, carried"
     if (
         plain
-        and re.fullmatch(r"\d{1,3}", raw)
+        and (raw.isdecimal() and len(raw) <= 3)
         and int(raw) <= 110
-        and re.search(r"[A-Z][a-z]+ [A-Z][\w'’-]+,\s*$", before)
-        and re.match(r"^\s*(?:[.;)]|$)", after)
+        and _FULL_NAME_COMMA_END.search(before)
+        and _SENTENCE_END_AFTER.match(after)
     ):
         return "age"  # "... and their tenant, Marcus Feld, 31." (a name, then the age)
     if (
         plain
-        and re.fullmatch(r"\d{1,3}", raw)
-        and re.search(r"(?:^|[“\"‘'(]\s*)At\s+$", before)
+        and (raw.isdecimal() and len(raw) <= 3)
+        and _QUOTED_AT_END.search(before)
         and after.startswith(",")
     ):
         return "age"  # "“At 71, I still clean offices”"
     if _MODIFIER_AFTER.match(after):
         return "modifier"  # "the 27-member bloc", "a three-month delay"
-    if (
-        low in _SMALL_WORDS
-        and _DEFINITE.search(before)
-        and not re.search(r"(?i)\bof\s+(?:the|these|those|its|their)\s+$", before)
-    ):
+    if low in _SMALL_WORDS and _DEFINITE.search(before) and not _OF_DEFINITE_END.search(before):
         return "reference"  # "the two sides", "both three", "the three countries": not a count
-    if re.match(r"^\s+(?:years?|months?|weeks?|days?) (?:ago|old)\b", after):
+    if _AGO_OLD_AFTER.match(after):
         return "age"
     return None
 
@@ -755,15 +769,16 @@ _EACH_LEAD = re.compile(
 )
 
 
+# A comma or conjunction: what follows belongs to another clause.
+_ANOTHER_CLAUSE = re.compile(r",|\b(?:and|that|but|while|which|who)\b")
+_RATE_ADJECTIVE_END = re.compile(r"\b(daily|weekly|monthly|annual|yearly)\b[\w\s]*$")
+
+
 def rate_of(text: str, q: Quantity, next_start: int | None) -> str | None:
     """The rate written just after the figure ("a day", "each month", "monthly"), if any."""
     window = text[q.end : next_start if next_start is not None else len(text)]
     m = _RATE.search(window)
-    if (
-        m
-        and m.group("u2")
-        and re.search(r",|\b(?:and|that|but|while|which|who)\b", window[: m.start("u2")])
-    ):
+    if m and m.group("u2") and _ANOTHER_CLAUSE.search(window[: m.start("u2")]):
         # "$11.42 a bushel on the news, their biggest daily gain", "Rs 84 lakh ... and that
         # his monthly instalment": an adjective on a noun of another clause
         m = None
@@ -778,7 +793,7 @@ def rate_of(text: str, q: Quantity, next_start: int | None) -> str | None:
         # economy R1.2 billion": a rate that opens the clause covers its figures.
         return lead.group(1).lower().replace("night", "day")
     before = text[max(0, q.start - 25) : q.start].lower()
-    m2 = re.search(r"\b(daily|weekly|monthly|annual|yearly)\b[\w\s]*$", before)
+    m2 = _RATE_ADJECTIVE_END.search(before)
     # "Annual inflation reached 61 percent": a share compares with a year before, it is not
     # counted per year.
     if (

@@ -198,11 +198,16 @@ def number_style(text: str) -> str:
 
 def _normalise_digits(s: str, style: str) -> str:
     """English notation for a number string: group separators dropped, decimal point a dot."""
-    s = re.sub(r"(?<=\d)[ \u00a0\u202f](?=\d{3}(?!\d))", "", s)
+    s = _SPACE_SEPARATOR.sub("", s)
     if style == "eu":
-        s = re.sub(r"(?<=\d)\.(?=\d{3}(?!\d))", "", s)
-        s = re.sub(r"(?<=\d),(?=\d)", ".", s)
+        s = _DOT_SEPARATOR.sub("", s)
+        s = _DECIMAL_COMMA.sub(".", s)
     return s
+
+
+_SPACE_SEPARATOR = re.compile(r"(?<=\d)[ \u00a0\u202f](?=\d{3}(?!\d))")
+_DOT_SEPARATOR = re.compile(r"(?<=\d)\.(?=\d{3}(?!\d))")
+_DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d)")
 
 
 _NUMBER_WORD = re.compile(r"[a-z]", re.IGNORECASE)
@@ -281,43 +286,66 @@ class Quantity:
     is_range: bool
 
 
+# parse_number's patterns, compiled once (it runs for every figure of every article).
+_PLAIN_EN = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_PERCENT_END = re.compile(rf"(?i){_PERCENT}\s*$")
+_CURRENCY_START = re.compile(rf"^{_CURRENCY}\s?")
+_SHARE = re.compile(r"(\w+) (?:in|out of) (?:every )?(\w+(?: hundred)?)")
+_FRACTION_OF_SCALE = re.compile(r"(half|a quarter of|three quarters of|a third of) an? (\w+)")
+_HYPHENATED_HALF = re.compile(r"(\w+)-and-a-half")
+_AND_A_HALF_SCALE = re.compile(r"(\w+) and a half (\w+)")
+_AND_TAIL = re.compile(r"(.+?) and ([a-z-]+)")
+_HUNDRED_THOUSAND = re.compile(r"hundred|thousand")
+_DIGITS_REST = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s?(.*)")
+_WORDS_SCALES = re.compile(
+    r"(.+?)((?:[\s-](?:" + "|".join(sorted(SCALES, key=len, reverse=True)) + r"))*)"
+)
+_SCALE_WORD = re.compile(
+    r"(?i)(hundred|thousand|million|billion|trillion|lakhs?|crores?|bn|mn|(?<=\d)[km])\b"
+)
+_PERCENT_AT_END = re.compile(rf"(?i){_PERCENT}$")
+_CURRENCY_AT_START = re.compile(_CURRENCY)
+_SPACE_GROUPED = re.compile(r"\d{1,3}[ \u00a0\u202f]\d")
+
+
 def parse_number(text: str, style: str = "en") -> float | None:
     """Parse one number expression ("21,600", "1.5 million", "two thousand", "500k", "a quarter").
 
     Currency signs and percent words are ignored (they are units, not values). None if unparsable.
     ``style="eu"`` reads "1.234,5" as 1234.5 (see ``number_style``).
     """
+    if style == "en" and _PLAIN_EN.fullmatch(text):
+        return float(text.replace(",", ""))  # most figures: what the steps below end with
     text = _normalise_digits(text, style)
-    s = re.sub(rf"(?i){_PERCENT}\s*$", "", text.strip()).strip()
-    s = re.sub(rf"^{_CURRENCY}\s?", "", s).strip().lower()
+    s = _PERCENT_END.sub("", text.strip()).strip()
+    s = _CURRENCY_START.sub("", s).strip().lower()
     s = " ".join(s.split())
     if s in FRACTIONS:
         return FRACTIONS[s]
-    share = re.fullmatch(r"(\w+) (?:in|out of) (?:every )?(\w+(?: hundred)?)", s)
+    share = _SHARE.fullmatch(s)
     if share:
         num, den = _small_or_digits(share.group(1)), _small_or_digits(share.group(2))
         return num / den if num is not None and den else None
-    m = re.fullmatch(r"(half|a quarter of|three quarters of|a third of) an? (\w+)", s)
+    m = _FRACTION_OF_SCALE.fullmatch(s)
     if m and m.group(2) in SCALES:
         frac = FRACTIONS[m.group(1).removesuffix(" of")]
         return frac * SCALES[m.group(2)]
-    m = re.fullmatch(r"(\w+)-and-a-half", s)
+    m = _HYPHENATED_HALF.fullmatch(s)
     if m and m.group(1) in _SMALL | {"one": 1}:
         return ({"one": 1} | _SMALL)[m.group(1)] + 0.5  # "five-and-a-half years"
-    m = re.fullmatch(r"(\w+) and a half (\w+)", s)
+    m = _AND_A_HALF_SCALE.fullmatch(s)
     if m and m.group(2) in SCALES and m.group(1) in _SMALL | {"one": 1}:
         return (({"one": 1} | _SMALL)[m.group(1)] + 0.5) * SCALES[m.group(2)]
-    m = re.fullmatch(r"(.+?) and ([a-z-]+)", s)
-    if m and re.search(r"hundred|thousand", m.group(1)):
+    m = _AND_TAIL.fullmatch(s)
+    if m and _HUNDRED_THOUSAND.search(m.group(1)):
         head, tail = parse_number(m.group(1)), word_value(m.group(2))
         return head + tail if head is not None and tail is not None else None
-    m = re.fullmatch(r"(\d[\d,]*(?:\.\d+)?)\s?(.*)", s)
+    m = _DIGITS_REST.fullmatch(s)
     if m:
         value = float(m.group(1).replace(",", ""))
         rest = m.group(2).strip()
     else:
-        scales = "|".join(sorted(SCALES, key=len, reverse=True))
-        w = re.fullmatch(rf"(.+?)((?:[\s-](?:{scales}))*)", s)
+        w = _WORDS_SCALES.fullmatch(s)
         base = word_value(w.group(1)) if w else None
         if w is not None and w.group(1) == "one" and w.group(2):
             base = 1  # "one million"; "one" alone is not a figure
@@ -352,18 +380,16 @@ def word_value(word: str) -> int | None:
 
 
 def _scale_of(text: str) -> str | None:
-    m = re.search(
-        r"(?i)(hundred|thousand|million|billion|trillion|lakhs?|crores?|bn|mn|(?<=\d)[km])\b", text
-    )
+    m = _SCALE_WORD.search(text)
     return m.group(1).lower() if m else None
 
 
 def _is_percent(text: str) -> bool:
-    return re.search(rf"(?i){_PERCENT}$", text) is not None
+    return _PERCENT_AT_END.search(text) is not None
 
 
 def _currency(text: str) -> str | None:
-    m = re.match(_CURRENCY, text)
+    m = _CURRENCY_AT_START.match(text)
     return m.group(0) if m else None
 
 
@@ -541,7 +567,7 @@ def _range_matches(
 def _split_date(text: str, start: int, matched: str) -> bool:
     """A space-grouped figure right after a month name is a day and a number ("May 14 200")."""
     return (
-        re.match(r"\d{1,3}[ \u00a0\u202f]\d", matched) is not None
+        _SPACE_GROUPED.match(matched) is not None
         and _MONTH_BEFORE.search(text, max(0, start - 12), start) is not None
     )
 
