@@ -526,17 +526,59 @@ def _single_matches(text: str, style: str) -> tuple[list[re.Match[str]], list[tu
     single = _SINGLE[style]
     out: list[re.Match[str]] = []
     scanned: list[tuple[int, int]] = []
+    starts = _figure_starts(text)
     pos = 0
-    while (sm := single.search(text, pos)) is not None:
+    k = 0
+    while True:
+        # The pattern tried only where a figure can start: the same matches as searching
+        # every position, without entering the pattern at each of them.
+        if starts is None:
+            sm = single.search(text, pos)
+        else:
+            sm = None
+            while k < len(starts) and sm is None:
+                if starts[k] >= pos:
+                    sm = single.match(text, starts[k])
+                k += 1
+        if sm is None:
+            break
         pos = sm.end()
         scanned.append(sm.span())
         if _split_date(text, sm.start(), sm.group(0)):
             # "on May 14 200 people": the day of a date, then a figure of its own
-            first = re.match(r"\d+", sm.group(0))
+            first = _LEADING_DIGITS.match(sm.group(0))
             pos = sm.start() + (first.end() if first else 1)
             continue
         out.append(sm)
     return out, scanned
+
+
+_LEADING_DIGITS = re.compile(r"\d+")
+_DIGITS_OR_SIGNS = re.compile(r"[\d$€£¥₽₴₹₩₺]+")
+# The words NUM's lookahead lets a figure start with, lower case.
+_FIGURE_WORDS = (
+    "a ", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirt", "fift", "twenty", "forty", "half",
+)  # fmt: skip
+
+
+def _figure_starts(text: str) -> list[int] | None:
+    """Every position where NUM's lookahead can hold, in order (a few more do no harm): in a run
+    of digits and currency signs or up to four characters before it ("USD 5", "Rs. 5", "US$"),
+    or where a number word starts. None when the text holds a letter that case-insensitive
+    matching and ``str.lower`` treat apart (then every position must be tried)."""
+    if any(c in text for c in _CASE_TWINS):
+        return None
+    starts: set[int] = set()
+    for m in _DIGITS_OR_SIGNS.finditer(text):
+        starts.update(range(max(0, m.start() - 4), m.end()))
+    low = text.lower()
+    for word in _FIGURE_WORDS:
+        i = low.find(word)
+        while i != -1:
+            starts.add(i)
+            i = low.find(word, i + 1)
+    return sorted(starts)
 
 
 _BETWEEN_FROM = re.compile(r"(?i)\b(?:between|from)\s")
