@@ -583,15 +583,9 @@ class ComparableRules:
         modifies what is counted ("Ostrelian soldiers"); one that is the subject or object of the
         figure's verb ("Ostrel has lost", "have fled Varnia"); the nearest other place in the
         sentence; a place in the speaker's phrase ("Varnian Defence Minister ... said")."""
-        known_low = {k.lower() for k in known}
-        ents = [
-            e
-            for e in span_ents(sent)
-            if e.label_ in PLACE_LABELS or _POSSESSIVE.sub("", ent_text(e)).lower() in known_low
-        ]
+        ents, named, speaker = _sentence_places(sent, known, cue_forms)
         if not ents:
             return None
-        speaker = _speaker_tokens(sent, cue_forms)
         head = unit_toks[-1] if unit_toks else None
         fig = figure_tokens(sent, offset, q.start, q.end)
         if head is not None:
@@ -604,12 +598,6 @@ class ComparableRules:
             # The subject or object of the figure's verb is a place or the party the figure is
             # about ("Ostrel has lost", "Varnia exported", "have fled Varnia"), whatever label the
             # model gave a name it does not know.
-            named = [
-                e
-                for e in span_ents(sent)
-                if e in ents
-                or (e.label_ in ("ORG", "LOC") and len(bare_name(ent_text(e)).split()) == 1)
-            ]
             for e in named:
                 if e.root.i in args and e.root.i not in speaker:
                     return canonical_place(bare_name(ent_text(e)), known)
@@ -686,6 +674,37 @@ def _arguments(verb: Token) -> set[int]:
             out.add(h.i)
             out.update(g.i for g in children_of(h) if g.dep_ in ("poss", "compound", "amod"))
     return out
+
+
+SentencePlaces = tuple[list[Span], list[Span], set[int]]
+
+
+def _sentence_places(sent: Span, known: list[str], cue_forms: set[str]) -> SentencePlaces:
+    """What ``place`` reads of a sentence whatever the figure, found once per sentence (it is
+    asked once per figure): the entities that can be places (a place label, or a name the article
+    knows as one); those and the one-word organisations and locations, which can be the party a
+    figure is about; and the speakers' tokens."""
+    cache: dict[tuple[int, int, int, tuple[str, ...]], SentencePlaces] = (
+        sent.doc.user_data.setdefault("mediamon_places", {})
+    )
+    key = (sent.start, sent.end, id(cue_forms), tuple(known))
+    hit = cache.get(key)
+    if hit is None:
+        known_low = {k.lower() for k in known}
+        inside = span_ents(sent)
+        ents = [
+            e
+            for e in inside
+            if e.label_ in PLACE_LABELS or _POSSESSIVE.sub("", ent_text(e)).lower() in known_low
+        ]
+        named = [
+            e
+            for e in inside
+            if e in ents
+            or (e.label_ in ("ORG", "LOC") and len(bare_name(ent_text(e)).split()) == 1)
+        ]
+        hit = cache[key] = (ents, named, _speaker_tokens(sent, cue_forms))
+    return hit
 
 
 def _speaker_tokens(sent: Span, cue_forms: set[str]) -> set[int]:

@@ -81,6 +81,7 @@ _CACHE_KEYS = (
     "mediamon_lemmas",
     "mediamon_described",
     "mediamon_nps",
+    "mediamon_places",
 )
 
 
