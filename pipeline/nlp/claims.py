@@ -7,6 +7,7 @@ into :class:`~pipeline.nlp.records.Claim` records.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 from collections import Counter
@@ -91,7 +92,11 @@ class _Sentence:
 
 
 def _copy(attr: Attribution) -> Attribution:
-    return dataclasses.replace(attr, via=list(attr.via), cites=list(attr.cites))
+    # copy.copy, not dataclasses.replace: the same fields, without replace's walk over them
+    # (every claim copies its attribution).
+    new = copy.copy(attr)
+    new.via, new.cites = list(attr.via), list(attr.cites)
+    return new
 
 
 def _pick_cue(q: Quantity, sent: _Sentence) -> Cue | None:

@@ -581,7 +581,7 @@ def _figure_starts(text: str) -> list[int] | None:
     return sorted(starts)
 
 
-_BETWEEN_FROM = re.compile(r"(?i)\b(?:between|from)\s")
+_BETWEEN_FROM = re.compile(r"(?i)\b(?=[bf])(?:between|from)\s")
 
 
 def _range_matches(
