@@ -8,9 +8,11 @@ process's maximum resident set size.
 
 The two are timed slice by slice (--slice articles), in alternating order, so that both sides
 of each comparison run within seconds of each other: on a shared virtual machine the CPU's
-speed drifts by 10-20 % within a minute, which made whole 25-second runs incomparable.
+speed drifts by 10-20 % within a minute, which made whole 25-second runs incomparable. A slice
+is one stage batch, so one transaction: smaller slices than the stage's batches (200) add
+commits the stage does not make, larger ones let the drift back in.
 
-Run: .venv/bin/python bench/bench_claims.py [--min-words 60000] [--rounds 3] [--slice 20]
+Run: .venv/bin/python bench/bench_claims.py [--min-words 60000] [--rounds 3] [--slice 40]
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--min-words", type=int, default=60_000)
     parser.add_argument("--rounds", type=int, default=3, help="passes over all the slices")
-    parser.add_argument("--slice", type=int, default=20, help="articles per timed slice")
+    parser.add_argument("--slice", type=int, default=40, help="articles per timed slice")
     args = parser.parse_args()
 
     base = corpus_texts()
