@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import math
+import random
+import re
 
 import pytest
 
+from pipeline.nlp import numbers
+from pipeline.nlp.hedges import _HEDGE
+from pipeline.nlp.hedges import _TERMS as _HEDGE_TERMS
 from pipeline.nlp.numbers import find_quantities, number_style, parse_number
+from pipeline.nlp.periods import _PATTERNS as _PERIODS
+from pipeline.nlp.periods import _PERIOD
 
 
 @pytest.mark.parametrize(
@@ -273,3 +280,70 @@ def test_ages_at_the_end_and_windows_with_the(text: str, figure: str) -> None:
 
     (q,) = [q for q in find_quantities(text) if q.text == figure]
     assert not_a_figure(text, q, []) is not None
+
+
+# Pieces of figures and of what surrounds them, upper and lower case, with the letters that
+# case-insensitive matching and str.lower() treat apart (İ, ı, ſ).
+_PIECES = (
+    "between", "from", "to", "and", "-", "–", " ", " ", " ", "May", "Sept.", "14", "200",
+    "1,000", "2,500,000", "3.5", "1 200", "000", "$", "€", "Rs", "Rs.", "USD", "US$", "R$",
+    "r5", "million", "bn", "k", "%", "per cent", "twenty", "Twenty", "FIVE", "twenty-five",
+    "a dozen", "A ", "half", "one", "in", "out of", "every", "a", "third", "hundred", "lakh",
+    "12:30", "2023", "1,20,000", "3,8", ".", ",", "-and-a-half", "six", "quarter", "of", "an",
+    "İ", "ı", "ſ", "\n",
+)  # fmt: skip
+
+
+def _fuzzed(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return [
+        ("" if rng.random() < 0.5 else " ").join(
+            rng.choice(_PIECES) for _ in range(rng.randint(1, 12))
+        )
+        for _ in range(n)
+    ]
+
+
+@pytest.mark.parametrize("style", ["en", "eu"])
+def test_figure_scans_match_every_position_scans(style: str) -> None:
+    """The one-figure and range scans try their patterns only where a figure can start
+    (_figure_starts, _range_matches); they must find what searching every position finds, so
+    a pattern change that lets a figure start elsewhere fails here."""
+    single, ranges = numbers._SINGLE[style], numbers._RANGE[style]
+    for text in _fuzzed(3000, seed=11):
+        expected, pos = [], 0
+        while (m := single.search(text, pos)) is not None:
+            expected.append(m.span())
+            pos = m.end()
+            if numbers._split_date(text, m.start(), m.group(0)):
+                first = re.match(r"\d+", m.group(0))
+                pos = m.start() + (first.end() if first else 1)
+        _, scanned = numbers._single_matches(text, style)
+        assert scanned == expected, text
+        found = [m.span() for m in numbers._range_matches(text, style, scanned)]
+        assert found == [m.span() for m in ranges.finditer(text)], text
+
+
+def test_first_letter_lookaheads_change_no_match() -> None:
+    """The period and hedge patterns skip words by their first letter; without the lookahead
+    they must match the same."""
+    periods = re.compile(r"(?i)\b(?:" + "|".join(f"(?:{p})" for p in _PERIODS) + r")\b")
+    hedges = re.compile(r"(?i)\b(?:" + "|".join(_HEDGE_TERMS) + r")\b")
+    rng = random.Random(5)
+    words = [
+        "since the start of this year", "between 2020 and 2021", "in the past three months",
+        "last week", "during the first quarter", "the first half of", "by May", "in June 2024",
+        "from next", "a year ago", "on Monday", "since spring", "by the deadline", "end",
+        "midnight", "reportedly", "allegedly", "an estimated", "estimates", "unverified",
+        "unconfirmed", "could not be independently verified", "according to", "is said to",
+        "were believed to", "purportedly", "supposedly", "apparently", "the", "of", "in", "a",
+        "SİNCE", "ſince", "İn", "ıs", "LAST", "Two", "12", "ſupposedly", "ON",
+    ]  # fmt: skip
+    for _ in range(20000):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 10)))
+        assert [m.span() for m in _PERIOD.finditer(text)] == [
+            m.span() for m in periods.finditer(text)
+        ], text
+        assert [m.span() for m in _HEDGE.finditer(text)] == [
+            m.span() for m in hedges.finditer(text)
+        ], text
