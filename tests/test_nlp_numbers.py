@@ -320,8 +320,49 @@ def test_figure_scans_match_every_position_scans(style: str) -> None:
                 pos = m.start() + (first.end() if first else 1)
         _, scanned = numbers._single_matches(text, style)
         assert scanned == expected, text
+        every = [m.span() for m in ranges.finditer(text)]
         found = [m.span() for m in numbers._range_matches(text, style, scanned)]
-        assert found == [m.span() for m in ranges.finditer(text)], text
+        assert found == every, text
+        # narrowed to the positions where a figure can start, as find_quantities does
+        starts = numbers._figure_starts(text)
+        found = [m.span() for m in numbers._range_matches(text, style, scanned, starts)]
+        assert found == every, text
+
+
+def _qualifier_by_patterns(text: str, start: int) -> tuple[str, int]:
+    """qualifier_before as the patterns decide it (the suffix tests must agree)."""
+    window = text[max(0, start - 30) : start]
+    for name, pattern in numbers._QUALIFIER:
+        m = pattern.search(window)
+        if m:
+            return name, start - (len(window) - m.start())
+    return "exact", start
+
+
+def test_qualifier_suffix_tests_match_the_patterns() -> None:
+    """qualifier_before reads the qualifier by suffix tests on the lower-cased text; it must
+    find what the case-insensitive patterns find (longest phrase of the first pattern, word
+    boundary before it, any trailing whitespace), case twins and upper case included."""
+    rng = random.Random(13)
+    phrases = [w for _, words in numbers.QUALIFIERS for w in words]
+    others = [
+        "the", "x", "_", "(", "an", "just", "not", "no", "up", "a", "İ", "ı", "ſ", "\n", "\t",
+        " ", "\u00a0", "\u212a", "9", "-", "AS", "was", "photo", "into",
+    ]  # fmt: skip
+
+    def cased(w: str) -> str:
+        r = rng.random()
+        return w.upper() if r < 0.2 else w.title() if r < 0.3 else w
+
+    for _ in range(20000):
+        words = [
+            cased(rng.choice(phrases)) if rng.random() < 0.5 else rng.choice(others)
+            for _ in range(rng.randint(1, 6))
+        ]
+        end = rng.choice([" ", "  ", "\n", " \n", "", "\t", "\u00a0"])
+        text = ("" if rng.random() < 0.3 else " ").join(words) + end + "42"
+        start = len(text) - 2
+        assert numbers.qualifier_before(text, start) == _qualifier_by_patterns(text, start), text
 
 
 def test_first_letter_lookaheads_change_no_match() -> None:

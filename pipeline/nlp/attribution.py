@@ -18,8 +18,8 @@ from pipeline.nlp.speakers import (
 from pipeline.nlp.tokens import (
     children_of,
     clean,
+    doc_heads,
     doc_lowers,
-    doc_text,
     doc_tokens,
     ents_overlapping,
     np_tokens,
@@ -176,23 +176,26 @@ class Cue:
     speaker_tokens: frozenset[int] = frozenset()
 
 
-def _is_cue(tok: Token) -> bool:
-    if tok.lower_ not in CUE_FORMS or tok.pos_ not in ("VERB", "AUX"):
+def _is_cue(tok: Token, low: str) -> bool:
+    """Whether ``tok`` (lowercased ``low``) is a speech verb that attributes what it reports."""
+    if low not in CUE_FORMS or tok.pos_ not in ("VERB", "AUX"):
         return False
-    kids = children_of(tok)
-    if any(c.dep_ == "auxpass" for c in kids):
+    # The children's relations, read once: each ``dep_`` is a call and a string lookup.
+    deps = {c.dep_ for c in children_of(tok)}
+    if "auxpass" in deps:
         return False  # "were told to expect", "is said to be": the subject is not the source
     if (
-        CUE_FORMS[tok.lower_][0] in ("add", "post", "tweet", "claim")
-        and any(c.dep_ == "dobj" for c in kids)
-        and not any(c.dep_ == "ccomp" for c in kids)
+        CUE_FORMS[low][0] in ("add", "post", "tweet", "claim")
+        and "dobj" in deps
+        and "ccomp" not in deps
     ):
         # "would add 300 roubles", "posted a video", "may claim up to 3,000 euros": doing,
         # not speaking
         return False
-    if tok.dep_ == "acl" and any(c.dep_ == "ccomp" for c in kids):
+    dep = tok.dep_
+    if dep == "acl" and "ccomp" in deps:
         return True  # "Education advocacy groups estimated on Monday that ...", misparsed
-    return tok.dep_ not in ("amod", "acl") or tok.lower_ in ("said", "told")
+    return dep not in ("amod", "acl") or low in ("said", "told")
 
 
 # Common nouns that are news outlets without a name: "told a news agency", "state television".
@@ -227,7 +230,7 @@ def _outlet(tokens: list[Token]) -> bool:
         return False
     # "X" alone is the platform; "Channel X" is an outlet's name.
     named = [t.lower_ for t in tokens if t.dep_ != "det"]
-    if named == ["x"] or any(w in SOCIAL_PLATFORMS - {"x"} for w in named):
+    if named == ["x"] or any(w in _PLATFORMS_BUT_X for w in named):
         return False
     # The speaker's own page ("on its website", "on her blog") and social media in general
     # carry a post, like "in a statement": no outlet stands between speaker and reader.
@@ -243,6 +246,7 @@ def _outlet(tokens: list[Token]) -> bool:
     )
 
 
+_PLATFORMS_BUT_X = SOCIAL_PLATFORMS - {"x"}  # made once, not per word
 _CHANNEL_WORDS = frozenset({"told", "tells", "tell", "on", "address"} | VIA_HEADS | CHANNEL_NOUNS)
 
 
@@ -250,12 +254,13 @@ def channels(sent: Span) -> list[str]:
     """Channels in the sentence: "told Nordpress", "shared with <agency>", "<outlet>'s
     correspondent", "in an interview with <outlet>"."""
     out: list[str] = []
-    toks = doc_tokens(sent.doc)
     lows = doc_lowers(sent.doc)
-    for i in range(sent.start, sent.end):
+    start, end = sent.start, sent.end
+    if _CHANNEL_WORDS.isdisjoint(lows[start:end]):
+        return out  # most sentences name no channel: one set test instead of a word loop
+    toks = doc_tokens(sent.doc)
+    for i in [i for i in range(start, end) if lows[i] in _CHANNEL_WORDS]:
         low = lows[i]
-        if low not in _CHANNEL_WORDS:
-            continue
         tok = toks[i]
         np: list[Token] = []
         found: str | None = None
@@ -271,8 +276,9 @@ def channels(sent: Span) -> list[str]:
             obj = pobj(prep) if prep is not None else None
             if obj is not None:
                 np = np_tokens(obj)
-        elif low == "on" and tok.dep_ == "prep" and tok.head.lower_ in CUE_FORMS:
-            # "said on state television", "wrote on Telegram"
+        elif low == "on" and lows[doc_heads(sent.doc)[i]] in CUE_FORMS and tok.dep_ == "prep":
+            # "said on state television", "wrote on Telegram" (the head's cached word is tested
+            # first: most "on"s hang on no cue)
             obj = pobj(tok)
             if obj is not None and (obj.lower_ in OUTLET_NOUNS or obj.ent_type_ == "ORG"):
                 np = np_tokens(obj)
@@ -299,10 +305,10 @@ def channels(sent: Span) -> list[str]:
 def citations(sent: Span) -> list[str]:
     """Sources a sentence cites: "citing data from the prosecutor's office"."""
     out: list[str] = []
-    if "citing" not in doc_text(sent.doc)[sent.start_char : sent.end_char].lower():
+    lows = doc_lowers(sent.doc)
+    if "citing" not in lows[sent.start : sent.end]:
         return out
     toks = doc_tokens(sent.doc)
-    lows = doc_lowers(sent.doc)
     for i in range(sent.start, sent.end):
         if lows[i] == "citing":
             tok = toks[i]
@@ -332,6 +338,7 @@ SHOW_FORMS = {
 
 
 _FOUND = {"found", "finds"}
+_DATA_OR_DOCUMENT = DATA_WORDS | DOCUMENT_WORDS  # made once, not per call
 
 
 def _puts_at_figure(verb: Token) -> bool:
@@ -366,7 +373,7 @@ def _trailing_data_verb(tok: Token, sent: Span) -> list[Token]:
         # compound, the department the subject) is still the records speaking
     if doc[tok.i + 1].text not in (".", "!", "?", ",", ";") or tok.i - 1 < sent.start:
         return []  # "..., customs data show." / "..., FEC records show, more than twice ..."
-    if doc[tok.i - 1].lower_ not in DATA_WORDS | DOCUMENT_WORDS:
+    if doc[tok.i - 1].lower_ not in _DATA_OR_DOCUMENT:
         return []
     k = tok.i - 1
     while k > sent.start and doc[k - 1].text != "," and tok.i - k < 6:
@@ -466,17 +473,22 @@ def find_cues(
 ) -> list[Cue]:
     """Cues in ``sent`` with their attribution; ``offset`` maps doc offsets to the article.
     ``via``/``cites``: the sentence's channels and citations when the caller has them."""
+    lows = doc_lowers(sent.doc)
+    start, end = sent.start, sent.end
+    if _TRIGGERS.isdisjoint(lows[start:end]):
+        # Most sentences hold no cue word: one set test, and nothing else to find.
+        remember_subject(sent, memory, offset)
+        return []
     via = channels(sent) if via is None else via
     cites = citations(sent) if cites is None else cites
     cues: list[Cue] = []
     toks = doc_tokens(sent.doc)
-    lows = doc_lowers(sent.doc)
-    for i in range(sent.start, sent.end):
+    # Most words start no cue: only the trigger words go through the checks below.
+    triggers = [i for i in range(start, end) if lows[i] in _TRIGGERS]
+    for i in triggers:
         low = lows[i]
-        if low not in _TRIGGERS:
-            continue  # most words start no cue: skip the checks below
         tok = toks[i]
-        if low == "according" and i + 1 < sent.end and lows[i + 1] == "to":
+        if low == "according" and i + 1 < end and lows[i + 1] == "to":
             obj = pobj(toks[i + 1])
             attr = Attribution(
                 cue="according to", cue_stance=NEUTRAL, via=list(via), cites=list(cites)
@@ -536,34 +548,39 @@ def find_cues(
             speaker_toks = np_tokens(subj)
             set_speaker(attr, speaker_toks, memory, offset)
             cues.append(Cue(tok, tok.text, attr, frozenset(t.i for t in speaker_toks)))
-        elif _is_cue(tok):
+        elif _is_cue(tok, low):
             _, stance = CUE_FORMS[low]
-            attr = Attribution(cue=tok.text, cue_stance=stance, via=list(via), cites=list(cites))
+            text = tok.text
+            attr = Attribution(cue=text, cue_stance=stance, via=list(via), cites=list(cites))
+            # The cue's relation and head, read once (each read is a call, the head a new
+            # Token).
+            dep = tok.dep_
+            heads = doc_heads(sent.doc)
             subj = subject(tok)
-            if subj is not None and subj.tag_ in ("WDT", "WP") and tok.dep_ == "relcl":
-                subj = tok.head  # "Varnia, which says ..." -> Varnia
-            if subj is None and tok.dep_ == "acl" and tok.head.pos_ in ("NOUN", "PROPN"):
-                subj = tok.head  # the noun the parser hung the cue on is its speaker
-            if subj is not None and subj.lower_ in _COUNTED_HEADS:
+            if subj is not None and dep == "relcl" and subj.tag_ in ("WDT", "WP"):
+                subj = toks[heads[i]]  # "Varnia, which says ..." -> Varnia
+            if subj is None and dep == "acl" and toks[heads[i]].pos_ in ("NOUN", "PROPN"):
+                subj = toks[heads[i]]  # the noun the parser hung the cue on is its speaker
+            if subj is not None and lows[subj.i] in _COUNTED_HEADS:
                 continue  # "the number who said they had been paid": counted, not a source
             speaker_toks = np_tokens(subj) if subj is not None else []
-            if subj is not None and subj.i == tok.head.i and tok.dep_ == "acl":
-                speaker_toks = [t for t in speaker_toks if t.i < tok.i]
+            if subj is not None and dep == "acl" and subj.i == heads[i]:
+                speaker_toks = [t for t in speaker_toks if t.i < i]
             if not speaker_toks or (
-                not _before_without_quote(speaker_toks, tok) and (speaker_toks[0].i < tok.i)
+                not _before_without_quote(speaker_toks, tok) and (speaker_toks[0].i < i)
             ):
                 speaker_toks = _inverted_speaker(tok, sent) or speaker_toks
-            elif subj is not None and subj.head.i != tok.i and subj.i < tok.i:
+            elif subj is not None and heads[subj.i] != i and subj.i < i:
                 # The parser lent the cue another clause's subject ("The company would hire
                 # 350 engineers ..., chief executive Elin Marsh told the Mercury"): a noun
                 # phrase set off by a comma right before the cue is its own subject.
                 speaker_toks = _inverted_noun_phrase(tok, sent) or speaker_toks
             speaker_toks = _with_named_appositive(speaker_toks, sent)
             set_speaker(attr, speaker_toks, memory, offset)
-            cues.append(Cue(tok, tok.text, attr, frozenset(t.i for t in speaker_toks)))
+            cues.append(Cue(tok, text, attr, frozenset(t.i for t in speaker_toks)))
     cues = _participles_share_their_head(cues)
     remember_subject(sent, memory, offset)
-    court = [c for c in cues if c.token.lower_ in _ORDER_FORMS]
+    court = [c for c in cues if lows[c.token.i] in _ORDER_FORMS]
     if court and len(court) < len(cues):
         # "The court ruled ..., a decision that could reopen 6,000 claims, lawyers said": when
         # someone reports the ruling, the figure is theirs.
@@ -583,7 +600,7 @@ def _with_named_appositive(toks: list[Token], sent: Span) -> list[Token]:
         return toks
     doc = sent.doc
     k = toks[-1].i + 1
-    if k + 1 >= sent.end or doc[k].text != ",":
+    if k + 1 >= sent.end or doc_lowers(doc)[k] != ",":
         return toks
     name = next(
         (
@@ -603,6 +620,8 @@ def _with_named_appositive(toks: list[Token], sent: Span) -> list[Token]:
 def _participles_share_their_head(cues: list[Cue]) -> list[Cue]:
     """ "said Laura Fontán, a lawyer for the union, adding that 14 players ...": a participle
     cue hung on another cue ("adding", "saying") speaks for that cue's speaker."""
+    if len(cues) < 2:
+        return list(cues)  # no other cue to hang on
     by_token = {c.token.i: c for c in cues}
     out: list[Cue] = []
     for c in cues:
@@ -628,10 +647,15 @@ def _participles_share_their_head(cues: list[Cue]) -> list[Cue]:
 _SEPARATORS = {",", "”", '"', "’", "'", ";", ":", "“", "‘", "—", "(", ")"}
 
 
+# _SEPARATORS but the comma (a comma may stand between a subject and its cue).
+_QUOTES_AND_BREAKS = _SEPARATORS - {","}
+
+
 def _before_without_quote(toks: list[Token], cue: Token) -> bool:
     """Whether no quotation mark or clause comma stands between the subject and its cue."""
-    between = toks[0].doc[toks[-1].i + 1 : cue.i]
-    return not any(t.text in _SEPARATORS and t.text != "," for t in between)
+    # The cached lowercase words: a mark's lowercase form is the mark itself.
+    between = doc_lowers(cue.doc)[toks[-1].i + 1 : cue.i]
+    return _QUOTES_AND_BREAKS.isdisjoint(between)
 
 
 def _inverted_noun_phrase(cue: Token, sent: Span) -> list[Token]:
@@ -653,29 +677,32 @@ def _inverted_speaker(cue: Token, sent: Span) -> list[Token]:
     """The speaker of an attribution written after the reported words: "..., a source within
     the security services said." / "..., the institute's director, Mira Hal, said."""
     doc = sent.doc
+    # The cached tokens and lowercase words (a mark's lowercase form is the mark itself).
+    toks = doc_tokens(doc)
+    lows = doc_lowers(doc)
     i = cue.i - 1
-    if i >= sent.start and doc[i].text == ",":  # "..., Mira Hal, said"
+    if i >= sent.start and lows[i] == ",":  # "..., Mira Hal, said"
         i -= 1
     seg: list[Token] = []
-    while i >= sent.start and doc[i].text not in _SEPARATORS:
-        seg.insert(0, doc[i])
+    while i >= sent.start and lows[i] not in _SEPARATORS:
+        seg.insert(0, toks[i])
         i -= 1
     if not seg or len(seg) > 14 or not any(t.pos_ in ("NOUN", "PROPN", "PRON") for t in seg):
         return []
     if seg[0].pos_ in ("VERB", "AUX", "CCONJ", "SCONJ", "ADP"):
         return []
     # ", <role>, <Name>, said": take the role in front of the name as well.
-    if i > sent.start and doc[i].text == "," and all(t.pos_ == "PROPN" for t in seg):
+    if i > sent.start and lows[i] == "," and all(t.pos_ == "PROPN" for t in seg):
         j = i - 1
         role: list[Token] = []
-        while j >= sent.start and doc[j].text not in _SEPARATORS:
-            role.insert(0, doc[j])
+        while j >= sent.start and lows[j] not in _SEPARATORS:
+            role.insert(0, toks[j])
             j -= 1
         if (
             role
             and len(role) <= 6
             and j >= sent.start
-            and doc[j].text == ","
+            and lows[j] == ","
             and not any(t.pos_ in ("VERB", "AUX") for t in role)
         ):
             return [*role, doc[i], *seg]

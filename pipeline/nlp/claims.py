@@ -7,15 +7,16 @@ into :class:`~pipeline.nlp.records.Claim` records.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import re
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
 from spacy.language import Language
+from spacy.symbols import AUX, VERB
 from spacy.tokens import Doc, Span, Token
 
 from pipeline.nlp.attribution import (
@@ -59,6 +60,8 @@ from pipeline.nlp.speakers import (
 from pipeline.nlp.tokens import (
     children_of,
     doc_ents,
+    doc_heads,
+    doc_pos_ids,
     doc_tokens,
     ent_text,
     ents_at_char,
@@ -67,10 +70,14 @@ from pipeline.nlp.tokens import (
     sent_tokens,
     span_ents,
     subject,
+    subtree_ids,
+    subtree_tokens,
     tokens_in_chars,
 )
 
 ENTITY_LABELS = ("PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT")
+# ``Token.pos`` of the tokens whose ``pos_`` is "VERB" or "AUX".
+_VERBAL = frozenset((VERB, AUX))
 DEFAULT_MAX_CHARS = 20_000
 DEFAULT_BATCH = 32
 
@@ -92,9 +99,12 @@ class _Sentence:
 
 
 def _copy(attr: Attribution) -> Attribution:
-    # copy.copy, not dataclasses.replace: the same fields, without replace's walk over them
-    # (every claim copies its attribution).
-    new = copy.copy(attr)
+    # What copy.copy does for a plain dataclass (a new instance with the same __dict__), without
+    # its __reduce_ex__ round trip or dataclasses.replace's walk over the fields: every claim
+    # copies its attribution.
+    cls = attr.__class__
+    new = cls.__new__(cls)
+    new.__dict__.update(attr.__dict__)
     new.via, new.cites = list(attr.via), list(attr.cites)
     return new
 
@@ -102,20 +112,26 @@ def _copy(attr: Attribution) -> Attribution:
 def _pick_cue(q: Quantity, sent: _Sentence) -> Cue | None:
     """The cue governing the figure: a cue verb among its syntactic heads, else "according to",
     else the nearest cue; never one whose speaker phrase contains the figure."""
+    if not sent.cues:
+        return None  # most sentences: no cue, so no figure span or parse walk
     rel_start, rel_end = q.start - sent.offset, q.end - sent.offset
-    fig = sent.span.doc.char_span(rel_start, rel_end, alignment_mode="expand")
-    toks = list(fig) if fig is not None else []
+    doc = sent.span.doc
+    fig = doc.char_span(rel_start, rel_end, alignment_mode="expand")
+    # The figure's token ids, and the tokens above its last one (``Token.ancestors``, from the
+    # cached head ids: the cues below test them once each instead of re-walking the parse).
+    ids = range(fig.start, fig.end) if fig is not None else range(0)
+    ancestors = _ancestors(doc, ids[-1]) if ids else []
     eligible = [
         c
         for c in sent.cues
-        if not any(t.i in c.speaker_tokens for t in toks) and not _describes_speaker(toks, c)
+        if not any(i in c.speaker_tokens for i in ids) and not _describes_speaker_of(ancestors, c)
     ]
     if not eligible:
         return None
     according = [c for c in eligible if c.text == "according to"]
-    if toks:
+    if ids:
         by_token = {c.token.i: c for c in eligible}
-        for anc in toks[-1].ancestors:
+        for anc in ancestors:
             if anc.i in by_token:
                 # "Officials had confirmed 112 deaths, according to the ministry": the source
                 # named by "according to" reports the cue's clause, so it is the source.
@@ -140,16 +156,33 @@ def _pick_cue(q: Quantity, sent: _Sentence) -> Cue | None:
     return min(eligible, key=lambda c: abs(c.token.idx - rel_start))
 
 
-def _describes_speaker(toks: list[Token], cue: Cue) -> bool:
+def _ancestors(doc: Doc, i: int) -> list[Token]:
+    """``doc[i].ancestors`` (nearest first) from the cached head ids: ``Token.ancestors`` and
+    ``Token.head`` build a new Token per step."""
+    heads, toks = doc_heads(doc), doc_tokens(doc)
+    out: list[Token] = []
+    # The guard of Token.ancestors: no token has more ancestors than the doc has tokens.
+    while heads[i] != i and len(out) < len(toks):
+        i = heads[i]
+        out.append(toks[i])
+    return out
+
+
+def _describes_speaker_of(ancestors: list[Token], cue: Cue) -> bool:
     """Whether the figure sits in a relative clause on the speaker's own noun phrase ("The
     guards' union, which represents 3,900 staff, said ...", "said Ellen Cowley, who moved 60
-    head of cattle"): the writer's background on the speaker, not what the speaker said."""
-    if not toks or not cue.speaker_tokens:
+    head of cattle"): the writer's background on the speaker, not what the speaker said.
+    ``ancestors``: those of the figure's last token (``_ancestors``), nearest first."""
+    speaker = cue.speaker_tokens
+    if not ancestors or not speaker:
         return False
-    for anc in toks[-1].ancestors:
-        if anc.i == cue.token.i:
+    cue_i = cue.token.i
+    heads = doc_heads(ancestors[0].doc)
+    for anc in ancestors:
+        i = anc.i
+        if i == cue_i:
             return False
-        if anc.dep_ in ("relcl", "acl") and anc.head.i in cue.speaker_tokens:
+        if heads[i] in speaker and anc.dep_ in ("relcl", "acl"):
             return True
     return False
 
@@ -238,9 +271,10 @@ def analyse_docs(
     first_text: dict[tuple[str, str], str] = {}
     for offset, doc in docs:
         for ent in doc_ents(doc):
-            if ent.label_ in ENTITY_LABELS:
+            label = ent.label_  # a string lookup per read: once
+            if label in ENTITY_LABELS:
                 written = ent_text(ent)
-                key = (_entity_key(written), ent.label_)
+                key = (_entity_key(written), label)
                 entities[key] += 1
                 first_text.setdefault(key, " ".join(written.split()))
         for span in doc.sents:
@@ -312,7 +346,8 @@ def _numeric_claims(
 ) -> list[Claim]:
     stext = text[sent.start : sent.end]
     # Page furniture (datelines, captions, reference lines) has no verb.
-    if len(sent.span) < 4 or not any(t.pos_ in ("VERB", "AUX") for t in sent_tokens(sent.span)):
+    span = sent.span
+    if len(span) < 4 or _VERBAL.isdisjoint(doc_pos_ids(span.doc)[span.start : span.end]):
         return []
     quantities = find_quantities(stext, style)
     if not quantities:
@@ -388,8 +423,17 @@ def _quote_claims(
 ) -> list[Claim]:
     out: list[Claim] = []
     previous: tuple[QuoteSpan, Attribution] | None = None
+    # Sentences come in text order, so the ones around a quotation are one run of them, found by
+    # bisection (a scan of every sentence per quotation when the order does not hold).
+    starts = [s.start for s in sentences]
+    ends = [s.end for s in sentences]
+    ordered = starts == sorted(starts) and ends == sorted(ends)
     for q in quotes:
-        around = [s for s in sentences if s.start < q.end + 1 and s.end > q.start - 1]
+        if ordered:
+            # start < q.end + 1 is a prefix of the sentences, end > q.start - 1 a suffix
+            around = sentences[bisect_right(ends, q.start - 1) : bisect_left(starts, q.end + 1)]
+        else:
+            around = [s for s in sentences if s.start < q.end + 1 and s.end > q.start - 1]
         if not around:
             continue
         ranked = sorted(
@@ -499,6 +543,8 @@ def _partial(text: str, q: QuoteSpan, sent: _Sentence) -> bool:
 
 
 def _statement_claims(text: str, sent: _Sentence, quotes: list[QuoteSpan]) -> list[Claim]:
+    if all(c.attribution.speaker is None for c in sent.cues):
+        return []  # most sentences: no cue names a speaker, so no statement (no quote scan)
     # A partial quote inside reported speech ('said the city "cannot print money"') leaves the
     # sentence a statement; a full quotation makes it a quote record instead.
     if any(
@@ -510,8 +556,7 @@ def _statement_claims(text: str, sent: _Sentence, quotes: list[QuoteSpan]) -> li
             continue
         tok = cue.token
         if cue.text == "according to":
-            prep = tok.subtree
-            idx = [t.i for t in prep]
+            idx = set(subtree_ids(tok))
             rest = [t for t in sent_tokens(sent.span) if t.i not in idx and not t.is_punct]
             if not rest:
                 continue
@@ -519,12 +564,12 @@ def _statement_claims(text: str, sent: _Sentence, quotes: list[QuoteSpan]) -> li
         else:
             clause = next((c for c in children_of(tok) if c.dep_ == "ccomp"), None)
             if clause is not None:
-                sub = list(clause.subtree)
+                sub = subtree_tokens(clause)
             elif tok.dep_ == "parataxis" and tok.head.i != tok.i:
                 # "These warnings, she argued, were ignored": the cue sits inside what it
                 # reports; the statement is the rest of its head's clause.
-                aside = {t.i for t in tok.subtree}
-                sub = [t for t in tok.head.subtree if t.i not in aside and not t.is_punct]
+                aside = set(subtree_ids(tok))
+                sub = [t for t in subtree_tokens(tok.head) if t.i not in aside and not t.is_punct]
             else:
                 continue
             if not sub:

@@ -23,10 +23,13 @@ from spacy.tokens import Span, Token
 from pipeline.nlp.numbers import FRACTIONS, Quantity, may_hold, word_value
 from pipeline.nlp.tokens import (
     children_of,
+    doc_heads,
     doc_lowers,
+    doc_tokens,
     ent_text,
     sent_tokens,
     span_ents,
+    subtree_ids,
     tokens_in_chars,
 )
 
@@ -133,21 +136,29 @@ def lemmatizer_for(nlp: Language) -> Lemma:
     rules: Any = nlp.get_pipe("lemmatizer") if "lemmatizer" in nlp.component_names else None
     # A lemma depends on the word, its tags and its morphology, not on the article: one answer
     # per such key for the life of the extractor (bounded: cleared when it grows too big).
-    by_form: dict[tuple[str, str, str, int], str] = {}
+    # The key holds the ids of the word, its tags and its morphology (``Token.orth``, ``pos``
+    # and ``tag`` are plain ints; ``text``, ``pos_`` and ``tag_`` each cost a string lookup).
+    by_form: dict[tuple[int, int, int, int], str] = {}
 
     def lemma(tok: Token) -> str:
-        # Many rules ask for the same few tokens' lemmas: cache them on the doc.
-        cache: dict[int, str] = tok.doc.user_data.setdefault("mediamon_lemmas", {})
-        hit = cache.get(tok.i)
-        if hit is None:
-            key = (tok.text, tok.pos_, tok.tag_, hash(tok.morph))
-            hit = by_form.get(key)
-            if hit is None:
-                if len(by_form) >= _LEMMA_CACHE_SIZE:
-                    by_form.clear()
-                hit = by_form[key] = _lemma(tok)
-            cache[tok.i] = hit
-        return hit
+        # Many rules ask for the same few tokens' lemmas: cache them on the doc. (.get, not
+        # try/except: about a third of the calls miss, and a raised KeyError costs more.)
+        user_data = tok.doc.user_data
+        i = tok.i
+        cache: dict[int, str] | None = user_data.get("mediamon_lemmas")
+        if cache is None:
+            cache = user_data["mediamon_lemmas"] = {}
+        hit = cache.get(i)
+        if hit is not None:
+            return hit
+        key = (tok.orth, tok.pos, tok.tag, hash(tok.morph))
+        found = by_form.get(key)
+        if found is None:
+            if len(by_form) >= _LEMMA_CACHE_SIZE:
+                by_form.clear()
+            found = by_form[key] = _lemma(tok)
+        cache[i] = found
+        return found
 
     def _lemma(tok: Token) -> str:
         if tok.pos_ == "PROPN" or (tok.text.isupper() and len(tok.text) > 1):
@@ -288,6 +299,9 @@ _TWICE = re.compile(
 _ORDINAL_HINTS = (*_ORDINAL_WORDS, "twice", "-year", "-month", "-week", "-day", "-hour")
 _MAY_HOLD_ORDINAL = re.compile("(?i)" + "|".join(_ORDINAL_HINTS))
 _NUMERIC_ORDINAL = re.compile(r"(?i)\d(?:st|nd|rd|th)")
+# The ordinal words the ordinal patterns keep (a value of 2 or more).
+_COUNTING_WORDS = tuple(w for w, v in _ORDINAL_WORDS.items() if v >= 2)
+_MAY_HOLD_COUNTING = re.compile("(?i)" + "|".join(_COUNTING_WORDS))
 
 _PERIOD_PREP = re.compile(
     r"\b(?:since|during|by|from|until|after|before|over|throughout|through|in)\s+$"
@@ -297,12 +311,14 @@ _PERIOD_PREP = re.compile(
 def find_ordinals(text: str) -> list[Ordinal]:
     """Ordinals that carry a countable fact; "for the first time" is left out (it is how news
     introduces events, rarely a figure anyone disputes)."""
-    if _NUMERIC_ORDINAL.search(text) is None and not may_hold(
-        text, _ORDINAL_HINTS, _MAY_HOLD_ORDINAL
-    ):
+    numeric = _NUMERIC_ORDINAL.search(text) is not None
+    if not numeric and not may_hold(text, _ORDINAL_HINTS, _MAY_HOLD_ORDINAL):
         return []
     out: list[Ordinal] = []
-    for k, pattern in enumerate(_ORDINAL_PATTERNS):
+    # The ordinal patterns keep only ordinals of 2 and more: without such a word (most sentences
+    # that got here hold "first" or a hyphenated length) their scans cannot add anything.
+    counting = numeric or may_hold(text, _COUNTING_WORDS, _MAY_HOLD_COUNTING)
+    for k, pattern in enumerate(_ORDINAL_PATTERNS if counting else ()):
         for m in pattern.finditer(text):
             word = m.group("ord").lower()
             value = _ORDINAL_WORDS.get(word) or int(re.sub(r"\D", "", word))
@@ -319,7 +335,7 @@ def find_ordinals(text: str) -> list[Ordinal]:
             out.append(
                 Ordinal(m.start("ord"), m.end("unit"), value, m.group("unit").lower(), owner)
             )
-    for m in _A_NTH.finditer(text):
+    for m in _A_NTH.finditer(text) if counting else ():
         in_a_row = m.group("ord") is None
         g_ord, g_unit = ("ord2", "unit2") if in_a_row else ("ord", "unit")
         word = m.group(g_ord).lower()
@@ -500,25 +516,28 @@ class ComparableRules:
 
     def _verb_event(self, verb: Token, unit_lemma: str | None) -> str | None:
         lemma = self.lemma(verb)
+        kids = children_of(verb)
+        deps = [c.dep_ for c in kids]  # each read once
         objs = [
             c
-            for c in children_of(verb)
-            if c.dep_ in ("dobj", "prt", "acomp", "attr", "oprd", "advmod")
+            for c, dep in zip(kids, deps, strict=True)
+            if dep in ("dobj", "prt", "acomp", "attr", "oprd", "advmod")
         ]
         preps = [
             obj
-            for p in children_of(verb)
-            if p.dep_ in ("prep", "agent")
+            for p, dep in zip(kids, deps, strict=True)
+            if dep in ("prep", "agent")
             for obj in children_of(p)
             if obj.dep_ == "pobj"
         ]
-        if self._event_word(verb) == "kill" and any(
-            c.dep_ == "conj" and self._event_word(c) == "wound" for c in children_of(verb)
+        if self.lex.event_of.get(lemma) == "kill" and any(
+            dep == "conj" and self._event_word(c) == "wound"
+            for c, dep in zip(kids, deps, strict=True)
         ):
             return "casualty"  # "killed or wounded"
         if lemma == "lose":
             # "losing 1,200 soldiers each month to desertion": the loss is to the event named.
-            for p in children_of(verb):
+            for p in kids:
                 if p.dep_ == "prep" and p.lower_ == "to":
                     for obj in (c for c in children_of(p) if c.dep_ == "pobj"):
                         hit = self._event_word(obj)
@@ -583,28 +602,34 @@ class ComparableRules:
         modifies what is counted ("Ostrelian soldiers"); one that is the subject or object of the
         figure's verb ("Ostrel has lost", "have fled Varnia"); the nearest other place in the
         sentence; a place in the speaker's phrase ("Varnian Defence Minister ... said")."""
-        ents, named, speaker = _sentence_places(sent, known, cue_forms)
+        places = _sentence_places_of(sent, known, cue_forms)
+        ents = places.ents
         if not ents:
             return None
         head = unit_toks[-1] if unit_toks else None
-        fig = figure_tokens(sent, offset, q.start, q.end)
+        roots, root_heads, speaker = places.roots, places.root_heads, places.speaker
         if head is not None:
-            for e in ents:
-                if e.root.head.i == head.i or any(t.i == e.root.i for t in unit_toks):
-                    return canonical_place(bare_name(ent_text(e)), known)
-        verb = governing_verb(head or (fig[-1] if fig else sent.root))
+            head_i = head.i
+            unit_ids = {t.i for t in unit_toks}
+            for k, e in enumerate(ents):
+                if root_heads[k] == head_i or roots[k] in unit_ids:
+                    return places.canonical(e, known)
+        if not head:  # as ``head or ...`` reads it
+            fig = figure_tokens(sent, offset, q.start, q.end)
+            head = fig[-1] if fig else sent.root
+        verb = governing_verb(head)
         if verb is not None:
             args = _arguments(verb)
             # The subject or object of the figure's verb is a place or the party the figure is
             # about ("Ostrel has lost", "Varnia exported", "have fled Varnia"), whatever label the
             # model gave a name it does not know.
-            for e in named:
-                if e.root.i in args and e.root.i not in speaker:
-                    return canonical_place(bare_name(ent_text(e)), known)
-        outside = [e for e in ents if e.root.i not in speaker]
-        pool = outside or ents
+            for e, root in zip(places.named, places.named_roots, strict=True):
+                if root in args and root not in speaker:
+                    return places.canonical(e, known)
+        pool = [e for k, e in enumerate(ents) if roots[k] not in speaker] or list(ents)
         best = min(pool, key=lambda e: abs(offset + e.start_char - q.start))
-        return canonical_place(bare_name(best.text), known)
+        # ent_text is ``best.text`` (the doc's text between the span's characters)
+        return places.canonical(best, known)
 
     def measured(self, sent: Span, fig: list[Token]) -> str | None:
         """What a bare percentage is of: the subject of its verb ("the inflation rate reached
@@ -649,12 +674,19 @@ class ComparableRules:
 
 def governing_verb(tok: Token) -> Token | None:
     """The nearest verb above ``tok`` in the parse (the predicate a figure is an argument of)."""
+    # Walked on the cached head ids and tokens: ``Token.head`` builds a new Token per step.
+    doc = tok.doc
+    heads, toks = doc_heads(doc), doc_tokens(doc)
+    i = tok.i
     for _ in range(8):
-        if tok.head.i == tok.i:
+        h = heads[i]
+        if h == i:
             return tok if tok.pos_ in ("VERB", "AUX") else None
-        tok = tok.head
-        if tok.pos_ == "VERB" or (
-            tok.pos_ == "AUX"
+        i = h
+        tok = toks[i]
+        pos = tok.pos_
+        if pos == "VERB" or (
+            pos == "AUX"
             and (tok.dep_ == "ROOT" or any(c.dep_ == "nsubj" for c in children_of(tok)))
         ):
             return tok
@@ -676,16 +708,34 @@ def _arguments(verb: Token) -> set[int]:
     return out
 
 
-SentencePlaces = tuple[list[Span], list[Span], set[int]]
+class _Places:
+    """What ``place`` reads of a sentence whatever the figure: the entities that can be places
+    (a place label, or a name the article knows as one); those and the one-word organisations
+    and locations, which can be the party a figure is about; the speakers' tokens; the
+    entities' root ids and their heads' ids (``Span.root`` walks the span on every access); and
+    the canonical place of each entity asked for (the figures of a sentence share them)."""
+
+    def __init__(self, ents: list[Span], named: list[Span], speaker: set[int]) -> None:
+        self.ents, self.named, self.speaker = ents, named, speaker
+        root_of = {id(e): e.root for e in [*ents, *named]}
+        self.roots = [root_of[id(e)].i for e in ents]
+        self.root_heads = [root_of[id(e)].head.i for e in ents]
+        self.named_roots = [root_of[id(e)].i for e in named]
+        self._canonical: dict[tuple[int, int], str] = {}
+
+    def canonical(self, ent: Span, known: list[str]) -> str:
+        """``canonical_place(bare_name(ent_text(ent)), known)``, once per entity."""
+        key = (ent.start, ent.end)  # ``known`` is the same for the whole cache entry
+        hit = self._canonical.get(key)
+        if hit is None:
+            hit = self._canonical[key] = canonical_place(bare_name(ent_text(ent)), known)
+        return hit
 
 
-def _sentence_places(sent: Span, known: list[str], cue_forms: set[str]) -> SentencePlaces:
-    """What ``place`` reads of a sentence whatever the figure, found once per sentence (it is
-    asked once per figure): the entities that can be places (a place label, or a name the article
-    knows as one); those and the one-word organisations and locations, which can be the party a
-    figure is about; and the speakers' tokens."""
-    cache: dict[tuple[int, int, int, tuple[str, ...]], SentencePlaces] = (
-        sent.doc.user_data.setdefault("mediamon_places", {})
+def _sentence_places_of(sent: Span, known: list[str], cue_forms: set[str]) -> _Places:
+    """The sentence's ``_Places``, found once per sentence (``place`` asks once per figure)."""
+    cache: dict[tuple[int, int, int, tuple[str, ...]], _Places] = sent.doc.user_data.setdefault(
+        "mediamon_places", {}
     )
     key = (sent.start, sent.end, id(cue_forms), tuple(known))
     hit = cache.get(key)
@@ -703,7 +753,7 @@ def _sentence_places(sent: Span, known: list[str], cue_forms: set[str]) -> Sente
             if e in ents
             or (e.label_ in ("ORG", "LOC") and len(bare_name(ent_text(e)).split()) == 1)
         ]
-        hit = cache[key] = (ents, named, _speaker_tokens(sent, cue_forms))
+        hit = cache[key] = _Places(ents, named, _speaker_tokens(sent, cue_forms))
     return hit
 
 
@@ -717,11 +767,11 @@ def _speaker_tokens(sent: Span, cue_forms: set[str]) -> set[int]:
             continue
         t = toks[k]
         if low == "according":
-            out.update(x.i for x in t.subtree)
+            out.update(subtree_ids(t))
         else:
             for c in children_of(t):
                 if c.dep_ in ("nsubj", "nsubjpass"):
-                    out.update(x.i for x in c.subtree)
+                    out.update(subtree_ids(c))
     return out
 
 

@@ -9,8 +9,8 @@ from spacy.tokens import Span, Token
 
 from pipeline.nlp.attribution import CUE_FORMS
 from pipeline.nlp.comparable import lexicon
-from pipeline.nlp.numbers import FRACTIONS, ORDINAL_FRACTIONS, Quantity, qualifier_before
-from pipeline.nlp.tokens import children_of, doc_text, tokens_in_chars
+from pipeline.nlp.numbers import FRACTIONS, ORDINAL_FRACTIONS, Quantity, may_hold, qualifier_before
+from pipeline.nlp.tokens import children_of, doc_heads, doc_text, doc_tokens, tokens_in_chars
 
 _MONTH = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
@@ -135,6 +135,7 @@ _AGE = re.compile(
     r"(?i)(?:\baged|\bage of|\bages of|\bages)\s+(?:\d{1,3},\s+)*(?:\d{1,3},?\s+(?:and|or)\s+)?$"
 )
 _ORDINAL_AFTER = re.compile(r"^(?:st|nd|rd|th|s|'s|’s)\b")  # "3rd", "the 1990s", "in her 40s"
+_ORDINAL_FIRST = ("s", "n", "r", "t", "'", "’")  # the characters _ORDINAL_AFTER starts with
 _TIME_UNIT = r"(?:seconds?|minutes?|hours?|days?|nights?|weeks?|months?|years?|decades?)"
 # A length of time that dates an event rather than counting something: "Two days of talks",
 # "for the first time in two weeks", "three weeks later", "within 48 hours".
@@ -220,6 +221,9 @@ _RATE = re.compile(
     r"|(?<!\bin )(?<!\bfor )(?<!\bthan )(?<!\bwait )a year\b(?! (?:earlier|ago|later|before|after))"
     r"|per annum)"
 )
+# Every _RATE match holds one of these (lower case): the search is skipped without them (most
+# figures have no rate after them).
+_RATE_UNITS = ("day", "week", "month", "year", "night", "second", "hour", "daily", "annu")
 _RATE_WORDS = {
     "daily": "day",
     "weekly": "week",
@@ -274,18 +278,18 @@ def _named_number(before: str, after: str) -> bool:
         return True  # "the S&P 500 fell", "the Velmar Index 500 closed": a market index
     if not word[:1].isupper() or _WEEKDAYS_MONTHS.match(word) or prev.endswith((".", ":", "?")):
         return False
-    if not re.fullmatch(r"[A-Z][A-Za-z&-]+", word):
+    if not _NAME_WORD.fullmatch(word):
         return False
     # "Varnia 300 soldiers" would be odd English; a lower-case noun after means a count.
-    return (
-        not re.match(r"^\s+[a-z]+", after)
-        or re.match(
-            r"^\s+(?:model|series|index|tractor|gauge|line|rifle|aircraft|jet|tank|drone|scheme"
-            r"|programme|program|initiative|mission|yojana|strategy|plan)s?\b",
-            after,
-        )
-        is not None
-    )
+    return not _LOWER_WORD_AFTER.match(after) or _NAMED_KIND_AFTER.match(after) is not None
+
+
+_NAME_WORD = re.compile(r"[A-Z][A-Za-z&-]+")
+_LOWER_WORD_AFTER = re.compile(r"^\s+[a-z]+")
+_NAMED_KIND_AFTER = re.compile(
+    r"^\s+(?:model|series|index|tractor|gauge|line|rifle|aircraft|jet|tank|drone|scheme"
+    r"|programme|program|initiative|mission|yojana|strategy|plan)s?\b"
+)
 
 
 # The patterns not_a_figure tests, compiled once (it runs for every figure of every article).
@@ -321,11 +325,32 @@ def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str 
     raw = q.text.strip()
     if any(s <= q.start < e for s, e in periods):
         return "period"
-    if before[-1:].isalpha() or _LETTER_HYPHEN_END.search(before) or before.endswith(("#", ":")):
+    # Most patterns below are tied to the end of ``before``; each search is tried only when
+    # the last characters allow a match (a search scans all of ``before``, a suffix test is
+    # a single C call). ``rstrip`` strips what ``\s`` matches.
+    last = before[-1:]
+    tail = before.rstrip()
+    ends_space = last.isspace()
+    # ``$`` also matches before a newline that ends the string: a pattern that ends in a
+    # character other than a space ends at the last character before such a newline.
+    core = before[:-1] if last == "\n" else before
+    last_core = core[-1:]
+    ends_comma = tail.endswith(",")
+    # And the patterns tied to the start of ``after``, by its first character.
+    first = after[:1]
+    if (
+        last.isalpha()
+        or (last_core == "-" and _LETTER_HYPHEN_END.search(before))
+        or before.endswith(("#", ":"))
+    ):
         return "code"
-    if _DIGIT_JOINER_END.search(before) or _JOINER_DIGIT_AFTER.match(after):
+    if (last_core in ("-", "/", ".") and _DIGIT_JOINER_END.search(before)) or (
+        first in ("/", ".") and _JOINER_DIGIT_AFTER.match(after)
+    ):
         return "code"  # "12.03.2026", "CCJ-2025/0931": one piece of a date or file number
-    if _REF_MARKERS.search(before) or _OF_TOTAL.search(before):
+    if (tail.endswith((".", "#", "№")) and _REF_MARKERS.search(before)) or (
+        (tail.endswith("/") or tail[-2:].lower() == "of") and _OF_TOTAL.search(before)
+    ):
         return "reference"
     if _FURNITURE_AFTER.match(after):
         return "furniture"
@@ -361,23 +386,32 @@ def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str 
             return "duration"
     if _TIME_AFTER.match(after):
         return "time"
-    if raw.isdecimal() and (
-        # "the helpline 11 times" counts calls: a number is only dialled when nothing follows
-        (_PHONE_BEFORE.search(before) and _NOTHING_AFTER.match(after))
-        or _PHONE_GROUP_BEFORE.search(before)
-        or (raw.startswith("0") and len(raw) >= 3)
-        or (_PHONE_GROUP_AFTER.match(after) and not _EMERGENCY.match(after))
+    if (
+        raw.isdecimal()
+        and (
+            # "the helpline 11 times" counts calls: a number is only dialled when nothing follows
+            (_NOTHING_AFTER.match(after) and _PHONE_BEFORE.search(before))
+            # _PHONE_GROUP_BEFORE ends in "+", or in a digit and a space
+            or (
+                (last_core == "+" or (last_core == " " and core[-2:-1].isdecimal()))
+                and _PHONE_GROUP_BEFORE.search(before)
+            )
+            or (raw.startswith("0") and len(raw) >= 3)
+            or (_PHONE_GROUP_AFTER.match(after) and not _EMERGENCY.match(after))
+        )
     ):
         return "phone"
-    if _ORDINAL_AFTER.match(after):
+    if first in _ORDINAL_FIRST and _ORDINAL_AFTER.match(after):
         return "ordinal"
     plain = not (q.percent or q.currency or q.has_scale or "," in raw or "." in raw)
     if plain and (raw.isdecimal() and len(raw) <= 2):
         # "3-1" read as two numbers (the second is smaller, so not a range): a score when a
         # result word follows the pair or a "beat X" precedes it.
-        tail = _SCORE_TAIL.match(after)
-        head = _SCORE_HEAD.search(before)
-        if tail and (_SCORE_AFTER.match(after[tail.end() :]) or _SCORE_BEFORE.search(before)):
+        score_tail = _SCORE_TAIL.match(after)
+        head = _SCORE_HEAD.search(before) if last_core in ("-", "–") else None
+        if score_tail and (
+            _SCORE_AFTER.match(after[score_tail.end() :]) or _SCORE_BEFORE.search(before)
+        ):
             return "score"
         if head and (_SCORE_AFTER.match(after) or _SCORE_BEFORE.search(before[: head.start()])):
             return "score"
@@ -397,12 +431,19 @@ def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str 
     if plain and _YEARLIKE.match(raw):
         return "year"
     # "30 Sept", "Sept. 30", "an Oct. 26 letter": the abbreviation may carry a full stop.
-    day_month = _MONTH_AFTER.match(after) or _MONTH_END.search(before)
-    if plain and (raw.isdecimal() and len(raw) <= 2) and day_month:
+    if (
+        plain
+        and (raw.isdecimal() and len(raw) <= 2)
+        and (_MONTH_AFTER.match(after) or (ends_space and _MONTH_END.search(before)))
+    ):
         return "date"
     if plain and raw.isdecimal() and _STREET.match(after):
         return "address"
-    if plain and raw.isdecimal() and (_ROAD_BEFORE.search(before) or _LETTER_AFTER.match(after)):
+    if (
+        plain
+        and raw.isdecimal()
+        and ((ends_space and _ROAD_BEFORE.search(before)) or _LETTER_AFTER.match(after))
+    ):
         return "address"  # "County Road 600S", "Route 41", "Suite 12"
     if (
         plain
@@ -416,19 +457,24 @@ def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str 
         and _named_number(before, after)
     ):
         return "name"  # "the Index 500", "a Kessler 4000", "Channel 4"
-    word_before = before.split()[-1].lower() if before.split() else ""
+    words_before = before.split()
+    word_before = words_before[-1].lower() if words_before else ""
     ref_word = word_before.rstrip(".")
     if (
         plain
         and (ref_word in _REF_WORDS or ref_word.removesuffix("s") in _REF_WORDS)
-        and before.split()[-1][:1].isupper()
+        and words_before[-1][:1].isupper()
     ):
         # "Case 12", "Stage 4", "Lines 1 to 8" (line names, not a range)
         return "reference"
-    if _AGE.search(before) or _YEAR_OLD_AFTER.match(after):
+    # Every _AGE match holds "age" (letters without a case twin) and ends in a space.
+    if (ends_space and "age" in before.lower() and _AGE.search(before)) or (
+        first in ("-", " ") and _YEAR_OLD_AFTER.match(after)
+    ):
         return "age"
     if (
         plain
+        and ends_comma
         and _WORD_COMMA_END.search(before)
         and (raw.isdecimal() and len(raw) <= 2)
         and _AGE_AFTER.match(after)
@@ -436,8 +482,9 @@ def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str 
         return "age"  # "The minister, 58, said"
     if (
         plain
-        and _LETTERS_COMMA_END.search(before)
+        and ends_comma
         and after.startswith(",")
+        and _LETTERS_COMMA_END.search(before)
         and ((raw.isdecimal() and len(raw) <= 2) or _NAME_COMMA_END.search(before))
     ):
         return "age"  # "Captain Emil Strand, 29,", "her grandson, 12, carried"
@@ -445,6 +492,7 @@ def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str 
         plain
         and (raw.isdecimal() and len(raw) <= 3)
         and int(raw) <= 110
+        and ends_comma
         and _FULL_NAME_COMMA_END.search(before)
         and _SENTENCE_END_AFTER.match(after)
     ):
@@ -452,15 +500,15 @@ def not_a_figure(text: str, q: Quantity, periods: list[tuple[int, int]]) -> str 
     if (
         plain
         and (raw.isdecimal() and len(raw) <= 3)
-        and _QUOTED_AT_END.search(before)
         and after.startswith(",")
+        and _QUOTED_AT_END.search(before)
     ):
         return "age"  # "“At 71, I still clean offices”"
-    if _MODIFIER_AFTER.match(after):
+    if first == "-" and _MODIFIER_AFTER.match(after):
         return "modifier"  # "the 27-member bloc", "a three-month delay"
     if low in _SMALL_WORDS and _DEFINITE.search(before) and not _OF_DEFINITE_END.search(before):
         return "reference"  # "the two sides", "both three", "the three countries": not a count
-    if _AGO_OLD_AFTER.match(after):
+    if first.isspace() and _AGO_OLD_AFTER.match(after):
         return "age"
     return None
 
@@ -497,27 +545,36 @@ def _noun_run(tokens: list[Token]) -> list[Token]:
         and (len(tokens) == 1 or tokens[1].pos_ not in ("NOUN", "PROPN"))
     ):
         return tokens[:1]
+    if not tokens:
+        return run
+    # The doc's token list: ``doc[i]`` would build a new Token for each next word.
+    doc_toks = doc_tokens(tokens[0].doc)
+    n_toks = len(doc_toks)
     for t in tokens:
-        if not run and t.text in _MEASURE_SYMBOLS:
+        # Each attribute read once (every read is a call into spaCy).
+        text = t.text
+        if not run and text in _MEASURE_SYMBOLS:
             return [t]  # "17 400 MW of capacity": a unit symbol the tagger may take for a name
-        if t.ent_type_ in ("PERSON", "ORG", "GPE", "FAC"):
+        ent_type = t.ent_type_
+        if ent_type in ("PERSON", "ORG", "GPE", "FAC"):
             if not _names_a_kind(t):
                 break  # a name after a figure is not what it counts
-            if t.ent_type_ == "GPE":
+            if ent_type == "GPE":
                 # A place only says where: "two United States service members" count
                 # service members.
                 if run:
                     break
                 continue
-        if run and (t.ent_type_ in ("DATE", "TIME") or t.lower_ in _TEMPORAL):
+        if run and (ent_type in ("DATE", "TIME") or t.lower_ in _TEMPORAL):
             break  # "24 million tonnes last year": the period is not part of the unit
-        nxt = t.doc[t.i + 1] if t.i + 1 < len(t.doc) else None
-        glued = nxt is not None and nxt.text in "-–" and not t.whitespace_
+        i = t.i
+        nxt = doc_toks[i + 1] if i + 1 < n_toks else None
+        dep = t.dep_
         if (
             t.pos_ in ("ADJ", "NOUN", "PROPN")
-            or (t.text in "-–" and run)
-            or (run and t.dep_ == "compound")
-            or (t.dep_ == "amod" and t.tag_ in ("VBN", "VBG"))  # "86 wounded civilians"
+            or (text in "-–" and run)
+            or (run and dep == "compound")
+            or (dep == "amod" and t.tag_ in ("VBN", "VBG"))  # "86 wounded civilians"
             # "212 destroyed armoured vehicles": a participle before the counted noun
             or (
                 not run
@@ -525,7 +582,8 @@ def _noun_run(tokens: list[Token]) -> list[Token]:
                 and nxt is not None
                 and nxt.pos_ in ("ADJ", "NOUN", "PROPN")
             )
-            or (t.dep_ == "amod" and glued)  # "14 walk-in clinics"
+            # "14 walk-in clinics": glued to a hyphen
+            or (dep == "amod" and nxt is not None and nxt.text in "-–" and not t.whitespace_)
             or (run and run[-1].text in "-–" and not run[-1].whitespace_)  # "walk-in"
         ):
             run.append(t)
@@ -615,6 +673,7 @@ _MULTIPLE_NEXT = {
 _CURRENCY_SIGNS = {"€", "$", "£", "¥", "₹", "₽", "₴", "₩", "₺", "zł", "Kč", "kr", "Ft", "lei"}
 
 
+_FRACTION_WORDS = re.compile(r"(?i)thirds|quarters|fifths|\b(?:in|out of)\b")
 _COMPARED = re.compile(
     r"(?i)\b(?:up from|down from|compared with|compared to)\s+"
     r"(?:about |around |nearly |almost |roughly |some |just |over |under )?$"
@@ -630,30 +689,27 @@ def unit_of(q: Quantity, sent: Span, offset: int) -> str | None:
     if q.currency:
         return q.currency  # "$4.2 billion in aid": the money is what is counted
     following = tokens_in_chars(sent, q.end - offset, sent.end_char)
-    if following and following[0].text in _CURRENCY_SIGNS:
-        return following[0].text  # "14,20 €", "5 000 $": the sign written after the figure
-    if following and following[0].lower_ == "times":
+    # The first word's text and lower case, read once (each read is a call into spaCy).
+    first_text = following[0].text if following else ""
+    first_low = following[0].lower_ if following else ""
+    if following and first_text in _CURRENCY_SIGNS:
+        return first_text  # "14,20 €", "5 000 $": the sign written after the figure
+    if following and first_low == "times":
         nxt = following[1] if len(following) > 1 else None
         if nxt is not None and (nxt.lower_ in _MULTIPLE_NEXT or nxt.tag_ in ("JJR", "RBR")):
             return None  # "three times the original budget": a multiple, not a count of times
-        return following[0].text  # "the ground shook three times": a count of events
-    fraction = q.text.strip().lower() in FRACTIONS or re.search(
-        r"(?i)thirds|quarters|fifths|\b(?:in|out of)\b", q.text
-    )
-    if (
-        following
-        and following[0].pos_ in ("VERB", "AUX")
-        and following[0].lower_ in lexicon().currencies
-    ):
-        return following[0].text  # "4.2 trillion won": a currency the tagger took for a verb
-    if following and following[0].lower_ == "of" and fraction:
+        return first_text  # "the ground shook three times": a count of events
+    fraction = q.text.strip().lower() in FRACTIONS or _FRACTION_WORDS.search(q.text)
+    if following and following[0].pos_ in ("VERB", "AUX") and first_low in lexicon().currencies:
+        return first_text  # "4.2 trillion won": a currency the tagger took for a verb
+    if following and first_low == "of" and fraction:
         toks = _of_object(following[0])
         if toks:
             # "one in three of them", "a quarter of that": a pronoun names nothing counted.
             return None if all(t.pos_ == "PRON" for t in toks) else _text(toks)
     if (
         len(following) > 2
-        and following[0].lower_ == "of"
+        and first_low == "of"
         and following[1].lower_ in ("them", "whom", "those")
         and not fraction
     ):
@@ -661,7 +717,7 @@ def unit_of(q: Quantity, sent: Span, offset: int) -> str | None:
         after_pron = _noun_run(following[2:])
         if after_pron and following[2].pos_ in ("NOUN", "PROPN"):
             return _text(after_pron)
-    if len(following) > 2 and following[0].lower_ == "of":
+    if len(following) > 2 and first_low == "of":
         # "212 of the 400 seats": the unit is the whole's.
         rest = following[1:]
         while rest and rest[0].dep_ in ("det", "poss"):
@@ -670,7 +726,7 @@ def unit_of(q: Quantity, sent: Span, offset: int) -> str | None:
             of_run = _noun_run(rest[1:])
             if of_run:
                 return _text(of_run)
-    if len(following) > 1 and following[0].lower_ == "of" and not fraction:
+    if len(following) > 1 and first_low == "of" and not fraction:
         # "three of those companies", "four of the vessel's 23 crew": a part of a whole counts
         # what the whole counts.
         rest = following[1:]
@@ -690,12 +746,23 @@ def unit_of(q: Quantity, sent: Span, offset: int) -> str | None:
         return _text(run)
     # The clause subject: walk up from the number to its verb.
     before = doc_text(sent.doc)[max(0, q.start - offset - 40) : q.start - offset]
-    if _COMPARED.search(before):
+    # _COMPARED ends in whitespace after "from" or "compared" (letters without a case twin).
+    low_before = before.lower()
+    if (
+        before[-1:].isspace()
+        and ("from" in low_before or "compared" in low_before)
+        and _COMPARED.search(before)
+    ):
         return None  # "complaints were pending, up from 2,910": the earlier level, no noun
     inside = tokens_in_chars(sent, q.start - offset, q.end - offset)
     tok: Token | None = inside[-1] if inside else None
-    while tok is not None and tok.pos_ not in ("VERB", "AUX") and tok.head.i != tok.i:
-        tok = tok.head
+    if tok is not None:
+        # Up the heads by index: ``Token.head`` builds a new Token at every step.
+        heads, doc_toks = doc_heads(sent.doc), doc_tokens(sent.doc)
+        i = tok.i
+        while tok.pos_ not in ("VERB", "AUX") and heads[i] != i:
+            i = heads[i]
+            tok = doc_toks[i]
     if tok is None:
         return None
     named = _named_before(inside[-1]) if inside else None
@@ -777,7 +844,7 @@ _RATE_ADJECTIVE_END = re.compile(r"\b(daily|weekly|monthly|annual|yearly)\b[\w\s
 def rate_of(text: str, q: Quantity, next_start: int | None) -> str | None:
     """The rate written just after the figure ("a day", "each month", "monthly"), if any."""
     window = text[q.end : next_start if next_start is not None else len(text)]
-    m = _RATE.search(window)
+    m = _RATE.search(window) if may_hold(window, _RATE_UNITS, _RATE) else None
     if m and m.group("u2") and _ANOTHER_CLAUSE.search(window[: m.start("u2")]):
         # "$11.42 a bushel on the news, their biggest daily gain", "Rs 84 lakh ... and that
         # his monthly instalment": an adjective on a noun of another clause
@@ -787,13 +854,16 @@ def rate_of(text: str, q: Quantity, next_start: int | None) -> str | None:
             m.group("u1") or m.group("u4") or m.group("u3") or m.group("u2") or "per annum"
         ).lower()
         return _RATE_WORDS.get(word, word)
-    lead = _EACH_LEAD.search(text[: q.start])
+    head = text[: q.start]
+    # _EACH_LEAD needs "each" or "every" (letters without a case twin: a lower-case test holds).
+    low_head = head.lower()
+    lead = _EACH_LEAD.search(head) if "each" in low_head or "every" in low_head else None
     if lead and not q.percent:
         # "Each month the operator loses about 92 billion won", "each day of Stage 4 costs the
         # economy R1.2 billion": a rate that opens the clause covers its figures.
         return lead.group(1).lower().replace("night", "day")
     before = text[max(0, q.start - 25) : q.start].lower()
-    m2 = _RATE_ADJECTIVE_END.search(before)
+    m2 = _RATE_ADJECTIVE_END.search(before) if "ly" in before or "annual" in before else None
     # "Annual inflation reached 61 percent": a share compares with a year before, it is not
     # counted per year.
     if (
@@ -823,6 +893,11 @@ def measured_rate(q: Quantity, sent: Span, offset: int) -> str | None:
     must be the subject or object of the figure's own verb; never for a share ("annual
     inflation reached 6%") nor for a cue ("the annual survey found ...")."""
     if q.percent:
+        return None
+    # The answer is a rate adjective of the sentence (a parse tree stays inside its sentence):
+    # most sentences have none, and the test is far cheaper than the walk below.
+    low = doc_text(sent.doc)[sent.start_char : sent.end_char].lower()
+    if not any(adj in low for adj in _RATE_ADJECTIVES):
         return None
     inside = tokens_in_chars(sent, q.start - offset, q.end - offset)
     if not inside:

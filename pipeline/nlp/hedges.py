@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from spacy.tokens import Span, Token
 
+from pipeline.nlp.numbers import may_hold
 from pipeline.nlp.tokens import children_of, doc_text, tokens_in_chars
 
 _TERMS = (
@@ -30,12 +31,26 @@ _TERMS = (
 # The lookahead holds the first letters of the terms (a new term adds its own): the search fails
 # at once at a word that starts with none of them.
 _HEDGE = re.compile(r"(?i)\b(?=[raeucipswb])(?:" + "|".join(_TERMS) + r")\b")
+# Every term holds one of these (lower case): most sentences hold none, and looking for them is
+# several times cheaper than the search (a new term adds its own word here).
+_HEDGE_WORDS = (
+    "reportedly", "alleged", "estimate", "unverified", "unconfirmed", "could not",
+    "according to", "said to", "believed to", "thought to", "reported to", "purportedly",
+    "supposedly", "apparently",
+)  # fmt: skip
+
+
+def _hedge_matches(text: str) -> list[re.Match[str]]:
+    """``_HEDGE.finditer(text)``, skipping the search when no term can be in ``text``."""
+    if not may_hold(text, _HEDGE_WORDS, _HEDGE):
+        return []
+    return list(_HEDGE.finditer(text))
 
 
 def find_hedges(text: str) -> list[str]:
     """The hedge expressions in ``text``, lower-cased, in order, without repeats."""
     seen: list[str] = []
-    for m in _HEDGE.finditer(text):
+    for m in _hedge_matches(text):
         term = m.group(0).lower()
         if term not in seen:
             seen.append(term)
@@ -68,6 +83,8 @@ _MODAL = re.compile(
     r"\b(?:may|might|could)\b(?!\s+(?:not\s+)?(?:afford|claim|spend|apply|receive|keep|use"
     r"|borrow|carry|bring|stay|enter|own|hold|request|take|have up to)\b)|\b(?:would|will) likely\b"
 )
+# Every _MODAL match holds one of these words.
+_MODAL_WORDS = ("may", "might", "could", "likely")
 _CONDITIONAL_WOULD = re.compile(r"\bwould\b")
 _IF = re.compile(r"(?i)\bif\b")
 
@@ -75,10 +92,11 @@ _IF = re.compile(r"(?i)\bif\b")
 def hedge_spans(text: str) -> list[HedgeSpan]:
     """Every hedge expression of ``text`` with its offsets: the listed hedge words, modal
     verbs of uncertainty, and "would" in a conditional sentence."""
-    spans = [HedgeSpan(m.start(), m.end(), m.group(0).lower()) for m in _HEDGE.finditer(text)]
+    spans = [HedgeSpan(m.start(), m.end(), m.group(0).lower()) for m in _hedge_matches(text)]
     taken = [(h.start, h.end) for h in spans]
-    extra = list(_MODAL.finditer(text))
-    if _IF.search(text):
+    # The modal patterns are case-sensitive: a sentence without their words has no match.
+    extra = list(_MODAL.finditer(text)) if any(w in text for w in _MODAL_WORDS) else []
+    if "would" in text and _IF.search(text):
         extra += [
             m
             for m in _CONDITIONAL_WOULD.finditer(text)

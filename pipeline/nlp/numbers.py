@@ -7,6 +7,7 @@ Pure regular expressions over the raw text, so offsets are exact and the module 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -268,6 +269,7 @@ _QUALIFIER = [
     (name, re.compile(rf"(?i)\b(?:{'|'.join(re.escape(w) for w in words)})\s+$"))
     for name, words in QUALIFIERS
 ]
+_QUALIFIER_ENDS = tuple(sorted({w.split()[-1] for _, words in QUALIFIERS for w in words}))
 
 
 @dataclass(frozen=True)
@@ -396,10 +398,36 @@ def _currency(text: str) -> str | None:
 def qualifier_before(text: str, start: int) -> tuple[str, int]:
     """The qualifier written just before ``start`` ("more than 90") and where it begins."""
     window = text[max(0, start - 30) : start]
-    for name, pattern in _QUALIFIER:
-        m = pattern.search(window)
-        if m:
-            return name, start - (len(window) - m.start())
+    # Every qualifier pattern is a phrase, then whitespace to the end ("\s+$").
+    if not window[-1:].isspace():
+        return "exact", start
+    if _has_case_twin(window):
+        # Case-insensitive matching takes these letters for others: the patterns decide.
+        for name, pattern in _QUALIFIER:
+            m = pattern.search(window)
+            if m:
+                return name, start - (len(window) - m.start())
+        return "exact", start
+    # What the patterns match, by suffix tests on the lower-cased text (several times faster):
+    # a phrase ends where the trailing whitespace starts and starts a word ("\b"); of two
+    # phrases of one pattern that both end there, the search finds the longer one (it starts
+    # further left), and the first pattern in order with a phrase there wins.
+    stripped = window.rstrip()
+    low = stripped.lower()
+    if not low.endswith(_QUALIFIER_ENDS):
+        return "exact", start  # most figures: no phrase's last word ends the window
+    for name, phrases in QUALIFIERS:
+        begin = -1
+        for phrase in phrases:
+            if low.endswith(phrase):
+                i = len(low) - len(phrase)
+                # \b before a letter: the window starts there or a non-word character precedes
+                if (i == 0 or not (stripped[i - 1].isalnum() or stripped[i - 1] == "_")) and (
+                    begin == -1 or i < begin
+                ):
+                    begin = i
+        if begin != -1:
+            return name, start - (len(window) - begin)
     return "exact", start
 
 
@@ -429,19 +457,28 @@ _NUMBER_WORDS = (
 # fmt: on
 _MAY_HOLD_NUMBER = re.compile(r"(?i)\d|" + "|".join(_NUMBER_WORDS))
 _DIGIT = re.compile(r"\d")
+_LETTER_HYPHEN = re.compile(r"[A-Za-z]-$")
 # Letters that case-insensitive patterns take for an ASCII letter although str.lower() does not
 # turn them into it (İ, ı, ſ; the Kelvin sign lowers to "k").
 _CASE_TWINS = ("\u0130", "\u0131", "\u017f")
+
+
+def _has_case_twin(text: str) -> bool:
+    """Whether ``text`` holds one of ``_CASE_TWINS`` (three ``in`` tests: faster than any())."""
+    return "\u0130" in text or "\u0131" in text or "\u017f" in text
 
 
 def may_hold(text: str, words: Sequence[str], pattern: re.Pattern[str]) -> bool:
     """Whether ``text`` holds one of ``words`` in any case (``pattern`` searches the same, as a
     case-insensitive regex; substring tests on the lower-cased text are several times faster
     than its alternation)."""
-    if any(c in text for c in _CASE_TWINS):
+    if _has_case_twin(text):
         return pattern.search(text) is not None
     low = text.lower()
-    return any(w in low for w in words)
+    for w in words:  # noqa: SIM110 - a plain loop is a third faster than any() over a generator
+        if w in low:
+            return True
+    return False
 
 
 def find_quantities(text: str, style: str = "en") -> list[Quantity]:
@@ -449,12 +486,13 @@ def find_quantities(text: str, style: str = "en") -> list[Quantity]:
     ``style`` is the article's number convention (``number_style``)."""
     if _DIGIT.search(text) is None and not may_hold(text, _NUMBER_WORDS, _MAY_HOLD_NUMBER):
         return []
-    singles, scanned = _single_matches(text, style)
+    starts = _figure_starts(text)
+    singles, scanned = _single_matches(text, style, starts)
     if not scanned:
         return []  # a range holds two figures
     found: list[Quantity] = []
     taken: list[tuple[int, int]] = []
-    for m in _range_matches(text, style, scanned):
+    for m in _range_matches(text, style, scanned, starts):
         if _split_date(text, m.start(), m.group(0)):
             continue
         a, b = next(
@@ -464,11 +502,11 @@ def find_quantities(text: str, style: str = "en") -> list[Quantity]:
         )
         # "12:30", "2023-2025", "T-72" are not ranges of figures.
         if m.group("r1") is not None and not (
-            (re.search(r"\d", a) and re.search(r"\d", b)) or " to " in m.group(0).lower()
+            (_DIGIT.search(a) and _DIGIT.search(b)) or " to " in m.group(0).lower()
         ):
             continue
-        if m.group("r1") is not None and re.search(
-            r"[A-Za-z]-$", text[max(0, m.start() - 2) : m.start() + 1]
+        if m.group("r1") is not None and _LETTER_HYPHEN.search(
+            text[max(0, m.start() - 2) : m.start() + 1]
         ):
             continue
         if (_is_percent(a) and not _is_percent(b)) or (
@@ -496,23 +534,27 @@ def find_quantities(text: str, style: str = "en") -> list[Quantity]:
         )
         taken.append((m.start(), m.end()))
     for sm in singles:
-        if any(s <= sm.start() < e for s, e in taken):
+        if taken and any(s <= sm.start() < e for s, e in taken):
             continue
-        value = parse_number(sm.group(0), style)
+        figure = sm.group(0)
+        value = parse_number(figure, style)
         if value is None:
             continue
         qualifier, _ = qualifier_before(text, sm.start())
+        # Digits, commas and a dot only (most figures): no percent sign or word, currency or
+        # scale word can be in it.
+        digits_only = _PLAIN_EN.fullmatch(figure) is not None
         found.append(
             Quantity(
                 start=sm.start(),
                 end=sm.end(),
-                text=sm.group(0),
+                text=figure,
                 low=value,
                 high=value,
                 qualifier=qualifier,
-                percent=_is_percent(sm.group(0)),
-                currency=_currency(sm.group(0)),
-                has_scale=_scale_of(sm.group(0)) is not None,
+                percent=False if digits_only else _is_percent(figure),
+                currency=None if digits_only else _currency(figure),
+                has_scale=False if digits_only else _scale_of(figure) is not None,
                 is_range=False,
             )
         )
@@ -520,13 +562,20 @@ def find_quantities(text: str, style: str = "en") -> list[Quantity]:
     return found
 
 
-def _single_matches(text: str, style: str) -> tuple[list[re.Match[str]], list[tuple[int, int]]]:
+_ALL_POSITIONS: list[int] = []  # the default of _single_matches: compute _figure_starts
+
+
+def _single_matches(
+    text: str, style: str, starts: list[int] | None = _ALL_POSITIONS
+) -> tuple[list[re.Match[str]], list[tuple[int, int]]]:
     """The one-figure matches of ``text`` in order, left to right without overlap; and the
-    spans of every match the scan found, those it then passed over included."""
+    spans of every match the scan found, those it then passed over included. ``starts`` is
+    ``_figure_starts(text)`` when the caller has it."""
     single = _SINGLE[style]
     out: list[re.Match[str]] = []
     scanned: list[tuple[int, int]] = []
-    starts = _figure_starts(text)
+    if starts is _ALL_POSITIONS:
+        starts = _figure_starts(text)
     pos = 0
     k = 0
     while True:
@@ -562,21 +611,36 @@ _FIGURE_WORDS = (
 )  # fmt: skip
 
 
+# The letters a currency written before a run of digits or signs can start with ("US$", "R$",
+# "C$", "A$", "Rs", "R5" in any case; the ISO codes in upper case only).
+_CURRENCY_LETTERS = frozenset("UuRrCcAa" + "".join(re.findall(r"[A-Z](?=[A-Z]{2})", _ISO_CURRENCY)))
+
+
 def _figure_starts(text: str) -> list[int] | None:
     """Every position where NUM's lookahead can hold, in order (a few more do no harm): in a run
-    of digits and currency signs or up to four characters before it ("USD 5", "Rs. 5", "US$"),
-    or where a number word starts. None when the text holds a letter that case-insensitive
-    matching and ``str.lower`` treat apart (then every position must be tried)."""
-    if any(c in text for c in _CASE_TWINS):
+    of digits and currency signs, or up to four characters before it where a currency can
+    start ("USD 5", "Rs. 5", "US$"), or where a number word starts a word (the lookahead's
+    word boundary). None when the text holds a letter that case-insensitive matching and
+    ``str.lower`` treat apart (then every position must be tried). Each position left out
+    spares the figure pattern a try (most of the scan's time)."""
+    if _has_case_twin(text):
         return None
     starts: set[int] = set()
     for m in _DIGITS_OR_SIGNS.finditer(text):
-        starts.update(range(max(0, m.start() - 4), m.end()))
+        a = m.start()
+        if not _CURRENCY_LETTERS.isdisjoint(text[max(0, a - 4) : a]):
+            for i in range(max(0, a - 4), a):
+                if text[i] in _CURRENCY_LETTERS:
+                    starts.add(i)
+        starts.update(range(a, m.end()))
     low = text.lower()
     for word in _FIGURE_WORDS:
         i = low.find(word)
         while i != -1:
-            starts.add(i)
+            # \b before a word: the text starts there, or a character \w does not match
+            # (str.isalnum is \w without the underscore) comes before it.
+            if i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_"):
+                starts.add(i)
             i = low.find(word, i + 1)
     return sorted(starts)
 
@@ -585,16 +649,44 @@ _BETWEEN_FROM = re.compile(r"(?i)\b(?=[bf])(?:between|from)\s")
 
 
 def _range_matches(
-    text: str, style: str, scanned: list[tuple[int, int]]
+    text: str,
+    style: str,
+    scanned: list[tuple[int, int]],
+    figure_starts: list[int] | None = None,
 ) -> Iterator[re.Match[str]]:
     """What ``_RANGE[style].finditer(text)`` yields, trying the pattern only where a match can
     start: a range opens with "between", "from" or a figure, and a figure can only start inside
     a span the single scan matched (it tried every other position and found none there). The
     range pattern is the costliest scan of the rules, and most positions of a sentence are
-    none of these."""
-    starts = {m.start() for m in _BETWEEN_FROM.finditer(text)}
+    none of these. ``figure_starts`` (``_figure_starts(text)``, if given) narrows a span to
+    the positions where a figure can start at all ("1,900" and "5 million" are tried at their
+    digits only, not at the comma or the letters of the scale)."""
+    low = text.lower()
+    # "between" and "from" hold no letter with a case twin: without them in the lower-cased
+    # text, _BETWEEN_FROM cannot match.
+    if "between" in low or "from" in low:
+        starts = {m.start() for m in _BETWEEN_FROM.finditer(text)}
+    else:
+        starts = set()
+    # A range that opens with a figure has "to" or a dash after it (and with figure_starts,
+    # where a figure can start after that): no figure at or after the last of them opens one
+    # ("to" has no case twin; İ lowers to two characters, which would shift the offsets of the
+    # lower-cased text).
+    if "\u0130" in text:
+        limit = len(text)
+    elif figure_starts is None:
+        limit = max(text.rfind("-"), text.rfind("\u2013"), text.rfind("\u2014"), low.rfind("to"))
+    else:
+        limit = _last_separator(text, low, figure_starts)
     for a, b in scanned:
-        starts.update(range(a, b))
+        b = min(b, limit)
+        if a >= b:
+            continue
+        if figure_starts is None:
+            starts.update(range(a, b))
+        else:
+            lo = bisect_left(figure_starts, a)
+            starts.update(figure_starts[lo : bisect_left(figure_starts, b, lo)])
     pattern = _RANGE[style]
     pos = 0
     for p in sorted(starts):
@@ -604,6 +696,31 @@ def _range_matches(
         if m is not None:
             pos = m.end()
             yield m
+
+
+_SEPARATORS = ("-", "\u2013", "\u2014", "to")
+
+
+def _last_separator(text: str, low: str, figure_starts: list[int]) -> int:
+    """Where the last "to" or dash that a figure can follow starts (-1 if none): the second
+    figure of a range starts after it and the spaces after it, where a figure can start
+    (``figure_starts``, from ``text`` without İ, so ``low`` has the same offsets). "told",
+    "into the" and "to say" are passed over."""
+    can_start = set(figure_starts)
+    n = len(text)
+    limit = -1
+    for sep in _SEPARATORS:
+        source = low if sep == "to" else text
+        q = source.rfind(sep)
+        while q > limit:
+            r = q + len(sep)
+            while r < n and text[r].isspace():  # the range pattern's \s* (str.isspace is \s)
+                r += 1
+            if r in can_start:
+                limit = q
+                break
+            q = source.rfind(sep, 0, q)
+    return limit
 
 
 def _split_date(text: str, start: int, matched: str) -> bool:

@@ -42,11 +42,16 @@ _PATTERNS = [
     r"by (?:the )?(?:deadline|end of the (?:year|month|week)|midnight)",
     rf"{_NUMW} {_UNIT} ago",
 ]
-# The lookahead holds the letters (and digits) the patterns can start with (a new pattern adds
-# its own): at a word that starts with none of them, the search fails at once instead of trying
-# every pattern (twice as fast).
+# The lookaheads hold the letters (and digits) the patterns can start with, then their first
+# two or three letters grouped by the first (a new pattern adds its own): at a word that starts
+# with none of them, the search fails at once instead of trying every pattern (twice as fast),
+# and the second one passes over the common words that share a first letter with a pattern
+# ("the", "said", "of": a fifth faster again).
 _PERIOD = re.compile(
-    r"(?i)\b(?=[sbidofltnae\d])(?:" + "|".join(f"(?:{p})" for p in _PATTERNS) + r")\b"
+    r"(?i)\b(?=[sbidofltnae\d])"
+    r"(?=a |b(?:et|y)|dur|eig|f(?:or|ou|ro|iv)|in|las|n(?:ex|in)|o(?:n|ve)|s(?:in|ix|ev)"
+    r"|t(?:hi|hr|w|en)|\d)"
+    r"(?:" + "|".join(f"(?:{p})" for p in _PATTERNS) + r")\b"
 )
 # "said on Monday": the time of speaking, not of the figure.
 _SPEECH_BEFORE = re.compile(
@@ -90,16 +95,27 @@ def _month_year(month: int, year: str | None, published: date | None) -> int | N
     return published.year if month <= published.month else published.year - 1
 
 
+# resolve's patterns, compiled once (it runs for every period found).
+_MONTH_YEAR = re.compile(rf"(?i)({_MONTH})(?: ({_YEAR}))?")
+_YEARS = re.compile(_YEAR)
+_SINCE_DAY = re.compile(rf"(?i)({_WEEKDAY})")
+_HALF = re.compile(r"(first|second) half of (?:the year|this year|(last year)|((?:19|20)\d\d))")
+_QUARTER = re.compile(r"(first|second|third|fourth|last) quarter")
+_SPAN = re.compile(rf"(?:past|last) ({_NUMW}) ({_UNIT})")
+_RELATIVE = re.compile(r"(?:in |during |over )?(the past|the last|last|this|next) (\w+)")
+_ON_DAY = re.compile(rf"on ({_WEEKDAY})", re.IGNORECASE)
+
+
 def resolve(expr: str, published: date | None) -> tuple[date | None, date | None]:
     """Dates for one period expression, or (None, None) when it cannot be pinned down."""
     s = expr.lower()
     pub = published
-    m = re.search(rf"(?i)({_MONTH})(?: ({_YEAR}))?", expr)
-    years = re.findall(_YEAR, s)
+    m = _MONTH_YEAR.search(expr)
+    years = _YEARS.findall(s)
     if s.startswith("since"):
         if "year" in s and pub:
             return date(pub.year, 1, 1), pub
-        since_day = re.search(rf"(?i)({_WEEKDAY})", s)
+        since_day = _SINCE_DAY.search(s)
         if since_day and pub:
             back = (pub.weekday() - WEEKDAYS.index(since_day.group(1).lower())) % 7 or 7
             return pub - timedelta(days=back), pub
@@ -119,9 +135,7 @@ def resolve(expr: str, published: date | None) -> tuple[date | None, date | None
         if pub and not m.group(2) and MONTHS[m.group(1).lower()] >= pub.month:
             y = pub.year
         return date(y, MONTHS[m.group(1).lower()], 1), None
-    half = re.search(
-        r"(first|second) half of (?:the year|this year|(last year)|((?:19|20)\d\d))", s
-    )
+    half = _HALF.search(s)
     if half:
         if half.group(3):
             y = int(half.group(3))
@@ -131,7 +145,7 @@ def resolve(expr: str, published: date | None) -> tuple[date | None, date | None
             return None, None
         first = half.group(1) == "first"
         return (date(y, 1, 1), date(y, 6, 30)) if first else (date(y, 7, 1), date(y, 12, 31))
-    q = re.search(r"(first|second|third|fourth|last) quarter", s)
+    q = _QUARTER.search(s)
     if q and pub:
         n = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": 4}[q.group(1)]
         y = int(years[0]) if years else (pub.year if n * 3 <= pub.month else pub.year - 1)
@@ -143,7 +157,7 @@ def resolve(expr: str, published: date | None) -> tuple[date | None, date | None
         return date(int(years[0]), 1, 1), date(int(years[0]), 12, 31)
     if pub is None:
         return None, None
-    span = re.search(rf"(?:past|last) ({_NUMW}) ({_UNIT})", s)
+    span = _SPAN.search(s)
     if span:
         k = int(span.group(1)) if span.group(1).isdigit() else word_value(span.group(1))
         if k is None:  # _NUMW only admits words word_value knows; kept for the type checker
@@ -151,7 +165,7 @@ def resolve(expr: str, published: date | None) -> tuple[date | None, date | None
         unit = span.group(2).rstrip("s")
         days = {"hour": k / 24, "day": k, "week": 7 * k, "month": 30 * k, "year": 365 * k}[unit]
         return pub - timedelta(days=max(days, 1)), pub
-    rel = re.fullmatch(r"(?:in |during |over )?(the past|the last|last|this|next) (\w+)", s)
+    rel = _RELATIVE.fullmatch(s)
     if rel:
         which, unit = rel.groups()
         if unit == "week":
@@ -177,7 +191,7 @@ def resolve(expr: str, published: date | None) -> tuple[date | None, date | None
             return date(pub.year + offset, 1, 1), date(pub.year + offset, 12, 31)
         if unit == "day":
             return pub - timedelta(days=1), pub
-    wd = re.fullmatch(rf"on ({_WEEKDAY})", s, re.IGNORECASE)
+    wd = _ON_DAY.fullmatch(s)
     if wd:
         back = (pub.weekday() - WEEKDAYS.index(wd.group(1).lower())) % 7
         day = pub - timedelta(days=back)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from spacy.tokens import Span, Token
 
@@ -17,6 +18,7 @@ from pipeline.nlp.tokens import (
     clean,
     doc_ents,
     doc_heads,
+    doc_lowers,
     doc_text,
     doc_tokens,
     ent_text,
@@ -257,7 +259,7 @@ def describe(tokens: list[Token]) -> Described | None:
     cache: dict[tuple[int, ...], Described | None] = tokens[0].doc.user_data.setdefault(
         "mediamon_described", {}
     )
-    key = tuple(t.i for t in tokens)
+    key = tuple([t.i for t in tokens])
     if key not in cache:
         cache[key] = _describe(tokens)
     return cache[key]
@@ -265,152 +267,166 @@ def describe(tokens: list[Token]) -> Described | None:
 
 def _describe(tokens: list[Token]) -> Described | None:
     doc = tokens[0].doc
-    base = doc[tokens[0].i : tokens[-1].i + 1]
+    toks = doc_tokens(doc)
+    lows = doc_lowers(doc)
+    # The phrase's bounds as token indices (making a Span of them is a slow call).
+    start, end = tokens[0].i, tokens[-1].i + 1
     # Only entities that overlap the phrase can change it, and stretching it to one of them
     # reaches no other (entities do not overlap).
-    near = ents_overlapping(doc, base.start, base.end) if ents_ordered(doc) else doc_ents(doc)
+    near = ents_overlapping(doc, start, end) if ents_ordered(doc) else doc_ents(doc)
     for e in near:
+        label = e.label_
+        if label not in ("PERSON", "ORG"):
+            continue  # only names stretch the phrase
+        e_start, e_end = e.start, e.end
         # "Park Min-ji": a name the phrase cut inside a hyphenated word runs to its end.
-        if (
-            e.label_ == "PERSON"
-            and base.start <= e.start < base.end < e.end
-            and not doc[base.end - 1].whitespace_
-        ):
-            base = doc[base.start : e.end]
+        if label == "PERSON" and start <= e_start < end < e_end and not toks[end - 1].whitespace_:
+            end = e_end
         # "Maria do Carmo Silva": a name the parse split at a particle starts where it starts.
-        if e.label_ in ("PERSON", "ORG") and e.start < base.start < e.end <= base.end:
-            base = doc[e.start : base.end]
-        elif (
-            e.label_ in ("PERSON", "ORG")
-            and base.start <= e.start < base.end < e.end
-            and doc[base.end].text in NAME_PARTICLES
-        ):
-            base = doc[base.start : e.end]
+        if e_start < start < e_end <= end:
+            start = e_start
+        elif start <= e_start < end < e_end and toks[end].text in NAME_PARTICLES:
+            end = e_end
     # "A federal judge in Tulsa on Wednesday": when it spoke is not who spoke.
-    end = base.end
-    while end - 1 > base.start and doc[end - 1].ent_type_ in ("DATE", "TIME"):
-        end -= 1
-    if end < base.end and doc[end - 1].pos_ == "ADP" and end - 1 > base.start:
-        base = doc[base.start : end - 1]  # "... on Wednesday"
-    elif end < base.end and doc[end].lower_ in ("last", "this", "earlier", "yesterday", "today"):
-        base = doc[base.start : end]  # "... last week"
-    ents = [
-        e
-        for e in ents_overlapping(doc, base.start, base.end)
-        if e.start >= base.start and e.end <= base.end
-    ]
+    k = end
+    while k - 1 > start and toks[k - 1].ent_type_ in ("DATE", "TIME"):
+        k -= 1
+    if k < end and toks[k - 1].pos_ == "ADP" and k - 1 > start:
+        end = k - 1  # "... on Wednesday"
+    elif k < end and lows[k] in ("last", "this", "earlier", "yesterday", "today"):
+        end = k  # "... last week"
+    # The entities inside the phrase are among those near it: it grew only over those.
+    ents = [e for e in near if e.start >= start and e.end <= end]
     # A name that modifies a noun ("Korvanets police", "Holub's office") is not the speaker.
     people = [
         e
         for e in ents
         if e.label_ == "PERSON"
         and e.root.dep_ not in ("compound", "poss")
-        and not _inside_clause(e, base)
+        and not _inside_clause(e, start, end)
     ]
     # Titles come before names ("Defence Minister Taras Holub"): the last person is the name.
     best: Span | None = people[-1] if people else None
     if (
         len(people) >= 2
         and people[-1].start == people[-2].end + 1
-        and doc[people[-2].end].lower_ in ("and", "&")
+        and lows[people[-2].end] in ("and", "&")
     ):
         best = doc[people[-2].start : people[-1].end]  # "The authors, Priya Anand and Tom Hallett"
     if best is not None:
         # "Treasurer Kyle Ambrose" taken whole as a name: the title is the role.
-        k = best.start
-        while k < best.end - 1 and doc[k].lower_.rstrip(".") in TITLES:
+        k, best_end = best.start, best.end
+        while k < best_end - 1 and _is_title(lows[k]):
             k += 1
-        best = doc[k : best.end]
+        if k > best.start:
+            best = doc[k:best_end]
     if best is None:
         best = _appositive_name(tokens)
     if best is None:
         best = _trailing_name(tokens)
+    if best is None:
+        best = _speaker_entity(ents, start, end)
+    if best is None:
+        best = _titled_owner(ents, start, end)
+    text = doc_text(doc)
+    start_char, end_char = toks[start].idx, toks[end - 1].idx + len(toks[end - 1])
+    if best is None:
+        # Whitespace tokens at the edges ("& Co.\n\n") are not part of the name or its span.
+        raw = text[start_char:end_char]
+        lead = len(raw) - len(raw.lstrip())
+        trail = len(raw) - len(raw.rstrip())
+        return (clean(raw), None, start_char + lead, end_char - trail)
+    name = ent_text(best)
+    role = _role(text[start_char : best.start_char] + " " + text[best.end_char : end_char])
+    return (clean(name), role, best.start_char, best.end_char)
+
+
+def _speaker_entity(ents: list[Span], start: int, end: int) -> Span | None:
+    """Of ``ents``, the entities inside the phrase [start, end), the one that names its speaker,
+    if any."""
+    if not ents:
+        return None
+    doc = ents[0].doc
+    toks = doc_tokens(doc)
     # The phrase's own head: when it is a common noun ("prosecutors in Calder", "Education
     # advocacy groups", "Labour ministry data"), a name inside it only modifies it.
     inner = {i for e in ents for i in range(e.start + 1, e.end)}  # a misparsed name's tail
     head_of = doc_heads(doc)
     heads = [
-        t
-        for t in doc_tokens(doc)[base.start : base.end]
-        if not (base.start <= head_of[t.i] < base.end and head_of[t.i] != t.i) and t.i not in inner
+        i
+        for i in range(start, end)
+        if not (start <= head_of[i] < end and head_of[i] != i) and i not in inner
     ]
-    common_head = heads[0] if len(heads) == 1 and heads[0].pos_ == "NOUN" else None
-    if best is None:
-        for e in ents:
-            if e.label_ not in SPEAKER_LABELS:
-                continue
-            if (
-                common_head is not None
-                and not (e.start <= common_head.i < e.end)
-                # an appositive name, unless it is a misparsed object ("at the Centro ...")
-                and (e.root.dep_ != "appos" or any(u.dep_ == "pobj" for u in e))
-                and not (e.start > 0 and doc[e.start - 1].text == ",")  # ", Per Lunde,"
-            ):
-                continue
-            poss = (e.end < base.end and is_possessive(doc[e.end])) or is_possessive(doc[e.end - 1])
-            if e.start > base.start and is_possessive(doc[e.start - 1]):
-                continue  # "Ostrel's defence ministry" is one name, not "defence ministry"
-            placed = e.end == base.end or (e.start == base.start and not poss)
-            whole = e.start == base.start and e.end == base.end
-            # A place or nationality names the speaker only when it is all there is
-            # ("Varnia said"), not in "Varnian prosecutor".
-            if (placed or e.root.dep_ == "appos") and (e.label_ not in ("GPE", "NORP") or whole):
-                best = _with_level(_whole_org_name(e, base), base) if e.label_ == "ORG" else e
-                break
-    if best is None:
-        best = _titled_owner(base, ents)
-    if best is None:
-        # Whitespace tokens at the edges ("& Co.\n\n") are not part of the name or its span.
-        raw = ent_text(base)
-        lead = len(raw) - len(raw.lstrip())
-        trail = len(raw) - len(raw.rstrip())
-        return (clean(raw), None, base.start_char + lead, base.end_char - trail)
-    name = ent_text(best)
-    role_text = (
-        doc_text(doc)[base.start_char : best.start_char]
-        + " "
-        + doc_text(doc)[best.end_char : base.end_char]
-    )
-    role = _role(role_text)
-    return (clean(name), role, best.start_char, best.end_char)
-
-
-def _titled_owner(base: Span, ents: list[Span]) -> Span | None:
-    """ "Democratic Sen. Luis Arriaga's campaign" -> "Luis Arriaga's campaign": the titles before
-    a person who owns the speaking noun are the person's, not part of the speaker's name."""
-    doc = base.doc
+    common_head = heads[0] if len(heads) == 1 and toks[heads[0]].pos_ == "NOUN" else None
     for e in ents:
-        if e.label_ != "PERSON" or e.start == base.start or e.end >= base.end:
+        label = e.label_
+        if label not in SPEAKER_LABELS:
+            continue
+        e_start, e_end = e.start, e.end
+        if (
+            common_head is not None
+            and not (e_start <= common_head < e_end)
+            # an appositive name, unless it is a misparsed object ("at the Centro ...")
+            and (e.root.dep_ != "appos" or any(u.dep_ == "pobj" for u in e))
+            and not (e_start > 0 and toks[e_start - 1].text == ",")  # ", Per Lunde,"
+        ):
+            continue
+        poss = (e_end < end and is_possessive(toks[e_end])) or is_possessive(toks[e_end - 1])
+        if e_start > start and is_possessive(toks[e_start - 1]):
+            continue  # "Ostrel's defence ministry" is one name, not "defence ministry"
+        placed = e_end == end or (e_start == start and not poss)
+        whole = e_start == start and e_end == end
+        # A place or nationality names the speaker only when it is all there is
+        # ("Varnia said"), not in "Varnian prosecutor".
+        if (placed or e.root.dep_ == "appos") and (label not in ("GPE", "NORP") or whole):
+            return _with_level(_whole_org_name(e, start, end), start) if label == "ORG" else e
+    return None
+
+
+def _is_title(low: str) -> bool:
+    """Whether a lowercase word is a title ("Gen." as well as "gen")."""
+    return low.rstrip(".") in TITLES
+
+
+def _titled_owner(ents: list[Span], start: int, end: int) -> Span | None:
+    """ "Democratic Sen. Luis Arriaga's campaign" -> "Luis Arriaga's campaign": the titles before
+    a person who owns the speaking noun (of the phrase [start, end), its entities ``ents``) are
+    the person's, not part of the speaker's name."""
+    if not ents:
+        return None
+    doc = ents[0].doc
+    for e in ents:
+        if e.label_ != "PERSON" or e.start == start or e.end >= end:
             continue
         if not (is_possessive(doc[e.end]) or is_possessive(doc[e.end - 1])):
             continue
-        before = doc[base.start : e.start]
+        before = doc[start : e.start]
         titled = any(t.lower_.rstrip(".") in TITLES for t in before)
         if titled and all(
             t.lower_.rstrip(".") in TITLES or t.ent_type_ in ("NORP", "GPE") or t.dep_ == "det"
             for t in before
         ):
-            return doc[e.start : base.end]
+            return doc[e.start : end]
     return None
 
 
-def _inside_clause(ent: Span, base: Span) -> bool:
-    """Whether a name sits in a clause that modifies the phrase's head ("A committee backing
-    Dunmore", "a group that supports Lind"): it is not the speaker."""
+def _inside_clause(ent: Span, start: int, end: int) -> bool:
+    """Whether a name sits in a clause that modifies the head of the phrase [start, end) ("A
+    committee backing Dunmore", "a group that supports Lind"): it is not the speaker."""
     for anc in ent.root.ancestors:
-        if anc.i < base.start or anc.i >= base.end:
+        if anc.i < start or anc.i >= end:
             return False
         if anc.dep_ in ("acl", "relcl"):  # "backing" is often tagged a noun
             return True
     return False
 
 
-def _whole_org_name(ent: Span, base: Span) -> Span:
-    """An organisation's name with the capitalised words the model left out of its entity:
-    "the Marlow County Sheriff's Office", not "Sheriff's Office"."""
-    doc = base.doc
+def _whole_org_name(ent: Span, start: int, end: int) -> Span:
+    """An organisation's name with the capitalised words the model left out of its entity (in
+    the phrase [start, end)): "the Marlow County Sheriff's Office", not "Sheriff's Office"."""
+    doc = ent.doc
     k = ent.start
-    while k > base.start:
+    while k > start:
         prev = doc[k - 1]
         if (
             prev.pos_ == "PROPN"
@@ -422,7 +438,7 @@ def _whole_org_name(ent: Span, base: Span) -> Span:
             k -= 1
         elif (
             prev.lower_ in _NAME_LINKS
-            and k - 1 > base.start
+            and k - 1 > start
             and _capitalised_word(doc[k - 2])
             and doc[k].text[:1].isupper()
         ):
@@ -431,7 +447,7 @@ def _whole_org_name(ent: Span, base: Span) -> Span:
             break
     e = ent.end
     while (
-        e + 1 < base.end
+        e + 1 < end
         and doc[e].lower_ in _NAME_LINKS
         and _capitalised_word(doc[e + 1])
         and not is_possessive(doc[e + 1])
@@ -446,11 +462,12 @@ def _whole_org_name(ent: Span, base: Span) -> Span:
 _LEVELS = {"federal", "state", "provincial", "regional", "national", "municipal", "county"}
 
 
-def _with_level(name: Span, base: Span) -> Span:
-    """An organisation's name with the level of government written just before it."""
-    doc = base.doc
+def _with_level(name: Span, start: int) -> Span:
+    """An organisation's name with the level of government written just before it (in a phrase
+    that starts at token ``start``)."""
+    doc = name.doc
     k = name.start
-    while k > base.start and doc[k - 1].lower_ in _LEVELS and doc[k - 1].text.islower():
+    while k > start and doc[k - 1].lower_ in _LEVELS and doc[k - 1].text.islower():
         k -= 1
     return name if k == name.start else doc[k : name.end]
 
@@ -459,6 +476,7 @@ def _capitalised_word(tok: Token) -> bool:
     return tok.text[:1].isupper() and tok.is_alpha and tok.lower_ not in TITLES
 
 
+@lru_cache(maxsize=4096)  # pure, and the same role is written again and again
 def _role(text: str) -> str | None:
     """Tidy what is left of a speaker phrase once the name is cut out."""
     pieces = [strip_det(clean(p)) for p in text.split(",")]
@@ -472,61 +490,66 @@ def _trailing_name(tokens: list[Token]) -> Span | None:
     """Names the model does not know: a trailing run of capitalised proper nouns after a role
     ("port director Anton Veres", "Varnian Defence Minister Taras Holub")."""
     doc = tokens[0].doc
-    run = len(tokens)
+    lows = doc_lowers(doc)
+    n = len(tokens)
+    run = n
     while run > 0 and tokens[run - 1].pos_ == "PROPN" and tokens[run - 1].text[:1].isupper():
         run -= 1
+    if run == n:
+        return None  # no trailing run: no name (most phrases end in a common noun)
     if (
         run >= 2
-        and tokens[run - 1].lower_ == "of"
-        and tokens[run - 2].lower_.rstrip(".") in TITLES
-        and len(tokens) - run >= 3
+        and lows[tokens[run - 1].i] == "of"
+        and _is_title(lows[tokens[run - 2].i])
+        and n - run >= 3
     ):
         # "Superintendent of Police Rakesh Banerji", "Director General of Police X Y": the
         # title names its force, then the person.
         return doc[tokens[run + 1].i : tokens[-1].i + 1]
-    if (
-        run > 0
-        and (
-            is_possessive(tokens[run - 1])
-            or tokens[run - 1].pos_ == "ADP"
+    if run > 0:
+        last = tokens[run - 1]
+        low = lows[last.i]
+        if (
+            is_possessive(last)
+            or last.pos_ == "ADP"
             # "a senior officer of the Economic Offences Wing": the run names what the head
             # belongs to, and the head is the speaker.
-            or (run > 1 and tokens[run - 1].lower_ == "the" and tokens[run - 2].pos_ == "ADP")
-            or (
-                tokens[run - 1].lower_ in _NAME_LINKS
-                and run > 1
-                and tokens[run - 2].text[:1].isupper()
-            )
-        )
-    ):
-        # "Varnia's General Staff", "Headquarters for Prisoners of War", "the Water Supply
-        # and Sewerage Board": the run ends an organisation's name, not a person's.
-        return None
-    if run < len(tokens) and tokens[-1].lower_ in ORG_WORDS:
+            or (run > 1 and low == "the" and tokens[run - 2].pos_ == "ADP")
+            or (low in _NAME_LINKS and run > 1 and tokens[run - 2].text[:1].isupper())
+        ):
+            # "Varnia's General Staff", "Headquarters for Prisoners of War", "the Water Supply
+            # and Sewerage Board": the run ends an organisation's name, not a person's.
+            return None
+    if lows[tokens[-1].i] in ORG_WORDS:
         return None  # "Seoul Metro Board", "The Defence Ministry": an organisation
     k = run
-    # Only the phrase's own tokens are looked up: the entities over its range will do.
-    nationality = {
-        i
-        for e in ents_overlapping(doc, tokens[0].i, tokens[-1].i + 1)
-        if e.label_ in ("NORP", "GPE")
-        for i in range(e.start, e.end)
-    }
-    while k < len(tokens) - 1 and (
-        tokens[k].lower_.rstrip(".") in TITLES
-        or (tokens[k].i in nationality and _title_follows(tokens, k))
-    ):
-        k += 1
+    # The phrase's place and nationality words, looked up only when a non-title word leads
+    # the run (only the phrase's own tokens are looked up: the entities over its range do).
+    nationality: set[int] | None = None
+    while k < n - 1:
+        if _is_title(lows[tokens[k].i]):
+            k += 1
+            continue
+        if nationality is None:
+            nationality = {
+                i
+                for e in ents_overlapping(doc, tokens[0].i, tokens[-1].i + 1)
+                if e.label_ in ("NORP", "GPE")
+                for i in range(e.start, e.end)
+            }
+        if tokens[k].i in nationality and _title_follows(tokens, k):
+            k += 1
+            continue
+        break
     # "Health Minister Agnes Rautio": the name starts after the last title word.
-    titled = [j for j in range(k, len(tokens) - 1) if tokens[j].lower_.rstrip(".") in TITLES]
+    titled = [j for j in range(k, n - 1) if _is_title(lows[tokens[j].i])]
     if titled:
         k = titled[-1] + 1
-    if k >= len(tokens):
+    if k >= n:
         return None
     if k > run or (run > 0 and not is_possessive(tokens[run - 1])):
         name = doc[tokens[k].i : tokens[-1].i + 1]
-        base = doc[tokens[0].i : tokens[-1].i + 1]
-        return None if _inside_clause(name, base) else name
+        return None if _inside_clause(name, tokens[0].i, tokens[-1].i + 1) else name
     return None
 
 
@@ -534,12 +557,8 @@ def _title_follows(tokens: list[Token], k: int) -> bool:
     """Whether a place or nationality word leads a title ("Varnian Defence Minister Taras
     Holub") rather than begins a name ("Seoul Metro", a first name the model took for a
     place)."""
-    j = k + 1
-    while j < len(tokens) and j - k <= 3:
-        if tokens[j].lower_.rstrip(".") in TITLES:
-            return True
-        j += 1
-    return False
+    lows = doc_lowers(tokens[0].doc)
+    return any(_is_title(lows[t.i]) for t in tokens[k + 1 : k + 4])
 
 
 def _appositive_name(tokens: list[Token]) -> Span | None:
@@ -650,6 +669,12 @@ def speaker_kind(name: str | None, *, person: bool | None = None) -> str | None:
     (``person``: the parse found a person there). None without a speaker."""
     if not name:
         return None
+    return _speaker_kind(name, person)
+
+
+# A pure function of its arguments, asked again for each cue of a speaker named many times.
+@lru_cache(maxsize=4096)
+def _speaker_kind(name: str, person: bool | None) -> str | None:
     words = [w.strip(".,'’\"").lower() for w in name.split()]
     words = [w for w in words if w]
     if not words:
@@ -678,6 +703,11 @@ def looks_like_person(name: str, span_is_person: bool) -> bool:
     """Whether a speaker name is a person (an antecedent for he/she)."""
     if span_is_person:
         return True
+    return _looks_like_person(name)
+
+
+@lru_cache(maxsize=4096)  # pure, and asked again for each mention of a name
+def _looks_like_person(name: str) -> bool:
     words = name.split()
     return (
         2 <= len(words) <= 3
@@ -724,15 +754,20 @@ PERSON_NOUNS = {
 
 def _person_head(toks: list[Token]) -> bool:
     ids = {t.i for t in toks}
-    heads = [t for t in toks if t.head.i not in ids or t.head.i == t.i]
-    return bool(heads) and heads[0].lower_ in PERSON_NOUNS
+    head_of = doc_heads(toks[0].doc)  # ``Token.head`` makes a new Token on every access
+    head = next((t for t in toks if head_of[t.i] not in ids or head_of[t.i] == t.i), None)
+    return head is not None and doc_lowers(toks[0].doc)[head.i] in PERSON_NOUNS
 
 
 def _after_dateline(toks: list[Token]) -> list[Token]:
     """Drop a dateline the parser joined to the speaker ("OKLAHOMA CITY — Education advocacy
     groups", "HONOLULU, Hawaii (Outlet) — officials"): a place is never the speaker."""
+    if not toks:
+        return toks
+    lows = doc_lowers(toks[0].doc)
     for k, t in enumerate(toks[:12]):
-        if t.text in ("—", "–", "-") and k and k + 1 < len(toks):
+        # The cached lowercase word (a dash's lowercase form is the dash itself).
+        if lows[t.i] in _DASHES and k and k + 1 < len(toks):
             head = toks[:k]
             if (
                 head[0].text.isupper()
@@ -750,6 +785,7 @@ def _after_dateline(toks: list[Token]) -> list[Token]:
     return toks
 
 
+_DASHES = ("—", "–", "-")
 _BIG_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+|\d{4,}")
 
 
@@ -759,15 +795,16 @@ def _counted(toks: list[Token]) -> bool:
     "three residents" still speak)."""
     ids = {t.i for t in toks}
     head_of = doc_heads(toks[0].doc)
-    heads = [t for t in toks if head_of[t.i] not in ids or head_of[t.i] == t.i]
-    if not heads:
+    # The phrase's head: its first word whose head is outside it (or itself).
+    head = next((t for t in toks if head_of[t.i] not in ids or head_of[t.i] == t.i), None)
+    if head is None:
         return False
-    head = heads[0]
+    lows = doc_lowers(toks[0].doc)  # digits and commas are their own lowercase form
     for t in [head, *(c for c in children_of(head) if c.dep_ in ("nummod", "quantmod"))]:
         if t.ent_type_ in ("QUANTITY", "MONEY", "PERCENT"):
             return True
-        big = _BIG_NUMBER.fullmatch(t.text)
-        if t.like_num and big and float(t.text.replace(",", "")) >= 1000:
+        low = lows[t.i]
+        if _BIG_NUMBER.fullmatch(low) and t.like_num and float(low.replace(",", "")) >= 1000:
             return True
     return False
 
@@ -776,13 +813,14 @@ def set_speaker(attr: Attribution, toks: list[Token], memory: SpeakerMemory, off
     toks = _after_dateline(toks)
     if not toks or _counted(toks):
         return
-    if len(toks) == 1 and toks[0].lower_ in PRONOUNS:
-        found = memory.resolve(toks[0].lower_, offset + toks[0].idx)
+    low = doc_lowers(toks[0].doc)[toks[0].i] if len(toks) == 1 else ""
+    if low in PRONOUNS:
+        found = memory.resolve(low, offset + toks[0].idx)
         if found is None:
             attr.speaker = toks[0].text
             attr.speaker_start = offset + toks[0].idx
             attr.speaker_end = attr.speaker_start + len(toks[0])
-            attr.speaker_kind = "person" if PRONOUNS[toks[0].lower_] == "person" else "anonymous"
+            attr.speaker_kind = "person" if PRONOUNS[low] == "person" else "anonymous"
             return
         attr.speaker, attr.speaker_role = found.text, found.role
         attr.speaker_start, attr.speaker_end = found.start, found.end
@@ -830,22 +868,26 @@ def _document_speaker(toks: list[Token]) -> list[Token]:
     """The words of a speaker phrase that is a document or data set (its head one of
     _DOCUMENT_HEADS), up to a comma ("Their report, published on Monday," -> "Their report");
     [] for any other speaker."""
+    lows = doc_lowers(toks[0].doc)  # a mark's lowercase form is the mark itself
+    # The document word must end a head of at most 8 words: most phrases have none.
+    if _DOCUMENT_HEADS.isdisjoint([lows[t.i] for t in toks[:8]]):
+        return []
     cut = next(
         (
             k
             for k, t in enumerate(toks)
-            if t.text in (",", "(", "—") or (k and t.i != toks[k - 1].i + 1)
+            if lows[t.i] in (",", "(", "—") or (k and t.i != toks[k - 1].i + 1)
         ),
         len(toks),
     )
     head = toks[:cut]
     while head and head[-1].is_punct:
         head.pop()
-    if not head or len(head) > 8 or head[-1].lower_ not in _DOCUMENT_HEADS:
+    if not head or len(head) > 8 or lows[head[-1].i] not in _DOCUMENT_HEADS:
         return []
     if not head[-1].text.islower():
         return []  # "the monitoring group Street Count": a name, not a document
-    if any(t.lower_ in ("from", "by", "of") for t in head):
+    if any(lows[t.i] in ("from", "by", "of") for t in head):
         return []  # "figures from the ministry": the author speaks, the data is cited
     return head
 
@@ -867,10 +909,13 @@ def _description_of(toks: list[Token], memory: SpeakerMemory, offset: int) -> Me
     """The person a definite description refers to: "The 56-year-old" -> the most recent person
     named before; "the president" -> the most recent person whose role has that word."""
     # "The 56-year-old, a former A320 captain,": the description is what precedes the comma.
-    comma = next((k for k, t in enumerate(toks) if t.text == ","), None)
+    lows = doc_lowers(toks[0].doc)  # a comma's lowercase form is the comma
+    if lows[toks[0].i] != "the":
+        return None  # not a definite description (checked again below, after the cut)
+    comma = next((k for k, t in enumerate(toks) if lows[t.i] == ","), None)
     if comma is not None:
         toks = toks[:comma]
-    if not toks or toks[0].lower_ != "the" or len(toks) > 6:
+    if not toks or lows[toks[0].i] != "the" or len(toks) > 6:
         return None
     text = doc_text(toks[0].doc)[toks[0].idx : toks[-1].idx + len(toks[-1])]
     before = offset + toks[0].idx
@@ -897,19 +942,21 @@ def _description_of(toks: list[Token], memory: SpeakerMemory, offset: int) -> Me
 
 def remember_people(sent: Span, memory: SpeakerMemory, offset: int) -> None:
     """Record the people named in ``sent`` (antecedents for he/she)."""
-    for e in ents_overlapping(sent.doc, sent.start, sent.end):
-        if not (sent.start <= e.start < sent.end):
+    doc = sent.doc
+    start, end = sent.start, sent.end
+    for e in ents_overlapping(doc, start, end):
+        if not (start <= e.start < end) or e.label_ != "PERSON":
             continue
-        if e.label_ == "PERSON":
-            # A title written before the name ("President Ilya Marek") is the person's role, for
-            # a later "the president".
-            k = e.start
-            while k > sent.start and sent.doc[k - 1].lower_ in TITLES:
-                k -= 1
-            role = ent_text(sent.doc[k : e.start]) or None
-            memory.people.append(
-                Mention(ent_text(e), role, offset + e.start_char, offset + e.end_char, True)
-            )
+        # A title written before the name ("President Ilya Marek") is the person's role, for a
+        # later "the president".
+        lows = doc_lowers(doc)
+        k = e.start
+        while k > start and lows[k - 1] in TITLES:
+            k -= 1
+        role = ent_text(doc[k : e.start]) or None if k < e.start else None
+        memory.people.append(
+            Mention(ent_text(e), role, offset + e.start_char, offset + e.end_char, True)
+        )
 
 
 def remember_subject(sent: Span, memory: SpeakerMemory, offset: int) -> None:
@@ -918,9 +965,14 @@ def remember_subject(sent: Span, memory: SpeakerMemory, offset: int) -> None:
     memory.sentences.append((sent, offset, offset + sent.end_char))
 
 
+# Common nouns whose phrase can speak for a group (made once, not per subject).
+_SOURCE_WORDS = ORG_WORDS | ANONYMOUS_HEADS
+
+
 def subject_mention(sent: Span, offset: int) -> Mention | None:
     """The subject of ``sent`` as a mention, when it is a noun phrase that is not a pronoun."""
-    subj = subject(sent.root) if sent.root.pos_ in ("VERB", "AUX") else None
+    root = sent.root  # found anew on each access
+    subj = subject(root) if root.pos_ in ("VERB", "AUX") else None
     if subj is None or subj.lower_ in PRONOUNS or subj.pos_ not in ("NOUN", "PROPN"):
         return None
     described = describe(np_tokens(subj))
@@ -932,5 +984,5 @@ def subject_mention(sent: Span, offset: int) -> Mention | None:
         name,
         any(e.label_ == "PERSON" for e in ents_at_char(doc, start)),
     )
-    source_like = subj.pos_ == "PROPN" or subj.lower_ in ORG_WORDS | ANONYMOUS_HEADS
+    source_like = subj.pos_ == "PROPN" or subj.lower_ in _SOURCE_WORDS
     return Mention(name, role, offset + start, offset + end, person, source_like)
