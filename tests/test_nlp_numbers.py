@@ -290,7 +290,8 @@ _PIECES = (
     "r5", "million", "bn", "k", "%", "per cent", "twenty", "Twenty", "FIVE", "twenty-five",
     "a dozen", "A ", "half", "one", "in", "out of", "every", "a", "third", "hundred", "lakh",
     "12:30", "2023", "1,20,000", "3,8", ".", ",", "-and-a-half", "six", "quarter", "of", "an",
-    "İ", "ı", "ſ", "\n",
+    "İ", "ı", "ſ", "\n", "C$", "a$", "A$", "EUR", "gbp", "Rs ", "rs.", "\u00a0", "\t", "tenth",
+    "Fifth", "thousand", "dozen", "a two", "A Quarter", "a half", "a day", "about", "said",
 )  # fmt: skip
 
 

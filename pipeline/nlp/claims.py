@@ -269,14 +269,20 @@ def analyse_docs(
     sentences: list[_Sentence] = []
     entities: Counter[tuple[str, str]] = Counter()
     first_text: dict[tuple[str, str], str] = {}
+    # An article names the same few entities again and again: each written form's key once.
+    keys: dict[str, str] = {}
     for offset, doc in docs:
         for ent in doc_ents(doc):
             label = ent.label_  # a string lookup per read: once
             if label in ENTITY_LABELS:
                 written = ent_text(ent)
-                key = (_entity_key(written), label)
+                bare = keys.get(written)
+                if bare is None:
+                    bare = keys[written] = _entity_key(written)
+                key = (bare, label)
                 entities[key] += 1
-                first_text.setdefault(key, " ".join(written.split()))
+                if key not in first_text:
+                    first_text[key] = " ".join(written.split())
         for span in doc.sents:
             remember_people(span, memory, offset)
             via, cites = channels(span), citations(span)
@@ -359,7 +365,7 @@ def _numeric_claims(
     out: list[Claim] = []
     for k, q in enumerate(found):
         nxt = found[k + 1].start if k + 1 < len(found) else None
-        absolute = dataclasses.replace(q, start=q.start + sent.start, end=q.end + sent.start)
+        absolute = _shifted(q, sent.start)
         attr = _attribution_for(absolute, sent, quotes, quote_attr)
         period = _period_for(q, periods)
         unit = unit_of(absolute, sent.span, sent.offset)
@@ -388,6 +394,16 @@ def _numeric_claims(
             )
         )
     return out
+
+
+def _shifted(q: Quantity, by: int) -> Quantity:
+    """``dataclasses.replace(q, start=q.start + by, end=q.end + by)`` without its walk over the
+    fields and ``__init__``'s frozen-field writes (a Quantity has no ``__post_init__``)."""
+    new = object.__new__(Quantity)
+    fields = new.__dict__
+    fields.update(q.__dict__)
+    fields["start"], fields["end"] = q.start + by, q.end + by
+    return new
 
 
 def _own_hedges(hedges: list[str], attr: Attribution, sent: _Sentence) -> list[str]:
@@ -606,6 +622,14 @@ class _Context:
     sentence: int = 0
     # speaker -> (sentence number, what they cited there)
     cited: dict[str, tuple[int, list[str]]] = dataclasses.field(default_factory=dict)
+    # canonical_place of each written place (``known`` is fixed): an article repeats its places
+    canonical: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def _canonical(self, written: str) -> str:
+        hit = self.canonical.get(written)
+        if hit is None:
+            hit = self.canonical[written] = canonical_place(written, self.known)
+        return hit
 
     def annotate(self, sent: _Sentence, numeric: list[Claim]) -> None:
         self.sentence += 1
@@ -627,7 +651,7 @@ class _Context:
                 self._fill(rules, sent, c)
         places = [e for e in span_ents(sent.span) if e.label_ in PLACE_LABELS]
         if places:
-            self.place = canonical_place(ent_text(places[-1]), self.known)
+            self.place = self._canonical(ent_text(places[-1]))
         if numeric:
             self.last, self.last_sentence = numeric[-1], self.sentence
 
@@ -651,7 +675,7 @@ class _Context:
             c.unit_norm = rules.measured(sent.span, fig)
         c.event = rules.event(sent.span, fig, utoks, cues)
         if nationals:
-            c.place = canonical_place(utoks[-1].text, self.known)
+            c.place = self._canonical(utoks[-1].text)
         else:
             c.place = rules.place(sent.span, sent.offset, q, utoks, self.known, cues) or self.place
         if c.figure_kind is None:

@@ -440,16 +440,9 @@ class ComparableRules:
         if not unit:
             return []
         words = unit.split()
-        toks = sent_tokens(sent)
-        lows = doc_lowers(sent.doc)[sent.start : sent.end]
-        first = words[0].lower() if words else None
-        found: list[list[Token]] = []
-        for i in range(len(toks) - len(words) + 1):
-            # A token whose text is the word has its lower case as lower_: a cheap first test.
-            if first is not None and lows[i] != first:
-                continue
-            if all(toks[i + k].text == w for k, w in enumerate(words)):
-                found.append(toks[i : i + len(words)])
+        # A blank unit: the word-by-word scan this replaced matched it (as no tokens) at every
+        # position, and the lines below fail on such a match; kept as it was.
+        found = _word_runs(sent, words) if words else [[] for _ in range(len(sent) + 1)]
         if not found:
             return []
         after = [f for f in found if offset + f[0].idx >= q.end]
@@ -747,6 +740,10 @@ def _sentence_places_of(sent: Span, known: list[str], cue_forms: set[str]) -> _P
             for e in inside
             if e.label_ in PLACE_LABELS or _POSSESSIVE.sub("", ent_text(e)).lower() in known_low
         ]
+        if not ents:
+            # ``place`` reads nothing else of a sentence without a place: no roots, no speakers
+            hit = cache[key] = _Places(ents, [], set())
+            return hit
         named = [
             e
             for e in inside
@@ -773,6 +770,26 @@ def _speaker_tokens(sent: Span, cue_forms: set[str]) -> set[int]:
                 if c.dep_ in ("nsubj", "nsubjpass"):
                     out.update(subtree_ids(c))
     return out
+
+
+def _word_runs(sent: Span, words: list[str]) -> list[list[Token]]:
+    """The runs of tokens of ``sent`` whose texts are ``words`` (not empty), in text order."""
+    doc = sent.doc
+    toks, lows = doc_tokens(doc), doc_lowers(doc)
+    first, size = words[0].lower(), len(words)
+    found: list[list[Token]] = []
+    # A token whose text is the first word has it lower-cased as lower_: the candidates are
+    # found by list.index on the doc's lower-case column (in C), not by a loop over tokens.
+    i, stop = sent.start, sent.end - size + 1
+    while i < stop:
+        try:
+            i = lows.index(first, i, stop)
+        except ValueError:
+            break
+        if all(toks[i + k].text == w for k, w in enumerate(words)):
+            found.append(toks[i : i + size])
+        i += 1
+    return found
 
 
 def figure_tokens(sent: Span, offset: int, start: int, end: int) -> list[Token]:

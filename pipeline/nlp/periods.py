@@ -7,6 +7,7 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 from pipeline.nlp.numbers import word_value
 
@@ -77,7 +78,7 @@ def find_periods(text: str, published: date | None) -> list[Period]:
     for m in _PERIOD.finditer(text):
         if m.group(0).lower().startswith("on ") and _SPEECH_BEFORE.search(text[: m.start()]):
             continue
-        lo, hi = resolve(m.group(0), published)
+        lo, hi = _resolve_cached(m.group(0), published)
         out.append(Period(m.start(), m.end(), m.group(0), lo, hi))
     return out
 
@@ -197,3 +198,9 @@ def resolve(expr: str, published: date | None) -> tuple[date | None, date | None
         day = pub - timedelta(days=back)
         return day, day
     return None, None
+
+
+# resolve is pure and its results are immutable (dates, None): the same few expressions ("last
+# year", "on Monday", "in October") recur across the sentences and articles of a day, each
+# costing several regex searches when resolved afresh.
+_resolve_cached = lru_cache(maxsize=1024)(resolve)

@@ -6,6 +6,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
 import numpy
+from spacy.attrs import LOWER
 from spacy.tokens import Doc, Span, Token
 
 # An anonymous source keeps its relative clause ("an analyst who asked not to be named").
@@ -68,7 +69,13 @@ def doc_ents(doc: Doc) -> tuple[Span, ...]:
     try:
         ents: tuple[Span, ...] = user_data["mediamon_ents"]
     except KeyError:
-        ents = user_data["mediamon_ents"] = _with_particles(doc, doc.ents)
+        found = doc.ents
+        # Nothing to join in a doc without a name particle (a token whose text is one has it as
+        # its lower case too): spaCy's own spans, in order and apart, are what the join returns.
+        if NAME_PARTICLES.isdisjoint(doc_lowers(doc)):
+            ents = user_data["mediamon_ents"] = tuple(found)
+        else:
+            ents = user_data["mediamon_ents"] = _with_particles(doc, found)
     return ents  # a tuple already: callers cannot change it
 
 
@@ -239,8 +246,30 @@ def doc_lowers(doc: Doc) -> list[str]:
     try:
         lowers: list[str] = user_data["mediamon_lowers"]
     except KeyError:
-        lowers = user_data["mediamon_lowers"] = [t.lower_ for t in doc_tokens(doc)]
+        lowers = user_data["mediamon_lowers"] = _column_strings(doc, LOWER)
     return lowers
+
+
+# String of each hash the columns below have met. spaCy's string hashes are the same in every
+# vocab (a hash of the text itself), so one memo serves all docs; bounded like the lemma cache.
+_STRINGS: dict[int, str] = {}
+_STRINGS_SIZE = 200_000
+
+
+def _column_strings(doc: Doc, attr: int) -> list[str]:
+    # One column read (``Doc.to_array``) and a dict hit per token: ``Token.lower_`` and the like
+    # cost a Token attribute walk and a StringStore lookup per token.
+    hashes: list[int] = doc.to_array(attr).tolist()
+    memo = _STRINGS
+    try:
+        return [memo[h] for h in hashes]
+    except KeyError:
+        strings = doc.vocab.strings
+        found = {h: strings[h] for h in set(hashes)}
+        if len(memo) >= _STRINGS_SIZE:
+            memo.clear()
+        memo.update(found)
+        return [found[h] for h in hashes]
 
 
 def _doc_idx(doc: Doc) -> list[int]:
