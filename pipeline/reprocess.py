@@ -13,8 +13,10 @@ nothing to do and changes nothing.
   back through the quality gate in the same run (their new claims have not been validated).
 - ``gate``: articles of the window waiting at the gate (status ``analysed``, e.g. after
   ``mediamon quarantine release``) are validated and published or quarantined.
-- ``ledger``: numeric claims not linked yet are linked. The ledger is one incremental queue,
-  so the window does not narrow it.
+- ``ledger``: the claims of the window's articles that another linker version linked
+  (``claim_measure.linker_version``; unknown counts as another) are queued again, then every
+  numeric claim not linked yet is linked. The ledger is one incremental queue, so the window
+  narrows only which links count as out of date.
 
 The window (``since`` inclusive, ``until`` exclusive) is on the fetch time; ``source`` is an
 outlet's name.
@@ -123,7 +125,7 @@ def reprocess(
         elif stage == "gate":
             counts.update(_gate(engine, run_id, window))
         else:
-            counts.update(_ledger(engine))
+            counts.update(_ledger(engine, window))
     return counts
 
 
@@ -198,11 +200,12 @@ def _gate(engine: Engine, run_id: str, window: Window) -> dict[str, Any]:
     }
 
 
-def _ledger(engine: Engine) -> dict[str, Any]:
-    from pipeline.ledger.stage import link_pending
+def _ledger(engine: Engine, window: Window) -> dict[str, Any]:
+    from pipeline.ledger.stage import LINKER_VERSION, link_pending, unlink_stale
 
     settings = get_settings()
+    relinked = unlink_stale(engine, window.conditions(), batch_size=settings.ledger_batch_size)
     result = link_pending(
         engine, batch_size=settings.ledger_batch_size, window=settings.ledger_window
     )
-    return {**result.as_dict(), "window_applies": False}
+    return {**result.as_dict(), "relinked_articles": relinked, "linker_version": LINKER_VERSION}

@@ -358,6 +358,43 @@ def check_stage(engine: sa.Engine, extractor: ClaimExtractor) -> None:
     fourth = link_pending(engine)
     assert fourth.linked >= 3
     assert link_pending(engine).claims == 0
+    check_relink(engine)
+
+
+def check_relink(engine: sa.Engine) -> None:
+    """Links made by other linking rules (another LINKER_VERSION, or none recorded) are found,
+    forgotten and made again by today's rules; links of today's rules are left alone."""
+    from pipeline.ledger.stage import LINKER_VERSION, link_pending, unlink_stale
+    from pipeline.warehouse.schema import article
+
+    def rows(sql: str) -> list[tuple[Any, ...]]:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.text(sql))]
+
+    versions = "select distinct linker_version from claim_measure"
+    assert rows(versions) == [(LINKER_VERSION,)]
+    # Nothing stale: nothing forgotten, nothing changes.
+    state = _ledger_state(engine)
+    assert unlink_stale(engine) == 0 and _ledger_state(engine) == state
+    # Only what the cluster ids carry may change (a re-linked figure's cluster is made anew).
+    comparable = ("claim_measure", "claim_relation", "measure", "actor", "claim_actors")
+    before = {k: state[k] for k in comparable}
+    mark = "update claim_measure set linker_version = {v} where article_id = '{a}'"
+    with engine.begin() as conn:
+        conn.execute(sa.text(mark.format(v="'mm-ledger-0'", a="a" * 64)))
+        conn.execute(sa.text(mark.format(v="null", a="b" * 64)))
+    # A window (conditions on the article) that holds neither article forgets nothing.
+    assert unlink_stale(engine, [article.c.id == "c" * 64]) == 0
+    assert unlink_stale(engine, batch_size=1) == 2
+    left = f"select count(*) from claim_measure where article_id in ('{'a' * 64}', '{'b' * 64}')"
+    assert rows(left) == [(0,)]
+    relinked = link_pending(engine)
+    assert relinked.linked > 0
+    assert rows(versions) == [(LINKER_VERSION,)]
+    after = _ledger_state(engine)
+    assert {k: after[k] for k in comparable} == before
+    assert len(after["members"]) == len(state["members"])
+    assert unlink_stale(engine) == 0 and link_pending(engine).claims == 0
 
 
 def test_stage_on_sqlite(home: Path, extractor: ClaimExtractor) -> None:

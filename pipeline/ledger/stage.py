@@ -25,6 +25,7 @@ from pipeline.ledger.actors import ActorResolver, actor_kind, article_aliases
 from pipeline.ledger.bulk import insert_missing
 from pipeline.ledger.compare import Figure, interval, per_day, relate
 from pipeline.ledger.measures import MeasureKey, measure_key
+from pipeline.ledger.store import forget_claims
 from pipeline.nlp.comparable import bare_name, place_matches
 from pipeline.warehouse.engine import write_lock
 from pipeline.warehouse.schema import article, source
@@ -45,6 +46,11 @@ DEFAULT_BATCH = 500
 # A new claim is compared with at most this many other claims of its measure, the most recently
 # seen first: linking cost stays flat as the warehouse grows (bench/bench_ledger.py).
 DEFAULT_WINDOW = 200
+# The linking rules' version, written on every claim_measure row. Bump it with any change to
+# measure_key, relate or the clustering that alters stored ledger rows: `mediamon_reprocess`
+# (stage ledger) then re-links what older rules linked (unlink_stale), as it re-analyses claims
+# of an older extractor version. Without it, links made by old rules would stay silently.
+LINKER_VERSION = "mm-ledger-1"
 
 
 @dataclass
@@ -306,6 +312,7 @@ class _Linker:
                     "per_day_low": _finite(daily[0]) if daily else None,
                     "per_day_high": _finite(daily[1]) if daily else None,
                     "linked_at": self.now,
+                    "linker_version": LINKER_VERSION,
                 }
             )
         measure_ids = self._measure_ids(keys)
@@ -559,11 +566,56 @@ def link_pending(
     return total
 
 
+def unlink_stale(
+    engine: Engine,
+    where: Sequence[sa.ColumnElement[bool]] = (),
+    *,
+    batch_size: int = DEFAULT_BATCH,
+) -> int:
+    """Queue again the numeric claims of the articles (``where``: conditions on ``article``)
+    whose ledger rows another linker version wrote, or one not recorded; return how many
+    articles. Their ledger rows are forgotten (as when an article is re-analysed), so the next
+    :func:`link_pending` links them with today's rules. One transaction per batch of articles,
+    under the ledger lock: a crash leaves each article either still stale or queued."""
+    stale = sa.select(claim_measure.c.article_id).where(
+        sa.or_(
+            claim_measure.c.linker_version.is_(None),
+            claim_measure.c.linker_version != LINKER_VERSION,
+        )
+    )
+    done = 0
+    last = ""
+    while True:
+        with engine.begin() as conn:
+            lock(conn)
+            # Keyset paging on the article key: each batch reads only its own rows.
+            ids = list(
+                conn.execute(
+                    sa.select(article.c.id)
+                    .where(article.c.id.in_(stale), article.c.id > last, *where)
+                    .order_by(article.c.id)
+                    .limit(batch_size)
+                ).scalars()
+            )
+            if not ids:
+                return done
+            forget_claims(conn, ids)
+            conn.execute(
+                sa.update(claim)
+                .where(claim.c.article_id.in_(ids), claim.c.kind == "numeric")
+                .values(linked=False)
+            )
+        done += len(ids)
+        last = ids[-1]
+
+
 __all__ = [
+    "LINKER_VERSION",
     "LedgerCounts",
     "assign_roles",
     "assign_roles_many",
     "figure_of",
     "figure_signature",
     "link_pending",
+    "unlink_stale",
 ]

@@ -78,6 +78,9 @@ claim_measure = sa.Table(
     sa.Column("per_day_low", sa.Float),
     sa.Column("per_day_high", sa.Float),
     sa.Column("linked_at", TS, nullable=False),
+    # The linking rules that wrote the row (pipeline.ledger.stage.LINKER_VERSION); NULL for rows
+    # linked before versions were kept. `mediamon_reprocess` re-links rows of another version.
+    sa.Column("linker_version", sa.String(40)),
 )
 sa.Index("ix_claim_measure_measure_id_seen_at", claim_measure.c.measure_id, claim_measure.c.seen_at)
 # The Media Monitor's claim ledger, newest first (issue 18).

@@ -377,7 +377,14 @@ def _make_stale(url: str, stage: str) -> list[str]:
                 {"a": with_claims[0]},
             )
         else:
+            # A claim queued again, and one linked by older linking rules.
             forget_claims(conn, with_claims[0])
+            conn.execute(
+                sa.text(
+                    "update claim_measure set linker_version = 'mm-ledger-0' where article_id = :b"
+                ),
+                {"b": with_claims[-1]},
+            )
     engine.dispose()
     return with_claims
 
@@ -413,6 +420,8 @@ def _fixed(url: str, stage: str, ids: list[str]) -> bool:
             ok = one(
                 "select count(*) from claim where article_id = :a and kind = 'numeric' "
                 "and not linked", a=ids[0],
+            ) == 0 and one(
+                "select count(*) from claim_measure where linker_version = 'mm-ledger-0'"
             ) == 0
     engine.dispose()
     return bool(ok)
