@@ -3,7 +3,8 @@
 Trigger it by hand with ``stage`` = extract | nlp | gate | ledger, and optionally ``since`` /
 ``until`` (ISO dates, on the fetch time; until exclusive) and ``source`` (an outlet's name):
 after upgrading trafilatura (extract) or the claim rules (nlp), after releasing quarantined
-articles (gate), or to link claims the ledger has not linked (ledger). Only what is out of date
+articles (gate), or after changing the linking rules and to link claims the ledger has not
+linked (ledger). Only what is out of date
 is redone, so running it again changes nothing. What each stage does: ``pipeline.reprocess``.
 
 Wiring only; the task body is one call into ``pipeline.reprocess``. A failed run is recorded in
