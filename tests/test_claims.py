@@ -1487,3 +1487,32 @@ def test_a_modal_hedges_its_own_clause_not_the_clauses_hung_on_it(
     assert claims[40.0].hedged and claims[800e6].hedged
     assert not claims[12.0].hedged
     assert not claims[90.0].hedged
+
+
+def test_cached_syntax_walks_match_spacy(extractor: ClaimExtractor) -> None:
+    """The rules read children and subtrees from per-doc columns (pipeline.nlp.tokens), not from
+    spaCy's Token walks: they must give what spaCy gives, in its order, on every token, and a
+    parse deeper than Python's recursion limit must not break the subtree walk."""
+    from spacy.tokens import Doc
+
+    from pipeline.nlp.tokens import children_of, release_doc, subtree_ids, subtree_tokens
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted(GOLD.glob("*.txt"))]
+    checked = 0
+    for doc in extractor.nlp.pipe(texts):
+        for tok in doc:
+            assert [c.i for c in children_of(tok)] == [c.i for c in tok.children]
+            assert subtree_ids(tok) == [t.i for t in tok.subtree]
+            checked += 1
+        release_doc(doc)
+    assert checked > 1000
+    # A chain: each word the head of the next, 5,000 deep.
+    n = 5_000
+    chain = Doc(
+        extractor.nlp.vocab,
+        words=["w"] * n,
+        heads=[i - 1 if i else 0 for i in range(n)],
+        deps=["dep"] * n,
+    )
+    assert subtree_ids(chain[0]) == list(range(n))
+    assert [t.i for t in subtree_tokens(chain[n - 2])] == [n - 2, n - 1]

@@ -188,36 +188,11 @@ def _doc_child_ids(doc: Doc) -> dict[int, list[int]]:
 def subtree_ids(tok: Token) -> list[int]:
     """The ids of ``tok.subtree``, in the same order (each left child's subtree, the token, each
     right child's subtree), walked on the cached child ids: ``Token.subtree`` nests a generator
-    per token and builds a Token per word."""
+    per token and builds a Token per word. An explicit stack of (id, whether its left children
+    are done), so no parse is too deep for it."""
     kids = _doc_child_ids(tok.doc)
     out: list[int] = []
-    get, append = kids.get, out.append
-
-    def walk(i: int) -> None:
-        ks = get(i)
-        if ks is None:
-            append(i)
-            return
-        for c in ks:
-            if c < i:
-                walk(c)
-        append(i)
-        for c in ks:
-            if c > i:
-                walk(c)
-
-    try:
-        walk(tok.i)
-    except RecursionError:
-        return _subtree_ids_deep(kids, tok.i)
-    return out
-
-
-def _subtree_ids_deep(kids: dict[int, list[int]], top: int) -> list[int]:
-    # subtree_ids for a parse deeper than the recursion limit: the same walk on an explicit
-    # stack of (id, whether its left children are done).
-    out: list[int] = []
-    stack: list[tuple[int, bool]] = [(top, False)]
+    stack: list[tuple[int, bool]] = [(tok.i, False)]
     while stack:
         i, lefts_done = stack.pop()
         if lefts_done:
