@@ -7,6 +7,7 @@ into :class:`~pipeline.nlp.records.Claim` records.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 from bisect import bisect_left, bisect_right
@@ -99,12 +100,9 @@ class _Sentence:
 
 
 def _copy(attr: Attribution) -> Attribution:
-    # What copy.copy does for a plain dataclass (a new instance with the same __dict__), without
-    # its __reduce_ex__ round trip or dataclasses.replace's walk over the fields: every claim
-    # copies its attribution.
-    cls = attr.__class__
-    new = cls.__new__(cls)
-    new.__dict__.update(attr.__dict__)
+    # copy.copy, not dataclasses.replace: the same fields, without replace's walk over them
+    # (every claim copies its attribution).
+    new = copy.copy(attr)
     new.via, new.cites = list(attr.via), list(attr.cites)
     return new
 
@@ -365,7 +363,7 @@ def _numeric_claims(
     out: list[Claim] = []
     for k, q in enumerate(found):
         nxt = found[k + 1].start if k + 1 < len(found) else None
-        absolute = _shifted(q, sent.start)
+        absolute = dataclasses.replace(q, start=q.start + sent.start, end=q.end + sent.start)
         attr = _attribution_for(absolute, sent, quotes, quote_attr)
         period = _period_for(q, periods)
         unit = unit_of(absolute, sent.span, sent.offset)
@@ -394,16 +392,6 @@ def _numeric_claims(
             )
         )
     return out
-
-
-def _shifted(q: Quantity, by: int) -> Quantity:
-    """``dataclasses.replace(q, start=q.start + by, end=q.end + by)`` without its walk over the
-    fields and ``__init__``'s frozen-field writes (a Quantity has no ``__post_init__``)."""
-    new = object.__new__(Quantity)
-    fields = new.__dict__
-    fields.update(q.__dict__)
-    fields["start"], fields["end"] = q.start + by, q.end + by
-    return new
 
 
 def _own_hedges(hedges: list[str], attr: Attribution, sent: _Sentence) -> list[str]:
