@@ -15,6 +15,10 @@ documents, it measures articles/s of:
   ledger, start-up and process pools included, into a fresh SQLite warehouse. Its figure is the
   articles published over the whole command's wall time; the extract + analyse share is shown
   too (from the command's per-stage times);
+- for the bare loop and each ``mediamon run``, the CPU seconds used (user + system, pool
+  workers included), and for a run what that work allows at best: with every core busy from
+  start to end, articles / (CPU seconds / cores). A goal above that figure needs less work per
+  article, not more parallelism;
 - behind flags, because each takes minutes more: ``--airflow``, the scheduler with the
   LocalExecutor, and ``--celery``, CeleryExecutor with one and with two workers
   (tests/integration/celery_cluster.py), twice: workers with 2 task slots sharing the host's
@@ -35,6 +39,7 @@ import contextlib
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -259,6 +264,8 @@ class Figure:
     load: tuple[float, float, float] | None = None
     note: str = ""
     stages: dict[str, float] = field(default_factory=dict)
+    # CPU seconds (user + system) of the mode's processes, pool workers included, when known.
+    cpu: float | None = None
 
     @property
     def rate(self) -> float | None:
@@ -297,13 +304,15 @@ def bare_loop(work: Path, files: list[Path], base_url: str, model: str) -> Figur
     listing = work / "documents.txt"
     listing.write_text("\n".join(map(str, files)))
     load = os.getloadavg()
+    cpu = _children_cpu()
     proc = subprocess.run(
         [sys.executable, "-c", BARE_LOOP, model, base_url, str(listing)],
         capture_output=True, text=True, check=True,
     )
     out = json.loads(proc.stdout.strip().splitlines()[-1])
+    # The whole process (model loading included), so a little more than the timed loop.
     return Figure("bare loop (trafilatura + spaCy, 1 process)", out["articles"], out["seconds"],
-                  load)
+                  load, cpu=_children_cpu() - cpu)
 
 
 def _clean_env(home: Path, feeds: Path) -> dict[str, str]:
@@ -318,6 +327,13 @@ def _clean_env(home: Path, feeds: Path) -> dict[str, str]:
         }
     )
     return env
+
+
+def _children_cpu() -> float:
+    """CPU seconds used so far by this process's finished children and their waited-for
+    descendants (a ``mediamon run`` and its process pools)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _mediamon(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -348,14 +364,16 @@ def mediamon_run(work: Path, feeds: Path, processes: int) -> Figure:
     _mediamon(env, "db", "upgrade")
     _mediamon(env, "feeds", "import", str(feeds))
     load = os.getloadavg()
+    cpu = _children_cpu()
     started = time.perf_counter()
     proc = _mediamon(env, "run", "--format", "json", "--progress")
     seconds = time.perf_counter() - started
+    cpu = _children_cpu() - cpu
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     stages = _stage_seconds(proc.stderr)
     published = int(result["stages"]["gate"].get("published") or 0)
     return Figure(f"mediamon run, MEDIAMON_PROCESSES={processes}", published, seconds, load,
-                  stages=stages)
+                  stages=stages, cpu=cpu)
 
 
 def not_measured(mode: str, why: str) -> Figure:
@@ -527,7 +545,21 @@ def report(figures: list[Figure], bare: Figure) -> str:
                     f"    extract + analyse stages alone: {f.articles / core:.1f} art/s "
                     f"({f.articles / core / bare.rate:.2f} x bare)"
                 )
+        if f is not bare and f.cpu and f.articles and bare.rate:
+            rows.append(f"    {work_bound(f, bare)}")
     return "\n".join(rows)
+
+
+def work_bound(f: Figure, bare: Figure) -> str:
+    """The mode's CPU time, and the most its work allows: even with every core busy all the
+    time, a run cannot take less wall time than its CPU seconds over the cores."""
+    assert f.cpu and f.articles and bare.rate
+    cores = os.cpu_count() or 1
+    best = f.articles / (f.cpu / cores) / bare.rate
+    return (
+        f"cpu {f.cpu:.1f} s (user + system, pool workers included): with all {cores} cores "
+        f"busy from start to end it could reach at most {best:.2f} x bare"
+    )
 
 
 def overhead(figures: list[Figure]) -> str:
