@@ -21,7 +21,7 @@ load and per round, and the ratio of the best per-claim time at the largest size
 (goal: <= 1.5).
 
     .venv/bin/python bench/bench_ledger.py --replay WAREHOUSE.sqlite [--on postgresql]
-        [--profile 30] [--dump rows.json] [--claims N]
+        [--profile 30] [--dump rows.json] [--claims N] [--window W]
 
 Replay (issue 17): the ledger stage on a real warehouse, e.g. the one ``bench/bench_e2e.py
 --keep`` leaves in ``run-p1/``. A copy has its ledger cleared (links, relations, clusters,
@@ -32,6 +32,9 @@ writes every ledger row, sorted, to compare two versions of the stage row for ro
 links only the first N numeric claims (by id; the rest are held back, as the quality gate holds
 claims), so one warehouse shows how the cost grows with the claims linked: the line gives the
 relations written per claim and the microseconds per relation, the two factors of the time.
+``--window W`` links with that window instead of the stage's default (200); on
+SQLite the line also gives the megabytes of ``claim_relation`` with its indexes and of the whole
+warehouse after linking, so the window's cost in storage is measured with its cost in time.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_dedupe import throwaway_database  # noqa: E402
-from pipeline.ledger.stage import link_pending  # noqa: E402
+from pipeline.ledger.stage import DEFAULT_WINDOW, link_pending  # noqa: E402
 from pipeline.warehouse import make_engine  # noqa: E402
 from pipeline.warehouse.migrate import upgrade  # noqa: E402
 
@@ -474,6 +477,27 @@ def dump_rows(engine: sa.Engine, path: Path) -> None:
     path.write_text(json.dumps(data, default=str, sort_keys=True))
 
 
+def sqlite_sizes(path: Path) -> dict[str, float]:
+    """Megabytes of ``claim_relation`` (table and indexes) and of the whole warehouse (pages in
+    use: the cleared copy keeps the free pages of the ledger it had), after checkpointing the
+    write-ahead log into the file."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("pragma wal_checkpoint(truncate)")
+        (relation,) = conn.execute(
+            "select sum(pgsize) from dbstat where name = 'claim_relation' "
+            "or name in (select name from sqlite_master where type = 'index' "
+            "and tbl_name = 'claim_relation')"
+        ).fetchone()
+        pages = conn.execute("pragma page_count").fetchone()[0]
+        free = conn.execute("pragma freelist_count").fetchone()[0]
+        size = conn.execute("pragma page_size").fetchone()[0]
+    mb = 1024 * 1024
+    return {
+        "relation_mb": round((relation or 0) / mb),
+        "warehouse_mb": round((pages - free) * size / mb),
+    }
+
+
 def replay(args: argparse.Namespace) -> int:
     """Link every numeric claim of a copy of ``args.replay`` again; print what it cost."""
     import cProfile
@@ -499,7 +523,7 @@ def replay(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         if profile:
             profile.enable()
-        counts = link_pending(engine, now=REPLAY_NOW).as_dict()
+        counts = link_pending(engine, now=REPLAY_NOW, window=args.window).as_dict()
         if profile:
             profile.disable()
         secs = time.perf_counter() - t0
@@ -512,6 +536,8 @@ def replay(args: argparse.Namespace) -> int:
                     **counts,
                     "relations_per_claim": round(counts["relations"] / max(counts["claims"], 1), 1),
                     "us_per_relation": round(secs / max(counts["relations"], 1) * 1e6, 1),
+                    "window": args.window,
+                    **(sqlite_sizes(work / "warehouse.sqlite") if args.on == "sqlite" else {}),
                     "load_average": os.getloadavg(),
                 }
             )
@@ -531,6 +557,9 @@ def main() -> int:
     parser.add_argument("--profile", type=int, default=0, help="print the N costliest functions")
     parser.add_argument("--dump", help="write the ledger rows the replay made to this file")
     parser.add_argument("--claims", type=int, help="replay: link only the first N numeric claims")
+    parser.add_argument(
+        "--window", type=int, default=DEFAULT_WINDOW, help="replay: the ledger window to link with"
+    )
     parser.add_argument("--sizes", default="10000,1000000")
     parser.add_argument("--sample", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
