@@ -1516,3 +1516,47 @@ def test_cached_syntax_walks_match_spacy(extractor: ClaimExtractor) -> None:
     )
     assert subtree_ids(chain[0]) == list(range(n))
     assert [t.i for t in subtree_tokens(chain[n - 2])] == [n - 2, n - 1]
+
+
+def test_copied_records_keep_every_field() -> None:
+    """Attributions and figures are copied with plain constructor calls (faster than copy.copy
+    and dataclasses.replace): a copy must equal its original on every field, so a field added
+    to the record and forgotten in the copy fails here; the lists must be new ones."""
+    import dataclasses
+
+    from pipeline.nlp.claims import _copy
+    from pipeline.nlp.numbers import Quantity
+    from pipeline.nlp.records import Attribution
+
+    # Every field set to a value unlike its default.
+    attr = Attribution(
+        **{f.name: f"v-{f.name}" for f in dataclasses.fields(Attribution)}
+        | {"via": ["an outlet"], "cites": ["a survey"], "resolved": True}
+    )
+    copied = _copy(attr)
+    assert copied == attr
+    assert copied.via is not attr.via and copied.cites is not attr.cites
+    q = Quantity(
+        **{f.name: f"v-{f.name}" for f in dataclasses.fields(Quantity)} | {"start": 3, "end": 8}
+    )
+    assert q.shifted(10) == dataclasses.replace(q, start=13, end=18)
+
+
+def test_indexed_lemmatizer_copy_answers_as_spacy(extractor: ClaimExtractor) -> None:
+    """The comparable rules lemmatize with a copy of the pipeline's rule lemmatizer whose word
+    index is a set per part of speech (spaCy's lists cost a scan per candidate form): it must
+    give spaCy's own answer on every word the rules could ask about."""
+    from pipeline.nlp.comparable import _indexed_copy
+
+    pipe = extractor.nlp.get_pipe("lemmatizer")
+    indexed = _indexed_copy(pipe)
+    assert indexed is not pipe
+    assert isinstance(next(iter(indexed.lookups.get_table("lemma_index").values())), frozenset)
+    texts = [p.read_text(encoding="utf-8") for p in sorted(GOLD.glob("*.txt"))]
+    checked = 0
+    for doc in extractor.nlp.pipe(texts):
+        for tok in doc:
+            if tok.pos_ in ("NOUN", "VERB", "ADJ", "AUX"):
+                assert indexed.rule_lemmatize(tok) == pipe.rule_lemmatize(tok)
+                checked += 1
+    assert checked > 1000

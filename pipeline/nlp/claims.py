@@ -7,7 +7,6 @@ into :class:`~pipeline.nlp.records.Claim` records.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import re
 from bisect import bisect_left, bisect_right
@@ -100,11 +99,22 @@ class _Sentence:
 
 
 def _copy(attr: Attribution) -> Attribution:
-    # copy.copy, not dataclasses.replace: the same fields, without replace's walk over them
-    # (every claim copies its attribution).
-    new = copy.copy(attr)
-    new.via, new.cites = list(attr.via), list(attr.cites)
-    return new
+    # Every claim copies its attribution: a plain constructor call is about four times faster
+    # than copy.copy (``__reduce_ex__`` and copyreg) or dataclasses.replace (a walk over the
+    # fields). A test checks that the copy equals the original, so a field added to
+    # Attribution and not here fails it.
+    return Attribution(
+        cue=attr.cue,
+        cue_stance=attr.cue_stance,
+        speaker=attr.speaker,
+        speaker_role=attr.speaker_role,
+        speaker_start=attr.speaker_start,
+        speaker_end=attr.speaker_end,
+        speaker_kind=attr.speaker_kind,
+        via=list(attr.via),
+        cites=list(attr.cites),
+        resolved=attr.resolved,
+    )
 
 
 def _pick_cue(q: Quantity, sent: _Sentence) -> Cue | None:
@@ -363,7 +373,7 @@ def _numeric_claims(
     out: list[Claim] = []
     for k, q in enumerate(found):
         nxt = found[k + 1].start if k + 1 < len(found) else None
-        absolute = dataclasses.replace(q, start=q.start + sent.start, end=q.end + sent.start)
+        absolute = q.shifted(sent.start)
         attr = _attribution_for(absolute, sent, quotes, quote_attr)
         period = _period_for(q, periods)
         unit = unit_of(absolute, sent.span, sent.offset)

@@ -141,71 +141,76 @@ def doc_pos_ids(doc: Doc) -> list[int]:
 def children_of(tok: Token) -> list[Token]:
     """``tok.children`` (in text order), from lists made once per doc: spaCy builds a new Token
     per child on every walk, and the rules walk the same heads' children many times."""
+    doc = tok.doc
+    i = tok.i
     try:
-        kids = tok.doc.user_data["mediamon_children"].get(tok.i)
+        made = doc.user_data["mediamon_children"]
     except KeyError:
-        kids = _doc_children(tok.doc).get(tok.i)
-    return [] if kids is None else kids  # a leaf: a new empty list, as callers may extend it
-
-
-def _doc_children(doc: Doc) -> dict[int, list[Token]]:
-    # Every token's children at once, from the cached head ids and tokens: one pass in Python
-    # costs less than ``Token.children`` on the heads the rules ask about (a generator that
-    # scans the head's subtree span and creates a new Token per child), and gives subtree_ids
-    # its child ids. Appending in index order keeps text order, as ``Token.children`` yields
-    # them (lefts, then rights). Keyed by head id: only about half the tokens have children.
-    # (Measured against a numpy argsort of the heads, sliced per token: that was slower.)
-    user_data = doc.user_data
-    kids: dict[int, list[Token]] | None = user_data.get("mediamon_children")
+        made = doc.user_data["mediamon_children"] = {}
+    kids: list[Token] | None = made.get(i)
     if kids is None:
+        # Made on the first ask, from the child ids: the rules ask about a third of the heads,
+        # and a Token list for every head was most of the cost of the children's table.
+        ids = _doc_child_ids(doc).get(i)
+        if ids is None:
+            return []  # a leaf: a new empty list, as callers may extend it
         toks = doc_tokens(doc)
-        kids = {}
-        ids: dict[int, list[int]] = {}
-        for j, h in enumerate(doc_heads(doc)):
-            if h != j:
-                found = ids.get(h)
-                if found is None:
-                    kids[h], ids[h] = [toks[j]], [j]
-                else:
-                    kids[h].append(toks[j])
-                    found.append(j)
-        user_data["mediamon_children"] = kids
-        user_data["mediamon_child_ids"] = ids
+        kids = made[i] = [toks[j] for j in ids]
     return kids
 
 
 def _doc_child_ids(doc: Doc) -> dict[int, list[int]]:
-    """The children's ids of each token that has children, in text order (made with
-    ``_doc_children``)."""
+    """The children's ids of each token that has children, in text order, made once per doc."""
+    # One pass in Python over the cached head ids costs less than ``Token.children`` on the
+    # heads the rules ask about (a generator that scans the head's subtree span and creates a
+    # new Token per child), and gives subtree_ids its child ids. Appending in index order keeps
+    # text order, as ``Token.children`` yields them (lefts, then rights). Keyed by head id: only
+    # about half the tokens have children. (Measured against a numpy argsort of the heads,
+    # sliced per token: that was slower.)
+    user_data = doc.user_data
     try:
-        ids: dict[int, list[int]] = doc.user_data["mediamon_child_ids"]
+        ids: dict[int, list[int]] = user_data["mediamon_child_ids"]
     except KeyError:
-        _doc_children(doc)
-        ids = doc.user_data["mediamon_child_ids"]
+        ids = {}
+        for j, h in enumerate(doc_heads(doc)):
+            if h != j:
+                found = ids.get(h)
+                if found is None:
+                    ids[h] = [j]
+                else:
+                    found.append(j)
+        user_data["mediamon_child_ids"] = ids
     return ids
 
 
 def subtree_ids(tok: Token) -> list[int]:
     """The ids of ``tok.subtree``, in the same order (each left child's subtree, the token, each
     right child's subtree), walked on the cached child ids: ``Token.subtree`` nests a generator
-    per token and builds a Token per word. An explicit stack of (id, whether its left children
-    are done), so no parse is too deep for it."""
+    per token and builds a Token per word. An explicit stack, so no parse is too deep for it."""
     kids = _doc_child_ids(tok.doc)
+    i = tok.i
+    if i not in kids:
+        return [i]  # a leaf (about half the tokens)
     out: list[int] = []
-    stack: list[tuple[int, bool]] = [(tok.i, False)]
+    # The stack holds plain ints (no tuples to build): an id ``k >= 0`` is a token whose
+    # subtree is still to walk, ``~k`` (negative) one whose left side is done, to be written.
+    stack = [i]
     while stack:
-        i, lefts_done = stack.pop()
-        if lefts_done:
-            out.append(i)
+        k = stack.pop()
+        if k < 0:
+            out.append(~k)
             continue
-        ks = kids.get(i, [])
-        for c in reversed(ks):
-            if c > i:
-                stack.append((c, False))
-        stack.append((i, True))
-        for c in reversed(ks):
-            if c < i:
-                stack.append((c, False))
+        ks = kids.get(k)
+        if ks is None:
+            out.append(k)  # a leaf: nothing to walk first
+            continue
+        # The children are in text order: those after ``k`` are its right ones.
+        split = bisect_right(ks, k)
+        if split < len(ks):
+            stack.extend(reversed(ks[split:]))
+        stack.append(~k)
+        if split:
+            stack.extend(reversed(ks[:split]))
     return out
 
 
@@ -239,12 +244,14 @@ def _column_strings(doc: Doc, attr: int) -> list[str]:
     try:
         return [memo[h] for h in hashes]
     except KeyError:
-        strings = doc.vocab.strings
-        found = {h: strings[h] for h in set(hashes)}
+        # Only the words the memo has not met cost a StringStore lookup: nearly every article
+        # brings a few new words, and looking up all its words again cost more than the rest.
         if len(memo) >= _STRINGS_SIZE:
             memo.clear()
-        memo.update(found)
-        return [found[h] for h in hashes]
+        strings = doc.vocab.strings
+        for h in set(hashes).difference(memo):
+            memo[h] = strings[h]
+        return [memo[h] for h in hashes]
 
 
 def _doc_idx(doc: Doc) -> list[int]:
