@@ -1519,9 +1519,9 @@ def test_cached_syntax_walks_match_spacy(extractor: ClaimExtractor) -> None:
 
 
 def test_copied_records_keep_every_field() -> None:
-    """Attributions and figures are copied with plain constructor calls (faster than copy.copy
-    and dataclasses.replace): a copy must equal its original on every field, so a field added
-    to the record and forgotten in the copy fails here; the lists must be new ones."""
+    """Every claim copies its attribution, and every figure is shifted into article offsets: a
+    copy must equal its original on every field, with lists of its own (callers extend them per
+    claim), and a shifted figure differs only in its offsets."""
     import dataclasses
 
     from pipeline.nlp.claims import _copy
